@@ -1,0 +1,448 @@
+"""Figures for comparisons over seeds (rliable-style), rendered with matplotlib's Agg backend.
+
+Every function writes one PNG and returns its path (parent folders are created). Figures are
+built on ``matplotlib.figure.Figure`` with an explicit ``FigureCanvasAgg``: no pyplot global
+state, no change to the process-wide backend, safe in worker threads and headless machines.
+
+Colours: the Okabe-Ito colour-blind-safe palette. A method label keeps the same colour (and
+line style / marker, so figures also read in greyscale) in every figure of the process: labels
+are given palette slots in the order they are first seen, unless fixed beforehand with
+:func:`register_labels` (e.g. ``register_labels(sorted(all_methods))`` for an order that does not
+depend on which figure is drawn first) or :func:`set_label_colors`. Every function also takes
+``colors={label: colour}`` to override per call.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats as _sps
+
+from wnrl.harness.stats import Interval, as_score_matrix, iqm, mean, median, stratified_bootstrap_ci
+
+__all__ = [
+    "OKABE_ITO",
+    "color_for",
+    "style_for",
+    "register_labels",
+    "set_label_colors",
+    "reset_label_colors",
+    "plot_learning_curves",
+    "plot_intervals",
+    "plot_probability_of_improvement",
+    "plot_performance_profiles",
+    "plot_sensitivity",
+]
+
+#: Okabe & Ito (2008) colour-blind-safe palette (blue, orange, green, vermillion, purple,
+#: sky blue, yellow, black).
+OKABE_ITO: tuple[str, ...] = (
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+)
+_LINESTYLES = ("-", "--", "-.", ":")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+_SLOTS: dict[str, int] = {}
+_OVERRIDES: dict[str, str] = {}
+
+_METRIC_TITLES = {
+    "median": "Median",
+    "iqm": "IQM",
+    "mean": "Mean",
+    "optimality_gap": "Optimality gap\n(lower is better)",
+}
+_DPI = 150
+
+PathLike = str | os.PathLike
+
+
+# --------------------------------------------------------------------------------------------
+# Consistent per-label styling
+# --------------------------------------------------------------------------------------------
+
+
+def register_labels(labels: Iterable[str]) -> None:
+    """Give palette slots to ``labels`` in this order (labels already seen keep their slot).
+
+    :param labels: method labels.
+    """
+    for lab in labels:
+        if lab not in _SLOTS:
+            _SLOTS[lab] = len(_SLOTS)
+
+
+def set_label_colors(mapping: Mapping[str, str]) -> None:
+    """Fix the colour of some labels for all later figures.
+
+    :param mapping: label -> any matplotlib colour.
+    """
+    _OVERRIDES.update(mapping)
+
+
+def reset_label_colors() -> None:
+    """Forget all slot assignments and colour overrides."""
+    _SLOTS.clear()
+    _OVERRIDES.clear()
+
+
+def _slot(label: str) -> int:
+    register_labels([label])
+    return _SLOTS[label]
+
+
+def color_for(label: str, colors: Mapping[str, str] | None = None) -> str:
+    """Colour of a method label (stable across figures of the process).
+
+    :param label: method label.
+    :param colors: per-call overrides.
+    :returns: a matplotlib colour.
+    """
+    if colors and label in colors:
+        return colors[label]
+    if label in _OVERRIDES:
+        return _OVERRIDES[label]
+    return OKABE_ITO[_slot(label) % len(OKABE_ITO)]
+
+
+def style_for(label: str) -> tuple[str, str]:
+    """Line style and marker of a method label (stable across figures of the process).
+
+    :param label: method label.
+    :returns: ``(linestyle, marker)``.
+    """
+    i = _slot(label)
+    return _LINESTYLES[(i + i // len(OKABE_ITO)) % len(_LINESTYLES)], _MARKERS[i % len(_MARKERS)]
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _new_figure(figsize: tuple[float, float]) -> Figure:
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: PathLike) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=_DPI, format="png")
+    return p
+
+
+def _nonempty(d: Mapping[str, Any], name: str) -> None:
+    if not d:
+        raise ValueError(f"{name} is empty: nothing to plot")
+
+
+def _stat_along_runs(name: str) -> Any:
+    """Batched statistic over axis 1 (runs) of a (B, runs, points) array."""
+    fns = {
+        "iqm": lambda a: _sps.trim_mean(a, 0.25, axis=1),
+        "mean": lambda a: a.mean(axis=1),
+        "median": lambda a: np.median(a, axis=1),
+    }
+    if name not in fns:
+        raise ValueError(f"statistic must be one of {sorted(fns)}, got {name!r}")
+    return fns[name]
+
+
+def _curve_band(
+    returns: NDArray[np.float64], statistic: str, reps: int, confidence: float, seed: int | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Per-point statistic across runs, CI from resampling whole runs (curves stay coherent)."""
+    if not 0.0 < confidence < 1.0 or reps < 1:
+        raise ValueError(f"need 0 < confidence < 1 and reps >= 1, got {confidence}, {reps}")
+    fn = _stat_along_runs(statistic)
+    runs, points = returns.shape
+    point = np.asarray(fn(returns[None]), dtype=np.float64)[0]
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(reps, 4_000_000 // returns.size))
+    dist, done = [], 0
+    while done < reps:
+        b = min(chunk, reps - done)
+        dist.append(np.asarray(fn(returns[rng.integers(0, runs, size=(b, runs))]), dtype=np.float64))
+        done += b
+    a = 1.0 - confidence
+    lo, hi = np.quantile(np.concatenate(dist), [a / 2, 1 - a / 2], axis=0)
+    return point, lo, hi
+
+
+def _interval_panel(ax: Any, items: Sequence[tuple[str, Interval, str]], show_labels: bool) -> None:
+    """Horizontal interval bars (lo..hi) with a tick at the point, one row per item."""
+    n = len(items)
+    for row, (name, (p, lo, hi), colour) in enumerate(items):
+        y = n - 1 - row  # first item on top
+        if not np.isfinite([float(p), float(lo), float(hi)]).all():
+            continue  # method absent from this panel: keep its row, draw nothing
+        ax.barh(y, float(hi) - float(lo), left=float(lo), height=0.6, color=colour, alpha=0.75,
+                edgecolor=colour)
+        ax.vlines(float(p), y - 0.3, y + 0.3, color="black", linewidth=2)
+    ax.set_yticks(range(n))
+    ax.set_yticklabels([it[0] for it in reversed(items)])
+    # Shared y axes share tick labels: hide them on the other panels, do not erase them.
+    ax.tick_params(axis="y", labelleft=show_labels)
+    ax.set_ylim(-0.6, n - 0.4)
+    ax.grid(axis="x", alpha=0.3)
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------
+
+
+def plot_learning_curves(
+    curves: Mapping[str, tuple[ArrayLike, ArrayLike]],
+    path: PathLike,
+    title: str,
+    ylabel: str = "return",
+    xlabel: str = "environment steps",
+    reps: int = 2000,
+    seed: int | None = 0,
+    statistic: str = "iqm",
+    confidence: float = 0.95,
+    colors: Mapping[str, str] | None = None,
+) -> Path:
+    """Learning curves: per-point IQM (or mean/median) across runs with a bootstrap CI band.
+
+    The band resamples whole runs with replacement (the same runs at every point), so it is a
+    pointwise ``confidence`` interval of the statistic across seeds.
+
+    :param curves: label -> ``(steps (points,), returns (runs, points))``; a 1-D ``returns`` is a
+        single run (its band collapses onto the line). Methods may use different step vectors.
+    :param path: output PNG path.
+    :param title: figure title.
+    :param ylabel: y-axis label.
+    :param xlabel: x-axis label.
+    :param reps: bootstrap replications.
+    :param seed: RNG seed.
+    :param statistic: ``"iqm"``, ``"mean"`` or ``"median"`` across runs at each point.
+    :param confidence: band coverage.
+    :param colors: per-call label -> colour overrides.
+    :returns: the written path.
+    """
+    _nonempty(curves, "curves")
+    fig = _new_figure((6.4, 4.2))
+    ax = fig.add_subplot()
+    for label, (steps, returns) in curves.items():
+        s = np.asarray(steps, dtype=np.float64).reshape(-1)
+        r = as_score_matrix(np.atleast_2d(np.asarray(returns, dtype=np.float64)),
+                            f"returns of {label!r}")
+        if r.shape[1] != s.size:
+            raise ValueError(f"{label!r}: returns have {r.shape[1]} points, steps has {s.size}")
+        point, lo, hi = _curve_band(r, statistic, reps, confidence, seed)
+        colour = color_for(label, colors)
+        ls, _ = style_for(label)
+        ax.plot(s, point, color=colour, linestyle=ls, linewidth=2,
+                label=f"{label} (n={r.shape[0]})")
+        ax.fill_between(s, lo, hi, color=colour, alpha=0.2, linewidth=0)
+    stat_name = {"iqm": "IQM", "mean": "mean", "median": "median"}[statistic]
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{ylabel} ({stat_name}, {round(confidence * 100)}% CI)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", frameon=False)
+    return _save(fig, path)
+
+
+def plot_intervals(
+    estimates: Mapping[str, Mapping[str, Interval]],
+    path: PathLike,
+    title: str,
+    xlabel: str = "score",
+    colors: Mapping[str, str] | None = None,
+) -> Path:
+    """Interval estimates, one panel per metric, one horizontal bar per method.
+
+    The bar spans the confidence interval, the black tick marks the point estimate (the look of
+    rliable's ``plot_interval_estimates``).
+
+    :param estimates: ``{metric: {label: (point, lo, hi)}}``, e.g.
+        :func:`wnrl.harness.stats.aggregate_methods`. Known metric keys get display titles.
+    :param path: output PNG path.
+    :param title: figure title.
+    :param xlabel: x-axis label shared by the panels.
+    :param colors: per-call label -> colour overrides.
+    :returns: the written path.
+    """
+    _nonempty(estimates, "estimates")
+    labels: list[str] = []
+    for per_method in estimates.values():
+        labels += [lab for lab in per_method if lab not in labels]
+    if not labels:
+        raise ValueError("estimates hold no method")
+    k = len(estimates)
+    fig = _new_figure((2.8 * k + 1.4, 0.5 * len(labels) + 1.6))
+    axes = fig.subplots(1, k, sharey=True, squeeze=False)[0]
+    for j, (metric, per_method) in enumerate(estimates.items()):
+        items = [(lab, per_method[lab], color_for(lab, colors)) if lab in per_method
+                 else (lab, (np.nan, np.nan, np.nan), "none") for lab in labels]
+        _interval_panel(axes[j], items, show_labels=(j == 0))
+        axes[j].set_title(_METRIC_TITLES.get(metric, metric))
+    fig.supxlabel(xlabel)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_probability_of_improvement(
+    poi: Mapping[str, Interval],
+    path: PathLike,
+    title: str,
+    xlabel: str = "P(X > Y)",
+    colors: Mapping[str, str] | None = None,
+) -> Path:
+    """Probability of improvement of X over Y per pair, with intervals and a 0.5 reference.
+
+    :param poi: ``{"X vs Y": (point, lo, hi)}``, e.g.
+        :func:`wnrl.harness.stats.pairwise_probability_of_improvement`. A bar takes the colour
+        of its X label (the part before ``" vs "``).
+    :param path: output PNG path.
+    :param title: figure title.
+    :param xlabel: x-axis label.
+    :param colors: per-call label -> colour overrides.
+    :returns: the written path.
+    """
+    _nonempty(poi, "poi")
+    items = [(pair, iv, color_for(pair.split(" vs ")[0], colors)) for pair, iv in poi.items()]
+    fig = _new_figure((5.6, 0.55 * len(items) + 1.5))
+    ax = fig.add_subplot()
+    _interval_panel(ax, items, show_labels=True)
+    ax.axvline(0.5, color="grey", linestyle="--", linewidth=1.2, label="no difference (0.5)")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("X vs Y")
+    ax.set_title(title)
+    ax.legend(loc="lower right", frameon=False, fontsize="small")
+    return _save(fig, path)
+
+
+def plot_performance_profiles(
+    profiles: Mapping[str, tuple[ArrayLike, ArrayLike, ArrayLike]],
+    taus: ArrayLike,
+    path: PathLike,
+    title: str,
+    xlabel: str = r"normalized score $\tau$",
+    ylabel: str = r"fraction of runs with score $> \tau$",
+    colors: Mapping[str, str] | None = None,
+) -> Path:
+    """Performance profiles (run-score distributions) with confidence bands.
+
+    :param profiles: label -> ``(frac, lo, hi)`` arrays over ``taus``, e.g.
+        :func:`wnrl.harness.stats.performance_profiles`.
+    :param taus: thresholds, shape ``(K,)``.
+    :param path: output PNG path.
+    :param title: figure title.
+    :param xlabel: x-axis label.
+    :param ylabel: y-axis label.
+    :param colors: per-call label -> colour overrides.
+    :returns: the written path.
+    """
+    _nonempty(profiles, "profiles")
+    t = np.asarray(taus, dtype=np.float64).reshape(-1)
+    fig = _new_figure((6.4, 4.2))
+    ax = fig.add_subplot()
+    for label, (frac, lo, hi) in profiles.items():
+        f, l, h = (np.asarray(v, dtype=np.float64).reshape(-1) for v in (frac, lo, hi))
+        if not f.size == l.size == h.size == t.size:
+            raise ValueError(f"{label!r}: profile arrays must have len(taus) = {t.size} entries")
+        colour = color_for(label, colors)
+        ls, _ = style_for(label)
+        ax.plot(t, f, color=colour, linestyle=ls, linewidth=2, label=label)
+        ax.fill_between(t, l, h, color=colour, alpha=0.2, linewidth=0)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", frameon=False)
+    return _save(fig, path)
+
+
+def plot_sensitivity(
+    data: Mapping[str, Mapping[float, ArrayLike]],
+    path: PathLike,
+    title: str,
+    xlabel: str = "learning rate",
+    ylabel: str = "return",
+    log_x: bool = True,
+    reps: int = 2000,
+    seed: int | None = 0,
+    statistic: str = "iqm",
+    confidence: float = 0.95,
+    colors: Mapping[str, str] | None = None,
+) -> Path:
+    """Hyperparameter sensitivity: statistic with a bootstrap CI per x value, one line per label.
+
+    Each value is a 1-D vector of per-run scores (or a ``(runs, tasks)`` matrix; the interval is
+    then stratified by task). Markers of different labels are dodged slightly sideways so their
+    error bars do not hide each other; the x ticks stay at the true values.
+
+    :param data: label -> ``{x_value: scores}``.
+    :param path: output PNG path.
+    :param title: figure title.
+    :param xlabel: x-axis label (the swept hyperparameter).
+    :param ylabel: y-axis label (the score's unit).
+    :param log_x: logarithmic x axis (x values must be > 0).
+    :param reps: bootstrap replications.
+    :param seed: RNG seed.
+    :param statistic: ``"iqm"``, ``"mean"`` or ``"median"``.
+    :param confidence: interval coverage.
+    :param colors: per-call label -> colour overrides.
+    :returns: the written path.
+    """
+    _nonempty(data, "data")
+    fns = {"iqm": iqm, "mean": mean, "median": median}
+    if statistic not in fns:
+        raise ValueError(f"statistic must be one of {sorted(fns)}, got {statistic!r}")
+    all_x = sorted({float(x) for per in data.values() for x in per})
+    if not all_x:
+        raise ValueError("data holds no x value")
+    if log_x and all_x[0] <= 0:
+        raise ValueError("log_x needs x values > 0")
+    n = len(data)
+    if log_x:
+        def dodge(x: NDArray[np.float64], i: int) -> NDArray[np.float64]:
+            return x * 10 ** (0.02 * (i - (n - 1) / 2))
+    else:
+        gap = float(np.min(np.diff(all_x))) if len(all_x) > 1 else 1.0
+
+        def dodge(x: NDArray[np.float64], i: int) -> NDArray[np.float64]:
+            return x + 0.04 * gap * (i - (n - 1) / 2)
+
+    fig = _new_figure((6.4, 4.2))
+    ax = fig.add_subplot()
+    stat = functools.partial(stratified_bootstrap_ci, statistic=fns[statistic], reps=reps,
+                             confidence=confidence, seed=seed)
+    for i, (label, per_x) in enumerate(data.items()):
+        if not per_x:
+            continue
+        xs = np.array(sorted(float(x) for x in per_x))
+        by_x = {float(x): v for x, v in per_x.items()}
+        est = np.array([stat(as_score_matrix(by_x[x], f"{label!r} at x={x:g}")) for x in xs])
+        colour = color_for(label, colors)
+        ls, marker = style_for(label)
+        ax.errorbar(dodge(xs, i), est[:, 0], yerr=[est[:, 0] - est[:, 1], est[:, 2] - est[:, 0]],
+                    color=colour, linestyle=ls, marker=marker, capsize=3, linewidth=2,
+                    label=label)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xticks(all_x)
+    ax.set_xticklabels([f"{x:g}" for x in all_x])
+    ax.minorticks_off()
+    stat_name = {"iqm": "IQM", "mean": "mean", "median": "median"}[statistic]
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{ylabel} ({stat_name}, {round(confidence * 100)}% CI)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", frameon=False)
+    return _save(fig, path)
