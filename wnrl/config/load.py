@@ -1,0 +1,139 @@
+"""Reading configs: safe YAML, ``--set key=value`` overrides, one-line errors.
+
+Every problem becomes a :class:`ConfigError` whose message names the file, the key and the fix,
+e.g. ``configs/x.yaml: agent.norm: 'weigth' is not valid; valid values: 'none', ...``. The CLI
+prints it on one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from wnrl.config.schema import RunConfig
+
+__all__ = ["ConfigError", "load_config", "parse_overrides", "apply_overrides", "validate",
+           "read_yaml", "dump_config"]
+
+
+class ConfigError(ValueError):
+    """Bad user input; the message is one line naming file, key and fix."""
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping with the safe loader."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: no such config file; check the path")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a text file; give a YAML config") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the config must be a mapping of keys (name, env, agent, train), "
+                          f"got a {type(data).__name__}")
+    return data
+
+
+def parse_overrides(items: list[str] | None, source: str = "--set") -> list[tuple[str, Any]]:
+    """``["agent.norm=batch", "train.seed=3"]`` → ``[("agent.norm", "batch"), ("train.seed", 3)]``.
+
+    Values are parsed as YAML scalars/lists (``3`` → int, ``[64, 64]`` → list, ``true`` → bool).
+    """
+    out = []
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{source} {item!r}: write KEY=VALUE, e.g. --set agent.norm=batch")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        out.append((key.strip(), value))
+    return out
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A copy of ``data`` with dotted keys set (intermediate mappings are created)."""
+    data = copy.deepcopy(data)
+    for key, value in overrides:
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {key}: {part!r} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: Any = RunConfig
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return None
+        model = fields[part].annotation
+        if hasattr(model, "__args__"):  # Optional[...] etc.
+            model = next((a for a in model.__args__ if hasattr(a, "model_fields")), None)
+    return model if hasattr(model, "model_fields") else None
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+    key = ".".join(str(p) for p in loc)
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        valid = list(parent.model_fields) if parent else []
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(valid)}"
+        return f"unknown key {key!r}; {hint}"
+    if kind == "missing":
+        return f"{key}: required key is missing; add it"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+        if msg.startswith("unknown key '"):  # raised by a section's validator: relative path
+            return f"unknown key '{key}.{msg[len('unknown key ' + chr(39)):]}" if key else msg
+        if msg.startswith("hyperparams."):
+            return f"{key}.{msg}"
+        return f"{key}: {msg}" if key else msg
+    value = err.get("input")
+    shown = f" (got {value!r})" if not isinstance(value, (dict, list)) else ""
+    return f"{key}: {msg[0].lower() + msg[1:]}{shown}"
+
+
+def validate(data: dict[str, Any], source: str = "<config>") -> RunConfig:
+    """Validate a config mapping; the first problem raises :class:`ConfigError`."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: {_describe(e.errors()[0])}") from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    """Read, override and validate a run config.
+
+    :param path: YAML file
+    :param overrides: ``KEY=VALUE`` strings (``--set``)
+    """
+    data = apply_overrides(read_yaml(path), parse_overrides(overrides))
+    return validate(data, str(path))
+
+
+def dump_config(config: RunConfig) -> str:
+    """The resolved config as YAML (what a run directory stores)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
