@@ -240,14 +240,14 @@ def test_cnn_policies_on_image_observations(norm: str, space: spaces.Box) -> Non
     dqn = NormDQNPolicy(space, actions, lr, norm=norm)
     ppo = NormActorCriticPolicy(space, actions, lr, norm=norm)
     expected = NormNatureCNN if space is ATARI else MinAtarCNN
-    for policy in (dqn, ppo):
-        assert isinstance(policy.features_extractor, expected)
+    for policy, extractor in ((dqn, dqn.q_net.features_extractor), (ppo, ppo.features_extractor)):
+        assert isinstance(extractor, expected)
         policy.data_init(obs) if policy.data_init_enabled else None
         policy.set_training_mode(False)
         act, _ = policy.predict(obs.numpy(), deterministic=True)
         assert act.shape == (8,)
     if norm.startswith("weight"):
-        assert any(isinstance(m, WeightNormConv2d) for m in dqn.features_extractor.modules())
+        assert any(isinstance(m, WeightNormConv2d) for m in dqn.q_net.features_extractor.modules())
     values, logp, _ = ppo.evaluate_actions(obs, torch.zeros(8))
     assert torch.isfinite(values).all() and torch.isfinite(logp).all()
 

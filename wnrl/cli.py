@@ -1,0 +1,152 @@
+"""The ``wnrl`` command line: thin argument parsing over :mod:`wnrl.train` and :mod:`wnrl.harness`.
+
+Bad input prints one line (``wnrl: error: FILE: KEY: problem; fix``) and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _fail(message: str) -> int:
+    print(f"wnrl: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _parse_noise(items: list[str] | None) -> dict[str, float] | None:
+    from wnrl.config import ConfigError, parse_overrides
+
+    if not items:
+        return None
+    noise = {}
+    for key, value in parse_overrides(items, "--noise"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"--noise {key}={value}: give a number, e.g. --noise obs_std=0.2")
+        noise[key] = float(value)
+    return noise
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from wnrl.config import load_config
+    from wnrl.train import load_run_config, train
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        config = load_run_config(run_dir)
+        source = str(run_dir / "config.yaml")
+    else:
+        if not args.config:
+            return _fail("give a CONFIG file (e.g. configs/cartpole_ppo.yaml) or --resume RUN_DIR")
+        config = load_config(args.config, args.set)
+        source = args.config
+        if args.device:
+            config.train.device = args.device
+    progress = None if sys.stderr.isatty() else False
+    if args.progress is not None:
+        progress = args.progress
+    result = train(config, out=Path(args.out) if args.out else None,
+                   resume=Path(args.resume) if args.resume else None, progress_bar=progress,
+                   source=source)
+    print(f"\nFinished {config.name}: {config.agent.algo.upper()} with norm={config.agent.norm} on "
+          f"{config.env.id} for {result.steps} steps in {result.seconds:.0f} s. Final evaluation "
+          f"return {result.final_mean:.1f} ± {result.final_std:.1f} over "
+          f"{config.train.eval_episodes} episodes (area under the learning curve {result.auc:.1f}). "
+          f"Results are in {result.run_dir} (eval.json, curve.json, model.zip); "
+          f"open the dashboards with: tensorboard --logdir {result.run_dir / 'tb'}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from wnrl.train import evaluate_run, record_video
+
+    run_dir = Path(args.run_dir)
+    noise = _parse_noise(args.noise)
+    result = evaluate_run(run_dir, episodes=args.episodes, noise=noise, device=args.device)
+    setting = ", ".join(f"{k}={v:g}" for k, v in (noise or {}).items()) or "clean"
+    print(f"{run_dir}: return {result['mean']:.1f} ± {result['std']:.1f} over {args.episodes} "
+          f"episodes ({setting})")
+    if args.video:
+        paths = record_video(run_dir, Path(args.video), episodes=1, noise=noise)
+        print(f"video: {', '.join(str(p) for p in paths) or 'the environment renders no frames'}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from wnrl.harness.cli import compare
+
+    return compare(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from wnrl.harness.cli import report
+
+    return report(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``wnrl``."""
+    parser = argparse.ArgumentParser(prog="wnrl", description="Reinforcement learning with "
+                                     "weight-normalized networks: train, evaluate, compare.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train one agent from a YAML config")
+    p.add_argument("config", nargs="?", help="YAML run config (see configs/)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set agent.norm=batch (repeatable)")
+    p.add_argument("--out", help="run directory to create (default: runs/<name>-<algo>-<norm>-s<seed>)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override train.device")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show the progress bar (default: when stderr is a terminal)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a trained run, optionally under noise")
+    p.add_argument("run_dir", help="a run directory made by `wnrl train`")
+    p.add_argument("--episodes", type=int, default=10)
+    p.add_argument("--noise", action="append", metavar="KEY=VALUE",
+                   help="evaluate under noise, e.g. --noise obs_std=0.2 (repeatable)")
+    p.add_argument("--video", metavar="DIR", help="also record an episode as a GIF into DIR")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("compare", help="run a sweep (norms × settings × seeds) and report")
+    p.add_argument("sweep", nargs="?", default=None,
+                   help="YAML sweep file (default: the built-in demo sweep)")
+    p.add_argument("--out", help="sweep directory (default: sweeps/<sweep name>)")
+    p.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPU cores)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local")
+    p.add_argument("--address", help="Ray cluster address (with --backend ray)")
+    p.add_argument("--runs-per-gpu", type=int, default=1, help="runs sharing one GPU")
+    p.add_argument("--retry-failed", action="store_true", help="rerun the runs that failed")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a base config key")
+    p.add_argument("--no-report", action="store_true", help="skip the report at the end")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("report", help="statistics, figures and report.md of a sweep directory")
+    p.add_argument("sweep_dir")
+    p.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``wnrl`` console script."""
+    from wnrl.config import ConfigError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        print("wnrl: interrupted; finished work is kept (resume with --resume / rerun compare)",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

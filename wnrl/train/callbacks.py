@@ -1,0 +1,134 @@
+"""Callbacks of a wnrl run: the evaluation curve and checkpoints that support ``--resume``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+from wnrl.envs import sync_normalization
+
+__all__ = ["EvalCurveCallback", "RunCheckpointCallback", "atomic_write_text", "evaluate",
+           "save_checkpoint", "latest_checkpoint"]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temp file + rename): never a half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def evaluate(model: BaseAlgorithm, eval_env: VecEnv, episodes: int) -> dict[str, Any]:
+    """Deterministic evaluation: mean, std and every episode's return and length."""
+    sync_normalization(model.get_env(), eval_env) if model.get_env() is not None else None
+    returns, lengths = evaluate_policy(model, eval_env, n_eval_episodes=episodes, deterministic=True,
+                                       return_episode_rewards=True, warn=False)
+    r = np.asarray(returns, dtype=float)
+    return {"mean": float(r.mean()), "std": float(r.std()), "episodes": [float(x) for x in r],
+            "lengths": [int(x) for x in lengths]}
+
+
+class EvalCurveCallback(BaseCallback):
+    """Evaluate every ``eval_freq`` environment steps; log ``eval/mean_return`` to TensorBoard
+    and keep the learning curve in ``curve_path`` (JSON, rewritten atomically after each point).
+
+    :param eval_env: the evaluation env (clean or noisy)
+    :param eval_freq: environment steps between evaluations (0: none during training)
+    :param episodes: episodes per evaluation
+    :param curve_path: where the curve is stored; an existing curve (a resumed run) is continued
+    """
+
+    def __init__(self, eval_env: VecEnv, eval_freq: int, episodes: int, curve_path: Path) -> None:
+        super().__init__()
+        self.eval_env, self.eval_freq, self.episodes = eval_env, eval_freq, episodes
+        self.curve_path = curve_path
+        self.curve: dict[str, list[float]] = {"steps": [], "mean": [], "std": []}
+        self._next = eval_freq
+
+    def _on_training_start(self) -> None:
+        if self.curve_path.exists():  # resumed: keep the points up to the checkpoint
+            old = json.loads(self.curve_path.read_text())
+            keep = [i for i, s in enumerate(old["steps"]) if s <= self.num_timesteps]
+            self.curve = {k: [old[k][i] for i in keep] for k in self.curve}
+        if self.eval_freq:
+            self._next = (self.num_timesteps // self.eval_freq + 1) * self.eval_freq
+
+    def _on_step(self) -> bool:
+        if self.eval_freq and self.num_timesteps >= self._next:
+            while self._next <= self.num_timesteps:
+                self._next += self.eval_freq
+            self.record_point()
+        return True
+
+    def record_point(self) -> dict[str, Any]:
+        """Evaluate now and add the result to the curve."""
+        result = evaluate(self.model, self.eval_env, self.episodes)
+        if not self.curve["steps"] or self.curve["steps"][-1] != self.num_timesteps:
+            for k, v in (("steps", self.num_timesteps), ("mean", result["mean"]), ("std", result["std"])):
+                self.curve[k].append(v)
+        self.logger.record("eval/mean_return", result["mean"])
+        self.logger.record("eval/std_return", result["std"])
+        self.logger.dump(self.num_timesteps)
+        atomic_write_text(self.curve_path, json.dumps(self.curve))
+        return result
+
+
+class RunCheckpointCallback(BaseCallback):
+    """Save the model (and replay buffer, VecNormalize statistics) every ``save_freq`` env steps
+    into ``directory`` as ``step_<N>.zip`` / ``step_<N>_replay.pkl`` / ``step_<N>_vecnorm.pkl``.
+    The ``.zip`` is written last (atomically), so a checkpoint is complete when its zip exists.
+
+    :param directory: checkpoint folder
+    :param save_freq: environment steps between checkpoints (0: none)
+    """
+
+    def __init__(self, directory: Path, save_freq: int) -> None:
+        super().__init__()
+        self.directory, self.save_freq = directory, save_freq
+        self._next = save_freq
+
+    def _on_training_start(self) -> None:
+        if self.save_freq:
+            self._next = (self.num_timesteps // self.save_freq + 1) * self.save_freq
+
+    def _on_step(self) -> bool:
+        if self.save_freq and self.num_timesteps >= self._next:
+            while self._next <= self.num_timesteps:
+                self._next += self.save_freq
+            save_checkpoint(self.model, self.directory, self.num_timesteps)
+        return True
+
+
+def save_checkpoint(model: BaseAlgorithm, directory: Path, step: int) -> Path:
+    """Write a complete checkpoint of ``model`` at ``step``; returns the zip's path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = directory / f"step_{step}"
+    if isinstance(model, OffPolicyAlgorithm):
+        model.save_replay_buffer(f"{stem}_replay.pkl")
+    venv = model.get_vec_normalize_env()
+    if isinstance(venv, VecNormalize):
+        venv.save(f"{stem}_vecnorm.pkl")
+    tmp = directory / f".step_{step}.tmp.zip"
+    model.save(tmp)
+    os.replace(tmp, f"{stem}.zip")
+    return Path(f"{stem}.zip")
+
+
+def latest_checkpoint(directory: Path) -> tuple[int, Path] | None:
+    """The newest complete checkpoint in ``directory`` as ``(step, zip_path)``."""
+    found = []
+    for p in directory.glob("step_*.zip"):
+        try:
+            found.append((int(p.stem.split("_")[1]), p))
+        except (IndexError, ValueError):
+            continue
+    return max(found) if found else None

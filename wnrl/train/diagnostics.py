@@ -1,0 +1,353 @@
+r"""TensorBoard diagnostics of a wnrl run: weight-norm statistics, gradient norms, BatchNorm
+running statistics, and the HParams summary that lists the run in TensorBoard's HParams dashboard.
+
+:class:`DiagnosticsCallback` records, every ``log_freq`` environment steps, under ``wnrl/``:
+
+=====================================  =================================================================
+``wnrl/<layer>/v_norm``                mean over units of :math:`\lVert v_i\rVert` (weight-norm layers)
+``wnrl/<layer>/g_mean|g_min|g_max``    statistics of the learned lengths :math:`g_i`
+``wnrl/<layer>/eff_lr_factor``         :math:`\overline{1/\lVert v_i\rVert^2}` now, divided by its value
+                                       when ``learn()`` started. The gradient of :math:`v` is orthogonal
+                                       to :math:`v` and scaled by :math:`g/\lVert v\rVert`, so a step on
+                                       :math:`v` changes the direction :math:`v/\lVert v\rVert` by a factor
+                                       :math:`\propto 1/\lVert v\rVert^2`: as :math:`\lVert v\rVert` grows
+                                       the effective learning rate of the direction decays (the paper's
+                                       self-stabilisation). Stays at 1 with ``norm="weight_proj"``.
+``wnrl/<layer>/v_grad_norm``           :math:`\lVert\nabla_v L\rVert` of the last optimizer step
+``wnrl/grad_norm``                     global gradient norm of the last optimizer step
+``wnrl/grad_norm_mean``                mean of that norm over the optimizer steps since the last log
+``wnrl/<layer>/running_mean``          mean of :math:`|\text{running mean}|` (BatchNorm, mean-only BN)
+``wnrl/<layer>/running_var``           mean of the running variance (BatchNorm only)
+=====================================  =================================================================
+
+Only the networks that are trained are inspected: the online Q-network for DQN (not its target),
+the whole policy for actor-critic algorithms. Layer names are the module paths with dots replaced by
+``_`` and the ``mlp_extractor.`` prefix dropped (``policy_net_0``, ``value_net_2``, ``q_net_0_0``).
+
+Gradient norms are taken by an ``optimizer.register_step_pre_hook`` on ``model.policy.optimizer``
+(SB3 clears the gradients before the next backward pass, so they are gone by logging time). The
+hook sees the gradient the optimizer applies, i.e. *after* SB3's ``clip_grad_norm_``
+(``max_grad_norm``): PPO's ``grad_norm`` never exceeds ``max_grad_norm``. The hook is removed when
+training ends.
+
+Writing: values go through ``self.logger.record`` (so into every output format of the run's SB3
+logger except ``stdout`` and ``log``, whose tables they would flood) and the callback never calls
+``logger.dump``. SB3 dumps at its own cadence (on-policy: after every ``log_interval`` rollouts;
+off-policy: after every ``log_interval`` episodes; plus every dump by other callbacks such as the
+evaluation curve's), and the values recorded since the previous dump are written then, at the
+dump's step. Dumping here would print extra stdout tables and split SB3's own rows. Consequences:
+
+* the series has one point per dump at most: a ``log_freq`` finer than the dump cadence keeps only
+  the latest snapshot of each interval (for PPO/A2C the weights only change in ``train()``, once per
+  rollout, so nothing is lost with the default ``log_interval=1``);
+* a snapshot taken after the last dump of ``learn()`` is written by the next dump; the wnrl trainer
+  dumps the final evaluation right after ``learn()``, which writes it.
+
+With PPO/A2C (``log_interval=1``) and ``log_freq`` a multiple of ``n_steps · n_envs`` the points
+land exactly at the steps they were measured at.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import HParam
+from torch import nn
+
+from wnrl.nn.batch_norm import MeanOnlyBatchNorm
+from wnrl.nn.weight_norm import WeightNormMixin
+
+__all__ = ["DiagnosticsCallback", "HParamsCallback", "hparams_callback", "run_hparams",
+           "sanitize_hparams", "trained_modules", "PREFIX"]
+
+PREFIX = "wnrl/"
+HParamValue = str | bool | int | float
+_BATCH_NORMS = (nn.modules.batchnorm._BatchNorm, MeanOnlyBatchNorm)
+
+
+def _short(name: str) -> str:
+    if name.startswith("mlp_extractor."):
+        name = name[len("mlp_extractor."):]
+    return name.replace(".", "_") or "root"
+
+
+def trained_modules(policy: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    """``(short_name, module)`` for every module of the networks that ``policy``'s optimizer trains.
+
+    DQN-style policies: the online ``q_net`` (names relative to it: SB3's ``QNetwork`` holds its
+    layers in ``q_net``, so ``q_net_0_0``), never ``q_net_target``; other policies: every module except those under a ``*target*`` attribute.
+    """
+    root: nn.Module = policy
+    q_net = getattr(policy, "q_net", None)
+    if isinstance(q_net, nn.Module) and hasattr(policy, "q_net_target"):
+        root = q_net  # SB3's QNetwork keeps its layers in its own ``q_net`` attribute
+    seen: set[str] = set()
+    for name, module in root.named_modules():
+        if "target" in name:
+            continue
+        short = _short(name)
+        if short in seen:  # two paths collapsing to one name: keep the full path
+            short = name.replace(".", "__")
+        seen.add(short)
+        yield short, module
+
+
+def _inv_sq_mean(layer: WeightNormMixin) -> float:
+    return float(layer._v_norm().detach().double().pow(-2).mean())
+
+
+class DiagnosticsCallback(BaseCallback):
+    """Record weight-norm, gradient and BatchNorm diagnostics every ``log_freq`` env steps.
+
+    See the module docstring for the tags and for when they are written.
+
+    :param log_freq: environment steps between snapshots (counted with ``num_timesteps``, so
+        independent of ``n_envs``); 0 turns the callback off (no hook, nothing recorded)
+    :param exclude: logger output formats that do not receive the values
+    :param verbose: SB3 verbosity
+    """
+
+    def __init__(self, log_freq: int, exclude: tuple[str, ...] = ("stdout", "log"), verbose: int = 0) -> None:
+        super().__init__(verbose)
+        if isinstance(log_freq, bool) or not isinstance(log_freq, (int, np.integer)) or log_freq < 0:
+            raise ValueError(f"log_freq must be a non-negative integer, got {log_freq!r}")
+        self.log_freq = int(log_freq)
+        self.exclude = tuple(exclude)
+        self.latest: dict[str, float] = {}  # the last snapshot, as recorded
+        self._next = self.log_freq
+        self._reference: dict[str, float] = {}
+        self._hook: Any = None
+        self._hooked: torch.optim.Optimizer | None = None
+        self._wn: list[tuple[str, WeightNormMixin]] = []
+        self._bn: list[tuple[str, nn.Module]] = []
+        self._grad: dict[str, torch.Tensor] = {}
+        self._grad_sum: torch.Tensor | None = None
+        self._grad_steps = 0
+        self._collected = False
+
+    # -- SB3 callback interface ---------------------------------------------------------------
+    def _on_training_start(self) -> None:
+        if not self.log_freq:
+            return
+        self._next = (self.num_timesteps // self.log_freq + 1) * self.log_freq
+        self._collect_layers()
+        # The reference of eff_lr_factor: this learn() call's start (a resumed run restarts at 1).
+        self._reference = {name: _inv_sq_mean(layer) for name, layer in self._wn}
+        self._install_hook()
+
+    def _on_step(self) -> bool:
+        if self.log_freq and self.num_timesteps >= self._next:
+            while self._next <= self.num_timesteps:
+                self._next += self.log_freq
+            self.record_now()
+        return True
+
+    def _on_training_end(self) -> None:
+        self.remove_hook()
+
+    # -- the diagnostics ----------------------------------------------------------------------
+    def _collect_layers(self) -> None:
+        modules = list(trained_modules(self.model.policy))
+        self._wn = [(n, m) for n, m in modules if isinstance(m, WeightNormMixin)]
+        self._bn = [(n, m) for n, m in modules if isinstance(m, _BATCH_NORMS)
+                    and getattr(m, "running_mean", None) is not None]
+        self._collected = True
+
+    def _install_hook(self) -> None:
+        optimizer = getattr(self.model.policy, "optimizer", None)
+        if optimizer is self._hooked and self._hook is not None:
+            return
+        self.remove_hook()
+        if isinstance(optimizer, torch.optim.Optimizer):
+            self._hook = optimizer.register_step_pre_hook(self._grad_hook)
+            self._hooked = optimizer
+
+    def remove_hook(self) -> None:
+        """Remove the optimizer hook (done automatically when training ends)."""
+        if self._hook is not None:
+            self._hook.remove()
+        self._hook, self._hooked = None, None
+
+    @torch.no_grad()
+    def _grad_hook(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if not grads:
+            return
+        total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+        self._grad = {"grad_norm": total}
+        for name, layer in self._wn:
+            if layer.v.grad is not None:
+                self._grad[f"{name}/v_grad_norm"] = torch.linalg.vector_norm(layer.v.grad).detach()
+        self._grad_sum = total if self._grad_sum is None else self._grad_sum + total
+        self._grad_steps += 1
+
+    @torch.no_grad()
+    def snapshot(self) -> dict[str, float]:
+        """The current diagnostics as ``{tag without the wnrl/ prefix: value}`` (nothing recorded)."""
+        if not self._collected:  # outside learn()
+            self._collect_layers()
+        out: dict[str, float] = {}
+        for name, layer in self._wn:
+            norms = layer._v_norm().detach().double()
+            g = layer.g.detach().double()
+            out[f"{name}/v_norm"] = float(norms.mean())
+            out[f"{name}/g_mean"] = float(g.mean())
+            out[f"{name}/g_min"] = float(g.min())
+            out[f"{name}/g_max"] = float(g.max())
+            ref = self._reference.get(name)
+            if ref is not None and ref > 0 and math.isfinite(ref):
+                out[f"{name}/eff_lr_factor"] = float(norms.pow(-2).mean()) / ref
+        for name, bn in self._bn:
+            out[f"{name}/running_mean"] = float(bn.running_mean.detach().double().abs().mean())
+            var = getattr(bn, "running_var", None)
+            if var is not None:
+                out[f"{name}/running_var"] = float(var.detach().double().mean())
+        for key, value in self._grad.items():
+            out[key] = float(value)
+        if self._grad_steps:
+            out["grad_norm_mean"] = float(self._grad_sum) / self._grad_steps  # type: ignore[arg-type]
+        return out
+
+    def record_now(self) -> dict[str, float]:
+        """Take a snapshot and record it in the SB3 logger (written at the logger's next dump)."""
+        if self._hook is not None:
+            self._install_hook()  # the optimizer may have been replaced
+        values = self.snapshot()
+        for key, value in values.items():
+            self.logger.record(PREFIX + key, value, exclude=self.exclude)
+        self._grad_sum, self._grad_steps = None, 0
+        self.latest = values
+        return values
+
+
+# -- HParams -----------------------------------------------------------------------------------
+def _hparam_value(value: Any) -> HParamValue:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if value is None:
+        return "None"
+    if isinstance(value, (list, tuple, dict)):
+        try:
+            return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
+def sanitize_hparams(hparams: Mapping[str, Any]) -> dict[str, HParamValue]:
+    """Values TensorBoard's HParams plugin accepts: ``str``, ``bool``, ``int`` and finite
+    ``float`` stay; ``None``, lists, dicts, non-finite floats and anything else become strings."""
+    out: dict[str, HParamValue] = {}
+    for key, value in hparams.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"hparam names must be non-empty strings, got {key!r}")
+        out[key] = _hparam_value(value)
+    return out
+
+
+class HParamsCallback(BaseCallback):
+    """Record an SB3 :class:`~stable_baselines3.common.logger.HParam` when training starts.
+
+    Only the TensorBoard format receives it; it is written at the logger's next dump (SB3's first
+    ``dump_logs``). The metric tags must be scalars the run logs itself, e.g. ``eval/mean_return``:
+    the HParams dashboard shows their last value. The placeholder values given here are not
+    written (TensorBoard only needs the tags).
+    """
+
+    def __init__(self, hparams: Mapping[str, Any], metrics: Mapping[str, float]) -> None:
+        super().__init__()
+        if not metrics:
+            raise ValueError("metrics must name at least one scalar tag: TensorBoard's HParams "
+                             "dashboard ignores a run without metrics")
+        self.hparams = sanitize_hparams(hparams)
+        self.metrics = {str(k): float(v) for k, v in metrics.items()}
+
+    def _on_training_start(self) -> None:
+        self.logger.record("hparams", HParam(self.hparams, self.metrics),
+                           exclude=("stdout", "log", "json", "csv"))
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def hparams_callback(hparams: Mapping[str, HParamValue | None | list[Any]],
+                     metrics: Mapping[str, float]) -> BaseCallback:
+    """A callback that lists the run in TensorBoard's HParams dashboard (see :class:`HParamsCallback`).
+
+    :param hparams: name → value; converted by :func:`sanitize_hparams`
+    :param metrics: scalar tags the run logs (``eval/mean_return``, ``eval/final_return``, ...)
+        with placeholder values
+    """
+    return HParamsCallback(hparams, metrics)
+
+
+def _learning_rate(value: Any, algo: str) -> tuple[float | str, str]:
+    """Start value and kind (``constant`` / ``linear``) of a config learning rate."""
+    if value is None:
+        from wnrl.config.schema import algo_class
+        default = inspect.signature(algo_class(algo).__init__).parameters["learning_rate"].default
+        return (float(default), "constant") if isinstance(default, (int, float)) else (str(default), "default")
+    if isinstance(value, str):
+        if value.startswith("lin_"):
+            try:
+                return float(value[4:]), "linear"
+            except ValueError:
+                return value, "unknown"
+        try:
+            return float(value), "constant"
+        except ValueError:
+            return value, "unknown"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value), "constant"
+    return str(value), "unknown"
+
+
+def run_hparams(config: Any) -> dict[str, HParamValue]:
+    """Flatten a :class:`~wnrl.config.schema.RunConfig` into TensorBoard hparams.
+
+    Keys: ``algo``, ``env``, ``norm``, ``noise`` (``"clean"`` or e.g. ``"obs_std=0.2,sticky=0.25"``),
+    one numeric ``noise_<key>`` per noise setting, ``learning_rate`` (start value of a
+    ``lin_<x>`` schedule, SB3's default when unset) and ``lr_schedule``, ``seed``, ``n_envs``,
+    ``net_arch`` (string), ``total_timesteps``, the other agent options, and every other
+    ``agent.hyperparams`` entry under its own name.
+    """
+    env, agent, train = config.env, config.agent, config.train
+    noise = env.noise.model_dump()
+    active = env.noise.active()
+    lr, schedule = _learning_rate(agent.hyperparams.get("learning_rate"), agent.algo)
+    hp: dict[str, Any] = {
+        "algo": agent.algo,
+        "env": env.id,
+        "norm": agent.norm,
+        "noise": ",".join(f"{k}={v:g}" for k, v in active.items()) if active else "clean",
+        **{f"noise_{k}": float(v) for k, v in noise.items()},
+        "learning_rate": lr,
+        "lr_schedule": schedule,
+        "seed": train.seed,
+        "n_envs": env.n_envs,
+        "net_arch": "default" if agent.net_arch is None else agent.net_arch,
+        "activation": agent.activation or "default",
+        "norm_output": agent.norm_output,
+        "data_init": "auto" if agent.data_init is None else str(agent.data_init).lower(),
+        "init_scale": agent.init_scale,
+        "total_timesteps": train.total_timesteps,
+        "normalize_obs": env.normalize_obs,
+        "normalize_reward": env.normalize_reward,
+        "eval_noise": train.eval_noise,
+        "name": config.name,
+    }
+    for key, value in agent.hyperparams.items():
+        if key != "learning_rate" and key not in hp:
+            hp[key] = value
+    return sanitize_hparams(hp)
