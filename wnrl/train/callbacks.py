@@ -84,7 +84,7 @@ class EvalCurveCallback(BaseCallback):
 
 class RunCheckpointCallback(BaseCallback):
     """Save the model (and replay buffer, VecNormalize statistics) every ``save_freq`` env steps
-    into ``directory`` as ``step_<N>.zip`` / ``step_<N>_replay.pkl`` / ``step_<N>_vecnorm.pkl``.
+    (at the next rollout boundary for on-policy algorithms) into ``directory`` as ``step_<N>.zip`` / ``step_<N>_replay.pkl`` / ``step_<N>_vecnorm.pkl``.
     The ``.zip`` is written last (atomically), so a checkpoint is complete when its zip exists.
 
     :param directory: checkpoint folder
@@ -100,12 +100,22 @@ class RunCheckpointCallback(BaseCallback):
         if self.save_freq:
             self._next = (self.num_timesteps // self.save_freq + 1) * self.save_freq
 
-    def _on_step(self) -> bool:
+    def _maybe_save(self) -> None:
         if self.save_freq and self.num_timesteps >= self._next:
             while self._next <= self.num_timesteps:
                 self._next += self.save_freq
             save_checkpoint(self.model, self.directory, self.num_timesteps)
+
+    def _on_step(self) -> bool:
+        if isinstance(self.model, OffPolicyAlgorithm):
+            self._maybe_save()
         return True
+
+    def _on_rollout_end(self) -> None:
+        # On-policy: only between rollouts, so a resumed run collects the same rollouts and
+        # ends on the same step as an uninterrupted one.
+        if not isinstance(self.model, OffPolicyAlgorithm):
+            self._maybe_save()
 
 
 def save_checkpoint(model: BaseAlgorithm, directory: Path, step: int) -> Path:
