@@ -12,19 +12,26 @@ gradients (the paper's self-stabilisation).
 
 Speed:
 
-* With autograd active the layer never materialises :math:`w` for dense layers when the batch is
-  no larger than ``in_features``: it computes :math:`x v^\top` and scales each output column by
-  :math:`g / \lVert v \rVert` (one fused ``addcmul``). For large batches and for convolutions
-  scaling the (small) weight is cheaper than scaling the (large) output, so that form is used.
+* With autograd active the effective weight is computed by ATen's fused weight-norm kernel
+  (``torch._weight_norm``: one kernel forward, one backward, the op behind
+  :func:`torch.nn.utils.parametrizations.weight_norm`) and fed to ``F.linear`` / ``F.conv2d``.
 * Without autograd (``torch.no_grad``, ``inference_mode``: SB3's ``predict``, rollouts and target
   computations) the effective weight is cached and served through a plain ``F.linear`` /
-  ``F.conv2d``. The cache is keyed on the version counters and storage of ``g`` and ``v``, so any
+  ``F.conv2d``. The cache is keyed on the version counters and storage addresses of ``g`` and
+  ``v`` (and keeps the storages it was computed from alive, so an address cannot be reused), so any
   in-place change (optimizer step, ``load_state_dict``, polyak update, projection) or device /
   dtype move invalidates it: a stale weight is never served.
+* ``v`` and ``g`` are :class:`TrackedParameter`\ s: ``p.data`` returns ``p.detach()``, which
+  shares ``p``'s version counter, so writes through ``.data`` (stable-baselines3's
+  ``polyak_update`` does ``target.data.mul_(1 - tau)``) are seen by the cache as well. If a plain
+  ``nn.Parameter`` is put in their place, the layer simply stops caching (correct, a bit slower).
+  Writes that bypass the version counter entirely (through a NumPy view of the storage, or through
+  another tensor aliased in with ``p.data = t``) are not detectable; call :meth:`clear_cache`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -32,7 +39,55 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 
-__all__ = ["WeightNormLinear", "WeightNormConv2d", "is_weight_norm", "WeightNormMixin"]
+__all__ = ["WeightNormLinear", "WeightNormConv2d", "is_weight_norm", "WeightNormMixin",
+           "TrackedParameter"]
+
+_TENSOR_DATA = torch._C.TensorBase.data  # the C getter/setter behind ``Tensor.data``
+
+
+def _rebuild_tracked_parameter(data: Tensor, requires_grad: bool) -> TrackedParameter:
+    return TrackedParameter(data, requires_grad)
+
+
+class TrackedParameter(nn.Parameter):
+    """An ``nn.Parameter`` whose in-place writes through ``.data`` bump its version counter.
+
+    Plain ``p.data`` is a new tensor with a *fresh* version counter, so ``p.data.mul_(2)`` changes
+    ``p`` without changing ``p._version``. Here ``p.data`` is ``p.detach()``, which shares the
+    counter; everything else behaves as ``nn.Parameter`` (setting ``p.data = t`` still swaps the
+    storage, pickling / deepcopy keep the type). One visible difference: writing through ``.data``
+    into a value that a pending backward still needs now raises autograd's "modified by an inplace
+    operation" error instead of silently producing wrong gradients.
+    """
+
+    @property  # type: ignore[override]
+    def data(self) -> Tensor:
+        return self.detach()
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        _TENSOR_DATA.__set__(self, value)
+
+    def __reduce_ex__(self, proto: Any) -> Any:
+        return _rebuild_tracked_parameter, (self.detach(), self.requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + repr(self.detach())
+
+
+# The optimizers' default to their multi-tensor (foreach) implementation checks ``type(p)``
+# against an exact list; TrackedParameter is a plain tensor for every kernel, so it belongs there.
+try:
+    from torch.optim import optimizer as _optimizer
+
+    if TrackedParameter not in _optimizer._foreach_supported_types:
+        _optimizer._foreach_supported_types.append(TrackedParameter)
+except (ImportError, AttributeError):  # pragma: no cover - private torch detail moved
+    pass
+
+
+def _tracked(t: Tensor, requires_grad: bool = True) -> TrackedParameter:
+    return TrackedParameter(t, requires_grad)
 
 
 class WeightNormMixin:
@@ -44,7 +99,9 @@ class WeightNormMixin:
     v: nn.Parameter
     g: nn.Parameter
     bias: nn.Parameter | None
-    _cache: tuple[tuple[Any, ...], Tensor] | None
+    # (v address, g address, v version, g version, weight, v alias, g alias) or None
+    _cache: tuple[Any, ...] | None
+    _gshape: tuple[int, ...]
 
     def _v_norm(self) -> Tensor:
         """Per-output-unit norm :math:`\\lVert v_i \\rVert`, shape ``(out,)``."""
@@ -57,29 +114,57 @@ class WeightNormMixin:
     def _expand(self, s: Tensor) -> Tensor:
         return s.view(-1, *([1] * (self.v.dim() - 1)))
 
+    def _compute_weight(self, v: Tensor, g: Tensor) -> Tensor:
+        # Fused ATen kernel (forward and backward); g must have v's rank for its fallbacks and
+        # for torch.compile's decomposition to broadcast per unit.
+        return torch._weight_norm(v, g.view(self._gshape), 0)
+
     @property
     def weight(self) -> Tensor:
-        """The effective weight :math:`g \\cdot v / \\lVert v \\rVert` (differentiable)."""
-        return self.v * self._expand(self.scale())
-
-    def _cache_key(self) -> tuple[Any, ...]:
-        g, v = self.g, self.v
-        return (g._version, v._version, g.data_ptr(), v.data_ptr(), v.dtype)
+        """The effective weight :math:`g \\cdot v / \\lVert v \\rVert` (differentiable, fresh)."""
+        p = self._parameters  # type: ignore[attr-defined]
+        return self._compute_weight(p["v"], p["g"])
 
     def cached_weight(self) -> Tensor:
         """The effective weight, detached, recomputed only when ``g`` or ``v`` changed."""
-        key = self._cache_key()
-        cache = self._cache
-        if cache is None or cache[0] != key:
-            with torch.no_grad():
-                w = self.v * self._expand(self.scale())
-            self._cache = cache = (key, w)
-        return cache[1]
+        p = self._parameters  # type: ignore[attr-defined]
+        v, g = p["v"], p["g"]
+        c = self._cache
+        if (c is not None and c[2] == v._version and c[3] == g._version
+                and c[0] == v.data_ptr() and c[1] == g.data_ptr()):
+            return c[4]
+        return self._refresh(v, g)
 
-    def _use_cache(self) -> bool:
-        if torch.is_grad_enabled() and (self.v.requires_grad or self.g.requires_grad):
-            return False
-        return not torch.compiler.is_compiling()
+    def _refresh(self, v: Tensor, g: Tensor) -> Tensor:
+        # inference_mode(False) re-enables grad mode, so it must come before no_grad(); it keeps an
+        # inference tensor out of the cache (it could not be saved for a later backward).
+        with torch.inference_mode(False), torch.no_grad():
+            w = self._compute_weight(v, g)
+            if type(v) is TrackedParameter and type(g) is TrackedParameter:
+                va, ga = v.detach(), g.detach()  # keep the storages alive: no address reuse
+                self._cache = (va.data_ptr(), ga.data_ptr(), v._version, g._version, w, va, ga)
+            else:  # writes through .data would go unseen: do not cache
+                self._cache = None
+        return w
+
+    def clear_cache(self) -> None:
+        """Drop the cached inference weight (only needed after writes that bypass autograd's
+        version counter, e.g. through a NumPy view of ``v``)."""
+        self._cache = None
+
+    def _forward_weight(self) -> Tensor:
+        """The weight a forward pass uses: differentiable when autograd needs it (or while
+        ``torch.compile`` traces), else the cached one. Kept lean: it runs on every call."""
+        p = self._parameters  # type: ignore[attr-defined]
+        v, g = p["v"], p["g"]
+        if (torch.is_grad_enabled() and (v.requires_grad or g.requires_grad)) \
+                or torch.compiler.is_compiling():
+            return self._compute_weight(v, g)
+        c = self._cache  # same check as cached_weight(), inlined: one method call less per layer
+        if (c is not None and c[2] == v._version and c[3] == g._version
+                and c[0] == v.data_ptr() and c[1] == g.data_ptr()):
+            return c[4]
+        return self._refresh(v, g)
 
     @torch.no_grad()
     def reset_from_weight(self, weight: Tensor) -> None:
@@ -90,6 +175,10 @@ class WeightNormMixin:
         """
         self.v.copy_(weight)
         self.g.copy_(torch.linalg.vector_norm(weight.flatten(1), dim=1))
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        self._cache = None  # do not keep the old storages alive across .to() / .cuda()
+        return super()._apply(fn, recurse)  # type: ignore[misc]
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()  # type: ignore[attr-defined]
@@ -125,39 +214,44 @@ class WeightNormLinear(WeightNormMixin, nn.Module):
     :param in_features: size of each input sample
     :param out_features: size of each output sample
     :param bias: whether to learn an additive bias
-    :param init_std: std of the Gaussian init of ``v`` (the paper's 0.05); ``g`` starts at
-        ``‖v_i‖`` so the initial function equals a plain layer with weight ``v``
+    :param init_std: ``None`` (default) initialises ``v`` and ``bias`` exactly as
+        :class:`torch.nn.Linear` does, so a weight-norm network starts from the same function and
+        the same parameter scale as its plain twin (Adam's steps are per-element, so a smaller
+        ``‖v‖`` would silently raise the effective learning rate of the directions); a number
+        gives the paper's ``v ~ N(0, init_std²)`` (0.05) with zero bias. ``g`` starts at ``‖v_i‖``.
     """
 
+    _gshape = (-1, 1)
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 init_std: float = 0.05, device: Any = None, dtype: Any = None) -> None:
+                 init_std: float | None = None, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         kw = {"device": device, "dtype": dtype}
         self.in_features, self.out_features = in_features, out_features
-        self.v = nn.Parameter(torch.empty(out_features, in_features, **kw))
-        self.g = nn.Parameter(torch.empty(out_features, **kw))
-        self.bias = nn.Parameter(torch.empty(out_features, **kw)) if bias else None
+        self.v = _tracked(torch.empty(out_features, in_features, **kw))
+        self.g = _tracked(torch.empty(out_features, **kw))
+        self.register_parameter("bias", nn.Parameter(torch.empty(out_features, **kw)) if bias else None)
         self.init_std = init_std
         self._cache = None
         self.reset_parameters()
 
     @torch.no_grad()
     def reset_parameters(self) -> None:
-        """``v ~ N(0, init_std²)``, ``g = ‖v_i‖``, ``b = 0``."""
-        nn.init.normal_(self.v, 0.0, self.init_std)
+        """``v`` and ``bias`` as the plain layer (or ``v ~ N(0, init_std²)``, ``b = 0``), then
+        ``g = ‖v_i‖`` so the effective weight equals ``v``."""
+        if self.init_std is None:
+            nn.init.kaiming_uniform_(self.v, a=math.sqrt(5))  # torch.nn.Linear / Conv2d default
+            if self.bias is not None:
+                bound = 1.0 / math.sqrt(math.prod(self.v.shape[1:]))
+                nn.init.uniform_(self.bias, -bound, bound)
+        else:
+            nn.init.normal_(self.v, 0.0, self.init_std)
+            if self.bias is not None:
+                self.bias.zero_()
         self.g.copy_(self._v_norm())
-        if self.bias is not None:
-            self.bias.zero_()
 
     def forward(self, x: Tensor) -> Tensor:
-        if self._use_cache():
-            return F.linear(x, self.cached_weight(), self.bias)
-        # Scale the output when that touches fewer numbers than scaling the weight.
-        if x.dim() >= 2 and x.numel() // self.in_features <= self.in_features:
-            y = F.linear(x, self.v)
-            s = self.scale()
-            return torch.addcmul(self.bias, y, s) if self.bias is not None else y * s
-        return F.linear(x, self.weight, self.bias)
+        return F.linear(x, self._forward_weight(), self._parameters["bias"])
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, " \
@@ -192,12 +286,15 @@ class WeightNormConv2d(WeightNormMixin, nn.Module):
 
     :math:`w_c = g_c \, v_c / \lVert v_c \rVert` where :math:`v_c` is the whole
     ``in_channels/groups × kH × kW`` filter of output channel ``c``. Constructor arguments are those
-    of :class:`torch.nn.Conv2d`, plus ``init_std`` (std of the Gaussian init of ``v``).
+    of :class:`torch.nn.Conv2d`, plus ``init_std`` (``None``: ``nn.Conv2d``'s init; a number: the
+    paper's Gaussian ``v ~ N(0, init_std²)``).
     """
+
+    _gshape = (-1, 1, 1, 1)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", init_std: float = 0.05, device: Any = None,
+                 padding_mode: str = "zeros", init_std: float | None = None, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
         if in_channels % groups or out_channels % groups:
@@ -209,22 +306,18 @@ class WeightNormConv2d(WeightNormMixin, nn.Module):
         self.kernel_size, self.stride, self.dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
         self.padding = padding if isinstance(padding, str) else _pair(padding)
         self.padding_mode = padding_mode
-        self.v = nn.Parameter(torch.empty(out_channels, in_channels // groups, *self.kernel_size, **kw))
-        self.g = nn.Parameter(torch.empty(out_channels, **kw))
-        self.bias = nn.Parameter(torch.empty(out_channels, **kw)) if bias else None
+        self.v = _tracked(torch.empty(out_channels, in_channels // groups, *self.kernel_size, **kw))
+        self.g = _tracked(torch.empty(out_channels, **kw))
+        self.register_parameter("bias", nn.Parameter(torch.empty(out_channels, **kw)) if bias else None)
         self.init_std = init_std
         self._cache = None
         self.reset_parameters()
 
     reset_parameters = WeightNormLinear.reset_parameters
 
-    def _conv(self, x: Tensor, w: Tensor) -> Tensor:
-        return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
     def forward(self, x: Tensor) -> Tensor:
-        if self._use_cache():
-            return self._conv(x, self.cached_weight())
-        return self._conv(x, self.weight)
+        return F.conv2d(x, self._forward_weight(), self._parameters["bias"], self.stride,
+                        self.padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
