@@ -203,28 +203,31 @@ def test_weight_proj_keeps_unit_v_after_training_and_function_unchanged() -> Non
 
 
 def test_batch_norm_ppo_logprob_mismatch_and_remedy() -> None:
-    """BN makes PPO's update see a different function than the rollout; the remedy removes it."""
+    """BN makes PPO's update see a different function than the rollout; the remedy removes it
+    for every minibatch of the update, and still trains (backward through the snapshot)."""
     def mismatch(remedy: bool) -> float:
         model = PPO(NormActorCriticPolicy, "CartPole-v1", seed=0, n_steps=64, batch_size=64,
                     policy_kwargs=dict(norm="batch", bn_running_stats_in_update=remedy))
-        obs = torch.as_tensor(np.stack([model.env.observation_space.sample() for _ in range(64)]))
+        model.learn(256)  # running statistics from real data
+        rng = np.random.default_rng(0)
+        batches = [torch.as_tensor(rng.normal(0, 0.5, (64, 4)), dtype=torch.float32) for _ in range(3)]
+        actions = torch.as_tensor(rng.integers(0, 2, 64))
         policy = model.policy
-        policy.set_training_mode(True)
-        policy.train()
-        with torch.no_grad():  # populate running stats with some data first
-            for _ in range(5):
-                policy.evaluate_actions(obs * 0.5 + 0.1, torch.zeros(64))
         policy.set_training_mode(False)
-        actions = torch.as_tensor(np.random.default_rng(0).integers(0, 2, 64))
         with torch.no_grad():
-            _, rollout_logp, _ = policy.evaluate_actions(obs, actions)
+            rollout = [policy.evaluate_actions(obs, actions)[1] for obs in batches]
         policy.set_training_mode(True)
-        with torch.no_grad():
-            _, update_logp, _ = policy.evaluate_actions(obs, actions)
-        return float((rollout_logp - update_logp).abs().mean())
+        with torch.no_grad():  # minibatches in sequence, as PPO.train() sees them
+            update = [policy.evaluate_actions(obs, actions)[1] for obs in batches * 2]
+        return max(float((r - u).abs().mean()) for r, u in zip(rollout * 2, update))
 
     assert mismatch(remedy=False) > 1e-3
     assert mismatch(remedy=True) < 1e-6
+    model = PPO(NormActorCriticPolicy, "CartPole-v1", seed=0, n_steps=128, batch_size=64, n_epochs=2,
+                policy_kwargs=dict(norm="batch", bn_running_stats_in_update=True))
+    bn = next(m for m in model.policy.modules() if isinstance(m, nn.BatchNorm1d))
+    model.learn(512)
+    assert _finite(model) and bn.running_mean.abs().sum() > 0, "live statistics keep learning"
 
 
 ATARI = spaces.Box(0, 255, (4, 84, 84), np.uint8)

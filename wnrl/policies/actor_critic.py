@@ -7,8 +7,8 @@ layers through ``v``/``g``, so the effective weights are exactly what stock SB3 
 BatchNorm and PPO: rollouts run in eval mode (running statistics) and the loss in train mode
 (minibatch statistics), so the ratio π_θ/π_old compares two different functions even at identical
 parameters: BN makes PPO slightly off-policy. ``bn_running_stats_in_update=True`` evaluates the
-loss with the running statistics the rollout used (ratio exactly 1 at identical parameters) and
-refreshes the running statistics from each minibatch after its loss forward.
+loss with the running statistics the rollout used (a snapshot taken when the update starts: ratio exactly 1 at identical parameters, for every
+minibatch and epoch) while the live running statistics keep learning from each minibatch.
 """
 
 from __future__ import annotations
@@ -101,21 +101,31 @@ class NormActorCriticPolicy(NormPolicyMixin, ActorCriticPolicy):
     def _batch_norms(self) -> list[nn.Module]:
         return [m for m in self.modules() if isinstance(m, _BATCH_NORMS)]
 
+    def set_training_mode(self, mode: bool) -> None:
+        if mode and not self.training and self.bn_running_stats_in_update:
+            # The statistics the rollout just used: the whole update evaluates its loss with them.
+            self._rollout_stats = {m: {k: b.clone() for k, b in m._buffers.items() if k.startswith("running_")}
+                                   for m in self._batch_norms()}
+        super().set_training_mode(mode)
+
     def evaluate_actions(self, obs: Any, actions: torch.Tensor
                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         if self.training and self.needs_data_init:
             self._fallback_data_init(obs)
-        bns = self._batch_norms() if self.bn_running_stats_in_update and self.training else []
-        if not bns:
+        snapshot = getattr(self, "_rollout_stats", None)
+        if not (self.bn_running_stats_in_update and self.training and snapshot):
             return super().evaluate_actions(obs, actions)
-        for m in bns:
+        live = {m: dict(m._buffers) for m in snapshot}
+        for m, stats in snapshot.items():  # separate tensors: autograd keeps what it saved
+            m._buffers.update(stats)
             m.eval()
         try:
             out = super().evaluate_actions(obs, actions)
         finally:
-            for m in bns:
+            for m, buffers in live.items():
+                m._buffers.update(buffers)
                 m.train()
-        with torch.no_grad():  # refresh running statistics from this minibatch
+        with torch.no_grad():  # the live running statistics still learn from every minibatch
             self._ddi_forward(obs)
         return out
 
