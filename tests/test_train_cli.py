@@ -175,3 +175,14 @@ def test_yaml_is_never_evaluated(tmp_path: Path, capsys: pytest.CaptureFixture) 
     evil.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n")
     _fails_cleanly(capsys, ["train", str(evil)], "evil.yaml", "invalid YAML")
     assert not marker.exists()
+
+
+def test_scientific_notation_is_a_number_in_files_and_overrides(tmp_path: Path) -> None:
+    """YAML 1.1 reads `1e-3` as a string; wnrl's loader reads it as the float users mean."""
+    from wnrl.config import load_config
+
+    cfg = tmp_path / "sci.yaml"
+    cfg.write_text("env: {id: CartPole-v1}\nagent:\n  algo: ppo\n  hyperparams: {learning_rate: 3e-4}\n"
+                   "train: {total_timesteps: 1e4}\n".replace("1e4", "10000"))
+    config = load_config(cfg, ["agent.hyperparams.ent_coef=1e-2"])
+    assert config.agent.hyperparams == {"learning_rate": 3e-4, "ent_coef": 0.01}

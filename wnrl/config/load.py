@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,23 @@ from pydantic import BaseModel, ValidationError
 from wnrl.config.schema import RunConfig
 
 __all__ = ["ConfigError", "load_config", "parse_overrides", "apply_overrides", "validate",
-           "read_yaml", "dump_config"]
+           "read_yaml", "dump_config", "SafeLoader", "yaml_load"]
+
+
+class SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (no Python tags, nothing executed) that also reads ``1e-3`` as a
+    float: YAML 1.1 needs a dot (``1.0e-3``), so learning rates would silently become strings."""
+
+
+SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+def yaml_load(text: str) -> Any:
+    """Parse YAML text with :class:`SafeLoader`."""
+    return yaml.load(text, Loader=SafeLoader)  # noqa: S506 - SafeLoader subclass
 
 
 class ConfigError(ValueError):
@@ -31,7 +48,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"{p}: no such config file; check the path")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml_load(p.read_text())
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -58,7 +75,7 @@ def parse_overrides(items: list[str] | None, source: str = "--set") -> list[tupl
         if not sep or not key.strip():
             raise ConfigError(f"{source} {item!r}: write KEY=VALUE, e.g. --set agent.norm=batch")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = yaml_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
         out.append((key.strip(), value))
