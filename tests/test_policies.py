@@ -251,6 +251,8 @@ def test_cnn_policies_on_image_observations(norm: str, space: spaces.Box) -> Non
         assert act.shape == (8,)
     if norm.startswith("weight"):
         assert any(isinstance(m, WeightNormConv2d) for m in dqn.q_net.features_extractor.modules())
+    # As SB3 does for its NatureCNN: no extra hidden layers between the CNN's dense layer and heads.
+    assert len(dqn.q_net.q_net[0]) == 0 and ppo.mlp_extractor.latent_dim_pi == ppo.features_dim
     values, logp, _ = ppo.evaluate_actions(obs, torch.zeros(8))
     assert torch.isfinite(values).all() and torch.isfinite(logp).all()
 

@@ -54,6 +54,8 @@ class NormPolicyMixin:
                 fe_kwargs = dict(kwargs.get("features_extractor_kwargs") or {})
                 fe_kwargs.setdefault("norm", self.norm)
                 kwargs["features_extractor_kwargs"] = fe_kwargs
+                if kwargs.get("net_arch") is None:  # as SB3 does for NatureCNN: CNN → dense → head
+                    kwargs["net_arch"] = []
 
     def _norm_constructor_parameters(self) -> dict[str, Any]:
         return dict(norm=self.norm, norm_output=self.norm_output, data_init=self.data_init_enabled,
