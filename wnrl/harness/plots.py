@@ -133,6 +133,16 @@ def _new_figure(figsize: tuple[float, float]) -> Figure:
     return fig
 
 
+def _finish(ax: Any, fig: Figure, path: PathLike, title: str, xlabel: str, ylabel: str) -> Path:
+    """Labels, grid and legend of a single-panel line plot, then save it."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", frameon=False)
+    return _save(fig, path)
+
+
 def _save(fig: Figure, path: PathLike) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -247,12 +257,7 @@ def plot_learning_curves(
                 label=f"{label} (n={r.shape[0]})")
         ax.fill_between(s, lo, hi, color=colour, alpha=0.2, linewidth=0)
     stat_name = {"iqm": "IQM", "mean": "mean", "median": "median"}[statistic]
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"{ylabel} ({stat_name}, {round(confidence * 100)}% CI)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", frameon=False)
-    return _save(fig, path)
+    return _finish(ax, fig, path, title, xlabel, f"{ylabel} ({stat_name}, {round(confidence * 100)}% CI)")
 
 
 def plot_intervals(
@@ -360,12 +365,7 @@ def plot_performance_profiles(
         ax.plot(t, f, color=colour, linestyle=ls, linewidth=2, label=label)
         ax.fill_between(t, l, h, color=colour, alpha=0.2, linewidth=0)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", frameon=False)
-    return _save(fig, path)
+    return _finish(ax, fig, path, title, xlabel, ylabel)
 
 
 def plot_sensitivity(
@@ -440,9 +440,4 @@ def plot_sensitivity(
     ax.set_xticklabels([f"{x:g}" for x in all_x])
     ax.minorticks_off()
     stat_name = {"iqm": "IQM", "mean": "mean", "median": "median"}[statistic]
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"{ylabel} ({stat_name}, {round(confidence * 100)}% CI)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", frameon=False)
-    return _save(fig, path)
+    return _finish(ax, fig, path, title, xlabel, f"{ylabel} ({stat_name}, {round(confidence * 100)}% CI)")

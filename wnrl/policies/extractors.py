@@ -38,7 +38,31 @@ def _flat_dim(cnn: nn.Module, shape: tuple[int, ...]) -> int:
         return int(cnn.eval()(torch.zeros(2, *shape)).shape[1])
 
 
-class NormNatureCNN(BaseFeaturesExtractor):
+class _NormCNN(BaseFeaturesExtractor):
+    """Convolutions (``CONVS``: ``(channels, kernel, stride)``) then one dense layer, each
+    ``layer → [norm] → activation``."""
+
+    CONVS: tuple[tuple[int, int, int], ...] = ()
+
+    def __init__(self, observation_space: gym.Space, features_dim: int, norm: str,
+                 activation_fn: type[nn.Module]) -> None:
+        super().__init__(observation_space, features_dim)
+        channels, _, _ = _image_shape(observation_space, type(self).__name__)
+        self.norm = check_norm(norm)
+        layers: list[nn.Module] = []
+        for out, kernel, stride in self.CONVS:
+            layers += conv_block(channels, out, kernel, stride, 0, norm, activation_fn)
+            channels = out
+        self.cnn = nn.Sequential(*layers, nn.Flatten())
+        n_flat = _flat_dim(self.cnn, observation_space.shape)
+        self.linear = nn.Sequential(*hidden_block(n_flat, features_dim, norm, activation_fn))
+        self.train()
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.cnn(observations.float()))
+
+
+class NormNatureCNN(_NormCNN):
     """Nature-DQN CNN: conv 32@8×8/4, 64@4×4/2, 64@3×3/1, then a dense layer.
 
     :param observation_space: channel-first image space
@@ -47,25 +71,14 @@ class NormNatureCNN(BaseFeaturesExtractor):
     :param activation_fn: activation after every layer
     """
 
+    CONVS = ((32, 8, 4), (64, 4, 2), (64, 3, 1))
+
     def __init__(self, observation_space: gym.Space, features_dim: int = 512, norm: str = "none",
                  activation_fn: type[nn.Module] = nn.ReLU) -> None:
-        super().__init__(observation_space, features_dim)
-        c, _, _ = _image_shape(observation_space, type(self).__name__)
-        self.norm = check_norm(norm)
-        self.cnn = nn.Sequential(
-            *conv_block(c, 32, 8, 4, 0, norm, activation_fn),
-            *conv_block(32, 64, 4, 2, 0, norm, activation_fn),
-            *conv_block(64, 64, 3, 1, 0, norm, activation_fn),
-            nn.Flatten())
-        n_flat = _flat_dim(self.cnn, observation_space.shape)
-        self.linear = nn.Sequential(*hidden_block(n_flat, features_dim, norm, activation_fn))
-        self.train()
-
-    def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.cnn(observations))
+        super().__init__(observation_space, features_dim, norm, activation_fn)
 
 
-class MinAtarCNN(BaseFeaturesExtractor):
+class MinAtarCNN(_NormCNN):
     """MinAtar network: conv 16@3×3/1 on the 10×10 grid, then a dense layer.
 
     :param observation_space: channel-first grid space ``(C, 10, 10)``
@@ -74,18 +87,11 @@ class MinAtarCNN(BaseFeaturesExtractor):
     :param activation_fn: activation after every layer
     """
 
+    CONVS = ((16, 3, 1),)
+
     def __init__(self, observation_space: gym.Space, features_dim: int = 128, norm: str = "none",
                  activation_fn: type[nn.Module] = nn.ReLU) -> None:
-        super().__init__(observation_space, features_dim)
-        c, _, _ = _image_shape(observation_space, type(self).__name__)
-        self.norm = check_norm(norm)
-        self.cnn = nn.Sequential(*conv_block(c, 16, 3, 1, 0, norm, activation_fn), nn.Flatten())
-        n_flat = _flat_dim(self.cnn, observation_space.shape)
-        self.linear = nn.Sequential(*hidden_block(n_flat, features_dim, norm, activation_fn))
-        self.train()
-
-    def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.cnn(observations.float()))
+        super().__init__(observation_space, features_dim, norm, activation_fn)
 
 
 def default_extractor(observation_space: gym.Space) -> type[BaseFeaturesExtractor]:
