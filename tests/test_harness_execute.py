@@ -1,0 +1,237 @@
+"""Running sweeps for real (tiny runs): failure isolation, --retry-failed, resume after SIGKILL,
+a killed worker, the Ray backend (same results as the local pool), the sweep lock."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from wnrl.cli import main
+from wnrl.harness.execute import (RESULT_FILE, WORKER_DIED, plan_runs, read_result, run_local,
+                                  run_task, write_result)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY_BASE = {
+    "env": {"id": "CartPole-v1", "n_envs": 2},
+    "agent": {"net_arch": [16, 16]},
+    "train": {"total_timesteps": 512, "eval_freq": 256, "eval_episodes": 2, "device": "cpu",
+              "diagnostics_freq": 256},
+}
+TINY_PER = {"agent.algo": {
+    "ppo": {"agent.hyperparams": {"n_steps": 64, "batch_size": 64, "n_epochs": 2}},
+    "dqn": {"env.n_envs": 1, "agent.hyperparams": {"learning_starts": 128, "buffer_size": 1000,
+                                                   "target_update_interval": 100}}}}
+# 8 runs: 4 train for real; the 4 with the bad env kwarg pass validation and fail in the worker
+# (gym.make raises TypeError there).
+FAILING_SWEEP = {"name": "failing", "base": TINY_BASE, "seeds": 1, "per": TINY_PER,
+                 "grid": {"agent.algo": ["ppo", "dqn"], "agent.norm": ["none", "weight"],
+                          "env.kwargs": [{}, {"not_an_arg": 1}]}}
+
+
+def results(sweep_dir: Path) -> dict[str, dict[str, Any]]:
+    out = {}
+    for p in sorted((sweep_dir / "runs").glob(f"*/{RESULT_FILE}")):
+        out[p.parent.name] = json.loads(p.read_text())  # every file parses: nothing half-written
+    return out
+
+
+def mtimes(sweep_dir: Path) -> dict[str, int]:
+    return {p.parent.name: p.stat().st_mtime_ns for p in (sweep_dir / "runs").glob(f"*/{RESULT_FILE}")}
+
+
+@pytest.fixture(scope="module")
+def failing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
+    """The failing sweep run once on the local pool (2 workers), with its report."""
+    tmp = tmp_path_factory.mktemp("failing")
+    path = tmp / "failing.yaml"
+    path.write_text(yaml.safe_dump(FAILING_SWEEP, sort_keys=False))
+    out = tmp / "local"
+    rc = main(["compare", str(path), "--out", str(out), "--workers", "2"])
+    return path, out, rc
+
+
+def test_failing_runs_are_isolated_and_reported(failing: tuple[Path, Path, int]) -> None:
+    path, out, rc = failing
+    assert rc == 1  # some runs failed
+    res = results(out)
+    index = json.loads((out / "index.json").read_text())
+    assert sorted(res) == sorted(r["id"] for r in index["runs"]) and len(res) == 8
+    for r in res.values():
+        bad = r["grid"]["env.kwargs"] != {}
+        assert r["status"] == ("failed" if bad else "finished"), r
+        if bad:
+            assert r["error"].startswith("TypeError:") and "not_an_arg" in r["error"]
+            assert "Traceback" in r["traceback"] and r["final"] is None
+        else:
+            assert math.isfinite(r["final"]["mean"]) and len(r["final"]["episodes"]) == 2
+            assert r["curve"]["steps"][-1] == r["steps"] and math.isfinite(r["auc"])
+            assert (out / "runs" / r["id"] / "model.zip").is_file()
+            assert list((out / "runs" / r["id"] / "tb").rglob("events.out.tfevents*"))
+    report = (out / "report.md").read_text()
+    assert "## Failed runs (4)" in report and "not_an_arg" in report
+    assert all(p.stat().st_size > 0 for p in (out / "figures").glob("*.png"))
+    assert index["sessions"][-1]["ran"] == 8 and index["sessions"][-1]["failed"] == 4
+
+
+def test_rerun_skips_everything_and_retry_failed_reruns_only_failures(
+        failing: tuple[Path, Path, int], capsys: pytest.CaptureFixture) -> None:
+    path, out, _ = failing
+    before, res = mtimes(out), results(out)
+    assert main(["compare", str(path), "--out", str(out), "--no-report"]) == 1
+    assert mtimes(out) == before and results(out) == res
+    assert "4 finished earlier, 4 failed earlier" in capsys.readouterr().err
+    assert main(["compare", str(path), "--out", str(out), "--no-report", "--retry-failed",
+                 "--workers", "1"]) == 1
+    after = mtimes(out)
+    for run_id, r in res.items():
+        changed = after[run_id] != before[run_id]
+        assert changed == (r["status"] == "failed"), run_id
+    assert "running 4" in capsys.readouterr().err
+
+
+def test_ray_backend_gives_the_same_results_as_the_local_pool(failing: tuple[Path, Path, int]) -> None:
+    pytest.importorskip("ray")
+    path, local_dir, _ = failing
+    out = local_dir.parent / "ray"
+    assert main(["compare", str(path), "--out", str(out), "--workers", "2", "--backend", "ray",
+                 "--no-report"]) == 1
+    local, remote = results(local_dir), results(out)
+    assert sorted(local) == sorted(remote)
+    for run_id, a in local.items():
+        b = remote[run_id]
+        assert a["status"] == b["status"], run_id
+        if a["status"] == "finished":  # CPU, one thread, fixed seed: bit-identical training
+            assert a["final"] == b["final"] and a["curve"] == b["curve"] and a["auc"] == b["auc"], run_id
+
+
+def test_resume_after_sigkill_keeps_finished_runs(tmp_path: Path) -> None:
+    sweep = {"name": "resume", "base": {**TINY_BASE, "agent": {"algo": "ppo", "net_arch": [16, 16],
+                                                               "hyperparams": TINY_PER["agent.algo"]["ppo"]["agent.hyperparams"]}},
+             "grid": {"agent.norm": ["none", "weight"]}, "seeds": 2}
+    path = tmp_path / "resume.yaml"
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "wnrl.cli", "compare", str(path), "--out", str(out), "--workers", "1",
+           "--no-report"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if 1 <= len(list(out.glob(f"runs/*/{RESULT_FILE}"))) < 4:
+                break
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = results(out)
+    assert 1 <= len(done) < 4, proc.stderr.read().decode()[-2000:]
+    assert all(r["status"] == "finished" for r in done.values())
+    before = mtimes(out)
+    assert main(["compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]) == 0
+    after, final = mtimes(out), results(out)
+    assert len(final) == 4 and all(r["status"] == "finished" for r in final.values())
+    for run_id, r in done.items():  # not rerun
+        assert after[run_id] == before[run_id] and final[run_id] == r
+    assert not list(out.rglob(".*.tmp*"))
+
+
+def _fake_task(tmp: Path, run_id: str) -> dict[str, Any]:
+    return {"id": run_id, "run_dir": str(tmp / "runs" / run_id), "grid": {}, "seed": 0, "source": "x",
+            "config": {"env": {"id": "CartPole-v1"}, "agent": {"algo": "ppo", "norm": "none"},
+                       "train": {"device": "cpu"}}}
+
+
+def _die_or_finish(task: dict[str, Any]) -> dict[str, Any]:
+    if task["id"] == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    result = {"id": task["id"], "status": "finished", "final": {"mean": 1.0}, "pid": os.getpid(),
+              "threads": os.environ.get("OMP_NUM_THREADS")}
+    write_result(Path(task["run_dir"]), result)
+    return result
+
+
+def test_a_killed_worker_fails_its_run_and_a_new_pool_goes_on(tmp_path: Path) -> None:
+    tasks = [_fake_task(tmp_path, i) for i in ("a", "die", "b", "c")]
+    done: list[dict[str, Any]] = []
+    run_local(tasks, workers=1, on_done=done.append, fn=_die_or_finish)
+    by_id = {r["id"]: r for r in done}
+    assert sorted(by_id) == ["a", "b", "c", "die"]
+    assert by_id["die"]["status"] == "failed" and by_id["die"]["error"] == WORKER_DIED
+    assert read_result(tmp_path / "runs" / "die")["status"] == "failed"
+    assert all(by_id[i]["status"] == "finished" and by_id[i]["threads"] == "1" for i in "abc")
+    assert by_id["a"]["pid"] != by_id["b"]["pid"]  # a fresh pool after the crash
+
+
+def _report_gpu(task: dict[str, Any]) -> dict[str, Any]:
+    return {"id": task["id"], "status": "finished", "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "pid": os.getpid()}
+
+
+def test_gpu_slots_pin_each_worker_to_one_gpu(tmp_path: Path) -> None:
+    tasks = [_fake_task(tmp_path, str(i)) for i in range(6)]
+    done: list[dict[str, Any]] = []
+    run_local(tasks, workers=8, on_done=done.append, fn=_report_gpu, gpus=2, runs_per_gpu=2)
+    gpu_of = {r["pid"]: r["gpu"] for r in done}
+    assert len(done) == 6 and len(gpu_of) <= 4  # pool size = gpus * runs_per_gpu
+    assert set(gpu_of.values()) <= {"0", "1"}
+    assert all(list(gpu_of.values()).count(g) <= 2 for g in ("0", "1"))
+
+
+def test_nan_return_is_a_failed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import wnrl.train
+    from wnrl.harness.sweep import expand_sweep
+    from wnrl.train import RunResult
+
+    def diverged(config: Any, out: Path, **kwargs: Any) -> RunResult:
+        out.mkdir(parents=True)
+        (out / "eval.json").write_text(json.dumps({"final": {"mean": float("nan"), "std": 0.0, "episodes": []},
+                                                   "curve": {"steps": [1], "mean": [0.0], "std": [0.0]}}))
+        return RunResult(out, float("nan"), 0.0, 0.0, 1, 0.1)
+
+    monkeypatch.setattr(wnrl.train, "train", diverged)
+    run = expand_sweep({"name": "n", "base": TINY_BASE, "seeds": 1, "grid": {"agent.algo": ["ppo"]}}, "n").runs[0]
+    from wnrl.harness.execute import make_task
+
+    result = run_task(make_task(run, tmp_path, "n.yaml"))
+    assert result["status"] == "failed" and "not finite" in result["error"]
+    assert read_result(tmp_path / "runs" / run.id)["status"] == "failed"
+
+
+def test_plan_deletes_partial_runs(tmp_path: Path) -> None:
+    from wnrl.harness.sweep import expand_sweep
+
+    runs = expand_sweep({"name": "p", "base": TINY_BASE, "seeds": 3, "grid": {"agent.algo": ["ppo"]}}, "p").runs
+    write_result(tmp_path / "runs" / runs[0].id, {"status": "finished"})
+    write_result(tmp_path / "runs" / runs[1].id, {"status": "failed"})
+    (tmp_path / "runs" / runs[2].id / "tb").mkdir(parents=True)  # killed mid-run
+    todo, counts = plan_runs(runs, tmp_path)
+    assert [r.id for r in todo] == [runs[2].id] and not (tmp_path / "runs" / runs[2].id).exists()
+    assert counts == {"finished": 1, "failed": 1, "retried": 0, "partial": 1, "todo": 1}
+    todo, counts = plan_runs(runs, tmp_path, retry_failed=True)
+    assert [r.id for r in todo] == [runs[1].id, runs[2].id] and counts["retried"] == 1
+
+
+def test_ray_missing_and_busy_directory_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from wnrl.harness.cli import sweep_lock
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "s", "base": TINY_BASE, "seeds": 1, "grid": {"agent.algo": ["ppo"]}}))
+    monkeypatch.setitem(sys.modules, "ray", None)
+    assert main(["compare", str(path), "--out", str(tmp_path / "o"), "--backend", "ray"]) == 2
+    assert 'the ray backend needs the ray extra: pip install "wnrl[ray]"' in capsys.readouterr().err
+    with sweep_lock(tmp_path / "busy"):
+        assert main(["compare", str(path), "--out", str(tmp_path / "busy")]) == 2
+    assert "another `wnrl compare` is running" in capsys.readouterr().err
