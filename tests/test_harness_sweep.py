@@ -151,4 +151,4 @@ def test_builtin_demo_is_configs_sweeps_demo() -> None:
     assert len(builtin.runs) == 36 and builtin.name == DEMO_SWEEP["name"] == "demo"
     algos = {r.grid["agent.algo"]: r.config for r in builtin.runs}
     assert algos["ppo"].env.n_envs == 8 and algos["ppo"].agent.hyperparams["n_epochs"] == 20
-    assert algos["dqn"].agent.hyperparams["target_update_interval"] == 500
+    assert algos["dqn"].agent.hyperparams["gradient_steps"] == 128

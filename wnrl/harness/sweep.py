@@ -58,9 +58,9 @@ _FREE_SECTIONS = ("env.kwargs", "agent.hyperparams", "agent.policy_kwargs")
 # The built-in demo (``wnrl compare`` without a file); configs/sweeps/demo.yaml is the same sweep.
 _PPO = {"n_steps": 32, "batch_size": 256, "gae_lambda": 0.8, "gamma": 0.98, "n_epochs": 20,
         "ent_coef": 0.0, "learning_rate": "lin_0.001", "clip_range": "lin_0.2"}
-_DQN = {"learning_rate": 0.001, "batch_size": 64, "buffer_size": 50000, "learning_starts": 1000,
-        "train_freq": 4, "gradient_steps": 1, "target_update_interval": 500,
-        "exploration_fraction": 0.2, "exploration_final_eps": 0.05, "gamma": 0.99}
+_DQN = {"learning_rate": 2.3e-3, "batch_size": 64, "buffer_size": 100000, "learning_starts": 1000,
+        "gamma": 0.99, "target_update_interval": 10, "train_freq": 256, "gradient_steps": 128,
+        "exploration_fraction": 0.16, "exploration_final_eps": 0.04}
 DEMO_SWEEP: dict[str, Any] = {
     "name": "demo",
     "description": "PPO and DQN on CartPole-v1 with observation noise: none vs batch vs weight norm",
@@ -73,7 +73,7 @@ DEMO_SWEEP: dict[str, Any] = {
     "seeds": 3,
     "per": {"agent.algo": {
         "ppo": {"env.n_envs": 8, "train.total_timesteps": 40000, "agent.hyperparams": _PPO},
-        "dqn": {"env.n_envs": 1, "train.total_timesteps": 30000, "agent.hyperparams": _DQN}}},
+        "dqn": {"env.n_envs": 1, "train.total_timesteps": 25000, "agent.hyperparams": _DQN}}},
 }
 
 
