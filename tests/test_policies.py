@@ -5,9 +5,7 @@ Real SB3 models on CartPole / real spaces; no mocks.
 
 from __future__ import annotations
 
-import warnings
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import torch

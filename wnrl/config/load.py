@@ -42,11 +42,16 @@ class ConfigError(ValueError):
     """Bad user input; the message is one line naming file, key and fix."""
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with the safe loader."""
+def read_yaml(path: str | Path, kind: str = "config file", hint: str = "") -> dict[str, Any]:
+    """Read a YAML mapping with :class:`SafeLoader`; any problem is a one-line ConfigError.
+
+    :param path: the file
+    :param kind: what the file is, for messages ("config file", "sweep file")
+    :param hint: appended to the missing-file message
+    """
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"{p}: no such config file; check the path")
+        raise ConfigError(f"{p}: no such {kind}; check the path{hint}")
     try:
         data = yaml_load(p.read_text())
     except yaml.YAMLError as e:
@@ -55,12 +60,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not a text file; give a YAML config") from None
+        raise ConfigError(f"{p}: not a text file; give a YAML {kind}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{p}: the config must be a mapping of keys (name, env, agent, train), "
-                          f"got a {type(data).__name__}")
+        raise ConfigError(f"{p}: a {kind} must be a mapping of keys, got a {type(data).__name__}")
     return data
 
 

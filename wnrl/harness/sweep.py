@@ -44,7 +44,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from wnrl.config import ConfigError, RunConfig, apply_overrides, parse_overrides, read_yaml, validate
 
@@ -75,20 +74,6 @@ DEMO_SWEEP: dict[str, Any] = {
         "ppo": {"env.n_envs": 8, "train.total_timesteps": 40000, "agent.hyperparams": _PPO},
         "dqn": {"env.n_envs": 1, "train.total_timesteps": 25000, "agent.hyperparams": _DQN}}},
 }
-
-
-class _Loader(yaml.SafeLoader):
-    """The safe loader, reading ``1e-3`` / ``5E+4`` as floats (YAML 1.2 style)."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-                   |\.[0-9_]+(?:[eE][-+][0-9]+)?
-                   |[-+]?\.(?:inf|Inf|INF)
-                   |\.(?:nan|NaN|NAN))$""", re.X),
-    list("-+0123456789."))
 
 
 @dataclass(frozen=True)
@@ -360,15 +345,5 @@ def load_sweep(path: str | Path | None, overrides: list[str] | None = None) -> S
     if path is None:
         return expand_sweep(copy.deepcopy(DEMO_SWEEP), "<built-in demo sweep>", overrides=overrides)
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: no such sweep file; check the path (examples in configs/sweeps/)")
-    try:
-        data = yaml.load(p.read_text(), Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"{p}: invalid YAML{at}: {problem}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not a text file; give a YAML sweep file") from None
-    return expand_sweep(data if data is not None else {}, str(p), p.parent, overrides)
+    data = read_yaml(p, "sweep file", " (examples in configs/sweeps/)")
+    return expand_sweep(data, str(p), p.parent, overrides)
