@@ -16,8 +16,33 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from wnrl.envs import sync_normalization
 
-__all__ = ["EvalCurveCallback", "RunCheckpointCallback", "atomic_write_text", "evaluate",
-           "save_checkpoint", "latest_checkpoint"]
+__all__ = ["EvalCurveCallback", "RunCheckpointCallback", "EverySteps", "atomic_write_text",
+           "evaluate", "save_checkpoint", "latest_checkpoint"]
+
+
+class EverySteps:
+    """Fires once each time ``num_timesteps`` reaches the next multiple of ``freq`` (0: never),
+    however many env steps a callback call advances (``n_envs``), and from a resumed step count.
+
+    :param freq: environment steps between firings
+    """
+
+    def __init__(self, freq: int) -> None:
+        self.freq = freq
+        self._next = freq
+
+    def start(self, num_timesteps: int) -> None:
+        """Continue from ``num_timesteps`` (0 for a new run, the checkpoint's step on resume)."""
+        if self.freq:
+            self._next = (num_timesteps // self.freq + 1) * self.freq
+
+    def due(self, num_timesteps: int) -> bool:
+        """Whether to fire now (advances past ``num_timesteps`` when it does)."""
+        if not self.freq or num_timesteps < self._next:
+            return False
+        while self._next <= num_timesteps:
+            self._next += self.freq
+        return True
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -52,20 +77,17 @@ class EvalCurveCallback(BaseCallback):
         self.eval_env, self.eval_freq, self.episodes = eval_env, eval_freq, episodes
         self.curve_path = curve_path
         self.curve: dict[str, list[float]] = {"steps": [], "mean": [], "std": []}
-        self._next = eval_freq
+        self._schedule = EverySteps(eval_freq)
 
     def _on_training_start(self) -> None:
         if self.curve_path.exists():  # resumed: keep the points up to the checkpoint
             old = json.loads(self.curve_path.read_text())
             keep = [i for i, s in enumerate(old["steps"]) if s <= self.num_timesteps]
             self.curve = {k: [old[k][i] for i in keep] for k in self.curve}
-        if self.eval_freq:
-            self._next = (self.num_timesteps // self.eval_freq + 1) * self.eval_freq
+        self._schedule.start(self.num_timesteps)
 
     def _on_step(self) -> bool:
-        if self.eval_freq and self.num_timesteps >= self._next:
-            while self._next <= self.num_timesteps:
-                self._next += self.eval_freq
+        if self._schedule.due(self.num_timesteps):
             self.record_point()
         return True
 
@@ -94,16 +116,13 @@ class RunCheckpointCallback(BaseCallback):
     def __init__(self, directory: Path, save_freq: int) -> None:
         super().__init__()
         self.directory, self.save_freq = directory, save_freq
-        self._next = save_freq
+        self._schedule = EverySteps(save_freq)
 
     def _on_training_start(self) -> None:
-        if self.save_freq:
-            self._next = (self.num_timesteps // self.save_freq + 1) * self.save_freq
+        self._schedule.start(self.num_timesteps)
 
     def _maybe_save(self) -> None:
-        if self.save_freq and self.num_timesteps >= self._next:
-            while self._next <= self.num_timesteps:
-                self._next += self.save_freq
+        if self._schedule.due(self.num_timesteps):
             save_checkpoint(self.model, self.directory, self.num_timesteps)
 
     def _on_step(self) -> bool:

@@ -63,6 +63,7 @@ from torch import nn
 
 from wnrl.nn.batch_norm import MeanOnlyBatchNorm
 from wnrl.nn.weight_norm import WeightNormMixin
+from wnrl.train.callbacks import EverySteps
 
 __all__ = ["DiagnosticsCallback", "HParamsCallback", "hparams_callback", "run_hparams",
            "sanitize_hparams", "trained_modules", "PREFIX"]
@@ -121,7 +122,7 @@ class DiagnosticsCallback(BaseCallback):
         self.log_freq = int(log_freq)
         self.exclude = tuple(exclude)
         self.latest: dict[str, float] = {}  # the last snapshot, as recorded
-        self._next = self.log_freq
+        self._schedule = EverySteps(self.log_freq)
         self._reference: dict[str, float] = {}
         self._hook: Any = None
         self._hooked: torch.optim.Optimizer | None = None
@@ -136,16 +137,14 @@ class DiagnosticsCallback(BaseCallback):
     def _on_training_start(self) -> None:
         if not self.log_freq:
             return
-        self._next = (self.num_timesteps // self.log_freq + 1) * self.log_freq
+        self._schedule.start(self.num_timesteps)
         self._collect_layers()
         # The reference of eff_lr_factor: this learn() call's start (a resumed run restarts at 1).
         self._reference = {name: _inv_sq_mean(layer) for name, layer in self._wn}
         self._install_hook()
 
     def _on_step(self) -> bool:
-        if self.log_freq and self.num_timesteps >= self._next:
-            while self._next <= self.num_timesteps:
-                self._next += self.log_freq
+        if self._schedule.due(self.num_timesteps):
             self.record_now()
         return True
 
