@@ -355,7 +355,8 @@ def render_markdown(sweep_dir: Path, index: dict[str, Any], rows: list[dict[str,
               "| method | IQM [95% CI] | median [95% CI] | mean [95% CI] | optimality gap [95% CI] |",
               "|---|---|---|---|---|"]
         agg = summary["aggregate"]
-        L += [f"| {m} | " + " | ".join(_ci(agg[k][m], 3) for k in stats.METRICS) + " |" for m in agg["iqm"]]
+        order = ("iqm", "median", "mean", "optimality_gap")  # the columns above
+        L += [f"| {m} | " + " | ".join(_ci(agg[k][m], 3) for k in order) + " |" for m in agg["iqm"]]
         L.append("")
     for note in summary["notes"]:
         L += [f"> Note: {note}.", ""]

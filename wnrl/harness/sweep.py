@@ -26,7 +26,8 @@ one-line :class:`~wnrl.config.ConfigError` naming the sweep file and the key.
 
 Run ids are ``<grid values>-s<seed>-<sha1[:10]>``, the hash taken over the canonical JSON of the
 run's resolved config (everything but ``name``): the same config always gets the same id, any
-change to what a run does gives a new id (so a changed sweep never reuses stale results).
+change to what a run does gives a new id (so a changed sweep never reuses stale results). The id
+does not cover the code: after changing wnrl itself, write to a new ``--out`` to rerun everything.
 
 Numbers such as ``1e-3`` are read as floats in sweep files (plain YAML 1.1 reads them as strings).
 """
@@ -43,7 +44,6 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
 
 from wnrl.config import ConfigError, RunConfig, apply_overrides, parse_overrides, read_yaml, validate
 
