@@ -1,6 +1,9 @@
-"""One module per algorithm: how a plain config dict becomes an SB3 model with a wnrl policy.
+"""One module per algorithm: how a plain config becomes an SB3 model with a wnrl policy.
 
->>> import agents
+Installed as ``wnrl.agents`` (the folder sits at the top of the repository). Which algorithms
+exist, their SB3 classes, policies and action spaces is :data:`wnrl.registry.ALGORITHMS`.
+
+>>> from wnrl import agents
 >>> model = agents.make("ppo", "CartPole-v1", norm="weight", net_arch=[64, 64])
 """
 
@@ -9,29 +12,31 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from agents import a2c, dqn, ppo
-from agents.common import AgentError, LinearSchedule, parse_schedule
+from wnrl.agents.common import (AgentError, build_model, check_action_space, check_hyperparams,
+                                hyperparam_names)
+from wnrl.registry import algo_spec
 
-__all__ = ["make", "get", "ALGOS", "AgentError", "LinearSchedule", "parse_schedule"]
-
-ALGOS: dict[str, ModuleType] = {"dqn": dqn, "ppo": ppo, "a2c": a2c}
+__all__ = ["AgentError", "build_model", "check_action_space", "check_hyperparams", "get",
+           "hyperparam_names", "make"]
 
 
 def get(algo: str) -> ModuleType:
-    """The agent module for ``algo`` (``dqn``, ``ppo``, ``a2c``)."""
+    """The agent module of ``algo`` (see :data:`wnrl.registry.ALGORITHMS`).
+
+    :raises AgentError: for an unknown algorithm, listing the valid ones
+    """
     try:
-        return ALGOS[algo.lower()]
-    except KeyError:
-        raise AgentError(f"agent.algo: unknown algorithm {algo!r}; valid values: "
-                         f"{', '.join(ALGOS)}") from None
+        return algo_spec(algo).module()
+    except ValueError as e:
+        raise AgentError(str(e)) from None
 
 
 def make(algo: str, env: Any, **config: Any) -> Any:
-    """Build the SB3 model for ``algo`` on ``env`` from plain values.
+    """Build the SB3 model of ``algo`` on ``env`` from plain values.
 
-    :param algo: ``dqn``, ``ppo`` or ``a2c``
+    :param algo: an algorithm name (``dqn``, ``ppo``, ``a2c``)
     :param env: a VecEnv, a gymnasium env or an env id
-    :param config: see :func:`agents.common.build_model`
+    :param config: see :func:`wnrl.agents.common.build_model`
     """
     module = get(algo)
     if isinstance(env, str):
@@ -43,5 +48,5 @@ def make(algo: str, env: Any, **config: Any) -> Any:
     else:
         action_space = env.action_space
         name = getattr(getattr(env, "spec", None), "id", None) or "the environment"
-    module.check_action_space(action_space, name)
+    check_action_space(algo, action_space, name)
     return module.make(env, **config)

@@ -1,67 +1,71 @@
-"""What every agent module shares: schedules, activations, and the model construction."""
+"""What every agent module shares: checks against the registry and the model construction."""
 
 from __future__ import annotations
 
-import math
+import inspect
+from functools import lru_cache
 from typing import Any
 
 import gymnasium as gym
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
-from torch import nn
 
-from wnrl.policies import NORMS, check_norm
+from wnrl.registry import (ACTIVATIONS, ALGORITHMS, NORMS, SCHEDULED, AlgoSpec, algo_spec,
+                           load_object, parse_schedule, suggest)
 
-__all__ = ["LinearSchedule", "parse_schedule", "ACTIVATIONS", "build_model", "AgentError"]
+__all__ = ["RESERVED", "AgentError", "build_model", "check_action_space", "check_hyperparams",
+           "hyperparam_names"]
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU,
-    "leaky_relu": nn.LeakyReLU,
-}
+#: Arguments of the SB3 constructors that wnrl sets itself (not ``agent.hyperparams``).
+RESERVED = frozenset({"self", "policy", "env", "policy_kwargs", "seed", "device", "tensorboard_log",
+                      "verbose", "_init_setup_model", "stats_window_size"})
 
 
 class AgentError(ValueError):
     """A configuration that cannot become a model (message says which key and how to fix it)."""
 
 
-class LinearSchedule:
-    """``progress_remaining · initial`` (rl-baselines3-zoo's ``lin_<value>``): from ``initial`` at
-    the start of training to 0 at the end. A class, so saved models unpickle it by reference.
+@lru_cache(maxsize=None)
+def hyperparam_names(algo: str) -> dict[str, inspect.Parameter]:
+    """The ``agent.hyperparams`` an algorithm takes: its SB3 constructor's arguments, less
+    :data:`RESERVED` (imports SB3)."""
+    params = inspect.signature(algo_spec(algo).algo_class().__init__).parameters
+    return {k: p for k, p in params.items() if k not in RESERVED}
 
-    :param initial: the value at the start of training
+
+def check_hyperparams(algo: str, hyperparams: dict[str, Any]) -> None:
+    """Check ``agent.hyperparams`` against the SB3 constructor of ``algo``.
+
+    :raises AgentError: ``unknown key 'agent.hyperparams.n_step'; did you mean 'n_steps'?``, or a
+        ``lin_`` schedule that is not ``lin_<number>`` (the schema checks the rest of the values)
     """
+    valid = hyperparam_names(algo)
+    for key, value in hyperparams.items():
+        if key not in valid:
+            raise AgentError(f"unknown key 'agent.hyperparams.{key}'; "
+                             f"{suggest(key, sorted(valid), f'{algo.upper()} takes')}")
+        if key in SCHEDULED:
+            try:
+                parse_schedule(key, value)
+            except ValueError as e:
+                raise AgentError(f"agent.hyperparams.{e}") from None
 
-    def __init__(self, initial: float) -> None:
-        self.initial = float(initial)
 
-    def __call__(self, progress_remaining: float) -> float:
-        return progress_remaining * self.initial
+def check_action_space(algo: str, action_space: gym.Space, env_id: str = "the environment") -> None:
+    """Refuse an action space the algorithm cannot handle, naming the algorithms that can.
 
-    def __repr__(self) -> str:
-        return f"lin_{self.initial:g}"
-
-
-def parse_schedule(key: str, value: Any) -> Any:
-    """A number, or a ``lin_<number>`` string → :class:`LinearSchedule`; nothing is ``eval``ed.
-
-    :param key: the hyperparameter's name (for the error message)
-    :param value: the configured value
+    :raises AgentError: e.g. DQN on a ``Box`` action space
     """
-    if isinstance(value, str) and value.startswith("lin_"):
-        try:
-            initial = float(value[4:])
-        except ValueError:
-            raise AgentError(f"{key}: {value!r} is not a schedule; write lin_<number>, e.g. lin_3e-4") from None
-        if not math.isfinite(initial) or initial < 0:
-            raise AgentError(f"{key}: schedule start must be a finite non-negative number, got {value!r}")
-        return LinearSchedule(initial)
-    return value
+    spec = algo_spec(algo)
+    if spec.supports(action_space):
+        return
+    others = [s.name for s in ALGORITHMS.values() if s.supports(action_space)]
+    raise AgentError(f"agent.algo: {spec.name.upper()} needs a {' or '.join(spec.action_spaces)} "
+                     f"action space but {env_id} has {action_space}; use "
+                     f"{' or '.join(others) or 'another environment'}")
 
 
-SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
-
-
-def build_model(algo_cls: type[BaseAlgorithm], policy_cls: type, env: VecEnv | gym.Env | str, *,
+def build_model(spec: AlgoSpec, env: VecEnv | gym.Env | str, *,
                 norm: str = "weight", net_arch: list[int] | dict[str, list[int]] | None = None,
                 activation: str | None = None, data_init: bool | None = None,
                 init_scale: float = 1.0, init_batch: int = 1024, norm_output: bool = False,
@@ -70,27 +74,26 @@ def build_model(algo_cls: type[BaseAlgorithm], policy_cls: type, env: VecEnv | g
                 verbose: int = 0) -> BaseAlgorithm:
     """Build an SB3 model with a normalized policy from plain values.
 
-    :param algo_cls: the SB3 algorithm class
-    :param policy_cls: the wnrl policy class for it
+    :param spec: the algorithm's registry entry
     :param env: a (vectorised) environment or a gymnasium id
-    :param norm: one of :data:`wnrl.policies.NORMS`
+    :param norm: one of :data:`wnrl.registry.NORMS`
     :param net_arch: hidden layer widths (SB3's format)
-    :param activation: activation name (see :data:`ACTIVATIONS`); ``None`` keeps SB3's default
+    :param activation: activation name (see :data:`wnrl.registry.ACTIVATIONS`); ``None`` keeps
+        SB3's default
     :param data_init: data-dependent init (``None``: on for the weight-norm family)
     :param init_scale: target pre-activation std after data-dependent init
     :param init_batch: observations used for data-dependent init
     :param norm_output: normalize the output heads too
-    :param hyperparams: algorithm arguments passed to SB3 (``lin_<x>`` strings become schedules)
+    :param hyperparams: algorithm arguments passed to SB3 over ``spec.defaults`` (``lin_<x>``
+        strings become schedules)
     :param policy_kwargs: extra policy arguments (plain values)
     :param seed: random seed
     :param device: ``auto``, ``cpu`` or ``cuda``
     :param tensorboard_log: TensorBoard directory
     :param verbose: SB3 verbosity
     """
-    try:
-        check_norm(norm)
-    except ValueError:
-        raise AgentError(f"agent.norm: unknown norm {norm!r}; valid values: {', '.join(NORMS)}") from None
+    if norm not in NORMS:
+        raise AgentError(f"agent.norm: unknown norm {norm!r}; valid values: {', '.join(NORMS)}")
     pk: dict[str, Any] = dict(policy_kwargs or {})
     pk.update(norm=norm, norm_output=norm_output, data_init=data_init, init_scale=init_scale,
               init_batch=init_batch)
@@ -100,12 +103,16 @@ def build_model(algo_cls: type[BaseAlgorithm], policy_cls: type, env: VecEnv | g
         if activation not in ACTIVATIONS:
             raise AgentError(f"agent.activation: unknown activation {activation!r}; valid values: "
                              f"{', '.join(ACTIVATIONS)}")
-        pk["activation_fn"] = ACTIVATIONS[activation]
-    kwargs = {k: parse_schedule(k, v) if k in SCHEDULED else v for k, v in (hyperparams or {}).items()}
+        pk["activation_fn"] = load_object(ACTIVATIONS[activation])
+    merged = {**spec.defaults, **(hyperparams or {})}
     try:
-        return algo_cls(policy_cls, env, policy_kwargs=pk, seed=seed, device=device,
+        kwargs = {k: parse_schedule(k, v) if k in SCHEDULED else v for k, v in merged.items()}
+    except ValueError as e:
+        raise AgentError(f"agent.hyperparams.{e}") from None
+    algo_cls = spec.algo_class()
+    try:
+        return algo_cls(spec.policy_class(), env, policy_kwargs=pk, seed=seed, device=device,  # type: ignore[no-any-return]
                         tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
     except TypeError as e:  # an unknown hyperparameter
         raise AgentError(f"agent.hyperparams: {e}; see the {algo_cls.__name__} documentation "
                          "of stable-baselines3 for valid arguments") from None
-

@@ -14,7 +14,7 @@ import torch
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 
-import agents
+from wnrl import agents
 from wnrl.policies import DataInitCallback
 
 PPO_HP = dict(n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,

@@ -14,7 +14,7 @@ from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.env_util import make_vec_env
 from torch import nn
 
-import agents
+from wnrl import agents
 from wnrl.nn import MeanOnlyBatchNorm, WeightNormConv2d, WeightNormLinear, weight_norm_layers
 from wnrl.policies import (NORMS, DataInitCallback, MinAtarCNN, NormActorCriticPolicy,
                            NormDQNPolicy, NormNatureCNN)

@@ -13,30 +13,24 @@ SB3 algorithm's constructor. Values are plain data: nothing is ever ``eval``ed.
 
 from __future__ import annotations
 
-import inspect
+import difflib
 import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from wnrl.policies.layers import NORMS
+from wnrl.registry import ACTIVATIONS, ALGORITHMS, NORMS, schedule_start
 
-__all__ = ["NoiseConfig", "EnvConfig", "AgentConfig", "TrainConfig", "RunConfig", "ALGO_NAMES",
-           "algo_class"]
-
-ALGO_NAMES = ("dqn", "ppo", "a2c")
-NormName = Literal["none", "batch", "layer", "weight", "weight_meanbn", "weight_proj"]
-assert set(NormName.__args__) == set(NORMS)  # type: ignore[attr-defined]
-Activation = Literal["tanh", "relu", "elu", "gelu", "silu", "leaky_relu"]
-# Arguments of the SB3 constructors that wnrl sets itself.
-_RESERVED = {"self", "policy", "env", "policy_kwargs", "seed", "device", "tensorboard_log", "verbose",
-             "_init_setup_model", "stats_window_size"}
+__all__ = ["AgentConfig", "EnvConfig", "NoiseConfig", "RunConfig", "TrainConfig"]
 
 
-def algo_class(algo: str) -> type:
-    """The SB3 class of an algorithm name."""
-    import stable_baselines3 as sb3
-    return {"dqn": sb3.DQN, "ppo": sb3.PPO, "a2c": sb3.A2C}[algo]
+def _one_of(value: Any, valid: Any, what: str) -> str:
+    if value not in valid:
+        close = difflib.get_close_matches(str(value), list(valid), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"unknown {what} {value!r}; {hint}valid values: "
+                         f"{', '.join(repr(v) for v in valid)}")
+    return str(value)
 
 
 class _Strict(BaseModel):
@@ -90,11 +84,11 @@ def _check_finite(path: str, value: Any) -> None:
 class AgentConfig(_Strict):
     """The agent: algorithm, normalization, network and SB3 hyperparameters."""
 
-    algo: Literal["dqn", "ppo", "a2c"]
-    norm: NormName = "weight"
+    algo: str
+    norm: str = "weight"
     norm_output: bool = False
     net_arch: list[int] | dict[str, list[int]] | None = None
-    activation: Activation | None = None
+    activation: str | None = None
     data_init: bool | None = None
     init_scale: float = Field(default=1.0, gt=0.0, allow_inf_nan=False)
     init_batch: int = Field(default=1024, ge=2)
@@ -111,37 +105,32 @@ class AgentConfig(_Strict):
             raise ValueError("a dict net_arch takes the keys pi and vf")
         return v
 
+    @field_validator("algo", mode="before")
+    @classmethod
+    def _known_algo(cls, v: Any) -> str:
+        return _one_of(str(v).lower() if isinstance(v, str) else v, ALGORITHMS, "algorithm")
+
+    @field_validator("norm")
+    @classmethod
+    def _known_norm(cls, v: str) -> str:
+        return _one_of(v, NORMS, "norm")
+
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, v: str | None) -> str | None:
+        return None if v is None else _one_of(v, ACTIVATIONS, "activation")
+
     @model_validator(mode="after")
-    def _known_hyperparams(self) -> AgentConfig:
+    def _finite_hyperparams(self) -> AgentConfig:
+        """Hyperparameter *names* are checked against SB3 by ``wnrl.agents.check_hyperparams``
+        (it needs SB3); here only what plain data can tell."""
         _check_finite("hyperparams", self.hyperparams)
-        valid = [p for p in inspect.signature(algo_class(self.algo).__init__).parameters
-                 if p not in _RESERVED]
-        for key, value in self.hyperparams.items():
-            if key not in valid:
-                raise ValueError(_unknown(f"hyperparams.{key}", key, valid,
-                                          f"{self.algo.upper()} takes"))
-            if key == "learning_rate":
-                lr = value if not isinstance(value, str) else _schedule_start(value)
-                if not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr <= 0:
-                    raise ValueError(f"hyperparams.learning_rate: must be a positive number or "
-                                     f"lin_<number>, got {value!r}")
+        lr = self.hyperparams.get("learning_rate", 1.0)
+        start = schedule_start(lr)
+        if start is None or start <= 0:
+            raise ValueError(f"hyperparams.learning_rate: must be a positive number or "
+                             f"lin_<number>, got {lr!r}")
         return self
-
-
-def _schedule_start(value: str) -> float | None:
-    if value.startswith("lin_"):
-        try:
-            return float(value[4:])
-        except ValueError:
-            return None
-    return None
-
-
-def _unknown(path: str, key: str, valid: list[str], what: str) -> str:
-    import difflib
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"{what}: {', '.join(sorted(valid))}"
-    return f"unknown key {path!r}; {hint}"
 
 
 class TrainConfig(_Strict):

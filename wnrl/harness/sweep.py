@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wnrl.agents import check_hyperparams
 from wnrl.config import ConfigError, RunConfig, apply_overrides, parse_overrides, read_yaml, validate
 
 __all__ = ["Sweep", "SweepRun", "load_sweep", "expand_sweep", "config_paths", "run_id",
@@ -324,8 +325,11 @@ def expand_sweep(data: dict[str, Any], source: str = "<sweep>", base_dir: Path |
                 raise ConfigError(f"{source}: {e} (in the run {label})") from None
             try:
                 config = validate(resolved, source)
+                check_hyperparams(config.agent.algo, config.agent.hyperparams)
             except ConfigError as e:
                 raise ConfigError(f"{e} (in the run {label})") from None
+            except ValueError as e:  # AgentError
+                raise ConfigError(f"{source}: {e} (in the run {label})") from None
             run = SweepRun(run_id(config, combo, seed), combo, seed, config)
             if run.id in seen:
                 raise ConfigError(f"{source}: grid: the runs {seen[run.id].describe()} and "

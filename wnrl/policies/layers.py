@@ -1,6 +1,6 @@
 """The normalization vocabulary and the layer builders shared by every wnrl policy.
 
-One word selects a normalization everywhere (``policy_kwargs=dict(norm=...)``, YAML
+One word (:data:`wnrl.registry.NORMS`) selects a normalization everywhere (``policy_kwargs=dict(norm=...)``, YAML
 ``agent.norm``, sweep grids):
 
 ========================  ==========================================================================
@@ -18,19 +18,10 @@ from __future__ import annotations
 from torch import nn
 
 from wnrl.nn import MeanOnlyBatchNorm, WeightNormConv2d, WeightNormLinear
+from wnrl.registry import NORMS, WEIGHT_NORMS, check_norm
 
-__all__ = ["NORMS", "WEIGHT_NORMS", "check_norm", "linear", "conv2d", "hidden_block", "conv_block",
+__all__ = ["NORMS", "WEIGHT_NORMS", "check_norm", "conv2d", "conv_block", "hidden_block", "linear",
            "make_mlp"]
-
-NORMS = ("none", "batch", "layer", "weight", "weight_meanbn", "weight_proj")
-WEIGHT_NORMS = ("weight", "weight_meanbn", "weight_proj")
-
-
-def check_norm(norm: str) -> str:
-    """Return ``norm`` if it is a known normalization, else raise ``ValueError`` listing them."""
-    if norm not in NORMS:
-        raise ValueError(f"unknown norm {norm!r}; valid values: {', '.join(NORMS)}")
-    return norm
 
 
 def linear(in_features: int, out_features: int, norm: str) -> nn.Module:

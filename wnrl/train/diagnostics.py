@@ -49,7 +49,6 @@ land exactly at the steps they were measured at.
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from collections.abc import Iterator, Mapping
@@ -63,6 +62,8 @@ from torch import nn
 
 from wnrl.nn.batch_norm import MeanOnlyBatchNorm
 from wnrl.nn.weight_norm import WeightNormMixin
+from wnrl.agents import hyperparam_names
+from wnrl.registry import schedule_start
 from wnrl.train.callbacks import EverySteps
 
 __all__ = ["DiagnosticsCallback", "HParamsCallback", "hparams_callback", "run_hparams",
@@ -292,24 +293,14 @@ def hparams_callback(hparams: Mapping[str, HParamValue | None | list[Any]],
 
 
 def _learning_rate(value: Any, algo: str) -> tuple[float | str, str]:
-    """Start value and kind (``constant`` / ``linear``) of a config learning rate."""
+    """Start value and kind (``constant`` / ``linear`` / SB3's ``default``) of a config learning rate."""
     if value is None:
-        from wnrl.config.schema import algo_class
-        default = inspect.signature(algo_class(algo).__init__).parameters["learning_rate"].default
+        default = hyperparam_names(algo)["learning_rate"].default
         return (float(default), "constant") if isinstance(default, (int, float)) else (str(default), "default")
-    if isinstance(value, str):
-        if value.startswith("lin_"):
-            try:
-                return float(value[4:]), "linear"
-            except ValueError:
-                return value, "unknown"
-        try:
-            return float(value), "constant"
-        except ValueError:
-            return value, "unknown"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value), "constant"
-    return str(value), "unknown"
+    start = schedule_start(value)
+    if start is None:
+        return str(value), "unknown"
+    return start, "linear" if isinstance(value, str) and value.startswith("lin_") else "constant"
 
 
 def run_hparams(config: Any) -> dict[str, HParamValue]:

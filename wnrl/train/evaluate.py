@@ -9,9 +9,9 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
-import agents
 from wnrl.config import ConfigError
 from wnrl.envs import check_noise_kwargs
+from wnrl.registry import ALGORITHMS
 from wnrl.train.callbacks import evaluate
 from wnrl.train.run import build_eval_env, load_run_config
 
@@ -25,7 +25,7 @@ def load_run_model(run_dir: Path, device: str = "auto") -> tuple[Any, BaseAlgori
     if not path.is_file():
         raise ConfigError(f"{run_dir}: no model.zip (the run did not finish); resume it with "
                           f"`wnrl train --resume {run_dir}`")
-    model = agents.get(config.agent.algo).ALGO.load(path, device=device)
+    model = ALGORITHMS[config.agent.algo].algo_class().load(path, device=device)
     return config, model
 
 

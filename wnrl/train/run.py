@@ -34,10 +34,11 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-import agents
+from wnrl import agents
 from wnrl.config import ConfigError, RunConfig, dump_config, read_yaml, validate
 from wnrl.envs import EnvError, make_eval_env, make_vec_env
 from wnrl.policies import DataInitCallback
+from wnrl.registry import ALGORITHMS
 from wnrl.train.callbacks import (EvalCurveCallback, RunCheckpointCallback, atomic_write_text,
                                   latest_checkpoint)
 from wnrl.train.diagnostics import DiagnosticsCallback, hparams_callback, run_hparams
@@ -145,11 +146,15 @@ def train(config: RunConfig, out: Path | None = None, resume: Path | None = None
         torch.set_num_threads(config.train.torch_threads)
     _check_device(config, source)
     try:
+        agents.check_hyperparams(config.agent.algo, config.agent.hyperparams)
+    except ValueError as e:
+        raise ConfigError(f"{source}: {e}") from None
+    try:
         env = build_env(config, normalize=resume is None)
     except (EnvError, ValueError) as e:
         raise ConfigError(f"{source}: env.id: {e}" if isinstance(e, EnvError) else f"{source}: env: {e}") from None
     try:
-        agents.get(config.agent.algo).check_action_space(env.action_space, config.env.id)
+        agents.check_action_space(config.agent.algo, env.action_space, config.env.id)
     except ValueError as e:
         env.close()
         raise ConfigError(f"{source}: {e}") from None
@@ -165,7 +170,7 @@ def train(config: RunConfig, out: Path | None = None, resume: Path | None = None
         stem = str(ckpt)[:-len(".zip")]
         if Path(f"{stem}_vecnorm.pkl").exists():
             env = VecNormalize.load(f"{stem}_vecnorm.pkl", env)
-        model = agents.get(config.agent.algo).ALGO.load(ckpt, env=env, device=config.train.device)
+        model = ALGORITHMS[config.agent.algo].algo_class().load(ckpt, env=env, device=config.train.device)
         if isinstance(model, OffPolicyAlgorithm) and Path(f"{stem}_replay.pkl").exists():
             model.load_replay_buffer(f"{stem}_replay.pkl")
         remaining = config.train.total_timesteps - step
