@@ -6,8 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from wnrl.nn import (WeightNormConv2d, WeightNormLinear, convert_to_weight_norm, fold_weight_norm,
-                     project_weight_norm_, weight_norm_layers)
+from wnrl.nn import (
+    WeightNormConv2d,
+    WeightNormLinear,
+    convert_to_weight_norm,
+    fold_weight_norm,
+    project_weight_norm_,
+    weight_norm_layers,
+)
 
 D = torch.float64
 
@@ -15,9 +21,14 @@ D = torch.float64
 def _net() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(3, 8, 3, stride=2, padding=1),
+        nn.ReLU(),
         nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.ReLU()),
-        nn.Flatten(), nn.Linear(8 * 4 * 4, 16), nn.Tanh(), nn.Linear(16, 2)).double()
+        nn.Flatten(),
+        nn.Linear(8 * 4 * 4, 16),
+        nn.Tanh(),
+        nn.Linear(16, 2),
+    ).double()
 
 
 def _eval(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -53,8 +64,12 @@ def test_from_conv_and_to_conv() -> None:
     back = wn.to_conv()
     assert type(back) is nn.Conv2d
     torch.testing.assert_close(_eval(back, x), _eval(wn, x), rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(_eval(back, x), -1.5 * (_eval(conv, x) - conv.bias.view(1, -1, 1, 1))
-                               + conv.bias.view(1, -1, 1, 1), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(
+        _eval(back, x),
+        -1.5 * (_eval(conv, x) - conv.bias.view(1, -1, 1, 1)) + conv.bias.view(1, -1, 1, 1),
+        rtol=1e-10,
+        atol=1e-10,
+    )
 
 
 def test_convert_to_weight_norm_preserves_function() -> None:

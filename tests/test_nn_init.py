@@ -14,16 +14,18 @@ from wnrl.nn import WeightNormConv2d, WeightNormLinear, data_dependent_init, wei
 D = torch.float64
 
 
-def _preactivations(module: nn.Module, batch: torch.Tensor,
-                    kinds: tuple[type, ...] = (WeightNormLinear, WeightNormConv2d)
-                    ) -> dict[str, torch.Tensor]:
+def _preactivations(
+    module: nn.Module, batch: torch.Tensor, kinds: tuple[type, ...] = (WeightNormLinear, WeightNormConv2d)
+) -> dict[str, torch.Tensor]:
     """Output of every layer of the given kinds on ``batch``, as (units, values) matrices."""
     out: dict[str, torch.Tensor] = {}
     handles = []
     for name, m in module.named_modules():
         if isinstance(m, kinds):
-            def hook(_m, _a, y, name=name):  # noqa: ANN001
+
+            def hook(_m, _a, y, name=name):
                 out[name] = y.detach().transpose(0, 1).flatten(1)
+
             handles.append(m.register_forward_hook(hook))
     with torch.no_grad():
         module(batch)
@@ -40,19 +42,31 @@ def _assert_stats(t: torch.Tensor, scale: float, tol: float = 1e-6) -> None:
 
 def _deep_mlp() -> nn.Sequential:
     torch.manual_seed(0)
-    return nn.Sequential(WeightNormLinear(10, 32, dtype=D), nn.ReLU(),
-                         WeightNormLinear(32, 32, dtype=D), nn.ReLU(),
-                         WeightNormLinear(32, 32, dtype=D), nn.ReLU(),
-                         WeightNormLinear(32, 16, dtype=D), nn.ReLU(),
-                         WeightNormLinear(16, 3, dtype=D))
+    return nn.Sequential(
+        WeightNormLinear(10, 32, dtype=D),
+        nn.ReLU(),
+        WeightNormLinear(32, 32, dtype=D),
+        nn.ReLU(),
+        WeightNormLinear(32, 32, dtype=D),
+        nn.ReLU(),
+        WeightNormLinear(32, 16, dtype=D),
+        nn.ReLU(),
+        WeightNormLinear(16, 3, dtype=D),
+    )
 
 
 def _cnn() -> nn.Sequential:
     torch.manual_seed(0)
-    return nn.Sequential(WeightNormConv2d(3, 8, 5, stride=2, padding=2, dtype=D), nn.ReLU(),
-                         WeightNormConv2d(8, 16, 3, stride=2, padding=1, dtype=D), nn.ReLU(),
-                         WeightNormConv2d(16, 16, 3, stride=1, padding=1, dtype=D), nn.ReLU(),
-                         nn.Flatten(), WeightNormLinear(16 * 4 * 4, 6, dtype=D))
+    return nn.Sequential(
+        WeightNormConv2d(3, 8, 5, stride=2, padding=2, dtype=D),
+        nn.ReLU(),
+        WeightNormConv2d(8, 16, 3, stride=2, padding=1, dtype=D),
+        nn.ReLU(),
+        WeightNormConv2d(16, 16, 3, stride=1, padding=1, dtype=D),
+        nn.ReLU(),
+        nn.Flatten(),
+        WeightNormLinear(16 * 4 * 4, 6, dtype=D),
+    )
 
 
 @pytest.mark.parametrize("init_scale", [1.0, 0.5])
@@ -75,8 +89,7 @@ def test_cnn_preactivations_are_normalised_per_channel() -> None:
     x = torch.rand(16, 3, 16, 16, dtype=D)
     data_dependent_init(model, x)
     after = _preactivations(model, x)
-    assert [tuple(t.shape) for t in after.values()] == [(8, 16 * 8 * 8), (16, 16 * 4 * 4),
-                                                        (16, 16 * 4 * 4), (6, 16)]
+    assert [tuple(t.shape) for t in after.values()] == [(8, 16 * 8 * 8), (16, 16 * 4 * 4), (16, 16 * 4 * 4), (6, 16)]
     for t in after.values():
         _assert_stats(t, 1.0)
 
@@ -85,7 +98,7 @@ def test_init_changes_only_g_and_bias() -> None:
     model = _deep_mlp()
     vs = [m.v.detach().clone() for _, m in weight_norm_layers(model)]
     data_dependent_init(model, torch.randn(64, 10, dtype=D))
-    for (_, m), v in zip(weight_norm_layers(model), vs):
+    for (_, m), v in zip(weight_norm_layers(model), vs, strict=True):
         assert torch.equal(m.v, v)
 
 
@@ -93,8 +106,8 @@ def test_nested_sequentials() -> None:
     torch.manual_seed(1)
     model = nn.Sequential(
         nn.Sequential(WeightNormLinear(6, 12, dtype=D), nn.Tanh()),
-        nn.Sequential(nn.Sequential(WeightNormLinear(12, 12, dtype=D), nn.ReLU()),
-                      WeightNormLinear(12, 4, dtype=D)))
+        nn.Sequential(nn.Sequential(WeightNormLinear(12, 12, dtype=D), nn.ReLU()), WeightNormLinear(12, 4, dtype=D)),
+    )
     x = torch.randn(100, 6, dtype=D)
     names = data_dependent_init(model, x)
     assert names == ["0.0", "1.0.0", "1.1"]
@@ -107,8 +120,7 @@ class _TwoHead(nn.Module):
         super().__init__()
         self.trunk = nn.Sequential(WeightNormLinear(5, 16, dtype=D), nn.ReLU())
         self.pi = WeightNormLinear(16, 3, dtype=D)
-        self.vf = nn.Sequential(WeightNormLinear(16, 8, dtype=D), nn.ReLU(),
-                                WeightNormLinear(8, 1, dtype=D))
+        self.vf = nn.Sequential(WeightNormLinear(16, 8, dtype=D), nn.ReLU(), WeightNormLinear(8, 1, dtype=D))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.trunk(x)
@@ -202,8 +214,9 @@ def test_nan_input_raises() -> None:
 
 def test_include_plain_initialises_plain_linear() -> None:
     torch.manual_seed(4)
-    model = nn.Sequential(nn.Linear(10, 32, dtype=D), nn.ReLU(), WeightNormLinear(32, 16, dtype=D),
-                          nn.ReLU(), nn.Linear(16, 4, dtype=D))
+    model = nn.Sequential(
+        nn.Linear(10, 32, dtype=D), nn.ReLU(), WeightNormLinear(32, 16, dtype=D), nn.ReLU(), nn.Linear(16, 4, dtype=D)
+    )
     x = torch.randn(128, 10, dtype=D) * 5
     w0 = model[0].weight.detach().clone()
     assert data_dependent_init(model, x) == ["2"]
@@ -220,8 +233,9 @@ def test_include_plain_initialises_plain_linear() -> None:
 
 def test_init_in_float32_default_layers() -> None:
     torch.manual_seed(5)
-    model = nn.Sequential(WeightNormLinear(8, 64), nn.ReLU(), WeightNormLinear(64, 64), nn.ReLU(),
-                          WeightNormLinear(64, 4))
+    model = nn.Sequential(
+        WeightNormLinear(8, 64), nn.ReLU(), WeightNormLinear(64, 64), nn.ReLU(), WeightNormLinear(64, 4)
+    )
     x = torch.randn(500, 8)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no spurious constant-unit warnings

@@ -33,10 +33,15 @@ def _randomize(module: nn.Module, seed: int = 0) -> nn.Module:
 
 
 def _mlp(dtype: torch.dtype = D, bias: bool = True, hidden: int = 16) -> nn.Sequential:
-    return _randomize(nn.Sequential(
-        WeightNormLinear(8, hidden, bias=bias, dtype=dtype), nn.Tanh(),
-        WeightNormLinear(hidden, hidden, bias=bias, dtype=dtype), nn.Tanh(),
-        WeightNormLinear(hidden, 3, bias=bias, dtype=dtype)))
+    return _randomize(
+        nn.Sequential(
+            WeightNormLinear(8, hidden, bias=bias, dtype=dtype),
+            nn.Tanh(),
+            WeightNormLinear(hidden, hidden, bias=bias, dtype=dtype),
+            nn.Tanh(),
+            WeightNormLinear(hidden, 3, bias=bias, dtype=dtype),
+        )
+    )
 
 
 def _fresh(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -58,6 +63,7 @@ def _loss(y: torch.Tensor, seed: int = 1) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- the paper's gradients
+
 
 def _check_paper_gradients(layer: WeightNormLinear | WeightNormConv2d, grad_w: torch.Tensor) -> None:
     g, v = layer.g.detach(), layer.v.detach()
@@ -82,7 +88,7 @@ def test_linear_gradients_match_paper_formulas(batch: int, bias: bool) -> None:
     torch.testing.assert_close(wn(x), plain(x), rtol=1e-12, atol=1e-12)
     _loss(wn(x)).backward()
     _loss(plain(x)).backward()
-    for m, p in zip(wn, plain):
+    for m, p in zip(wn, plain, strict=True):
         if isinstance(m, WeightNormLinear):
             _check_paper_gradients(m, p.weight.grad)
             if bias:
@@ -93,14 +99,19 @@ def test_linear_gradients_match_paper_formulas(batch: int, bias: bool) -> None:
 
 @pytest.mark.parametrize("groups", [1, 2])
 def test_conv_gradients_match_paper_formulas(groups: int) -> None:
-    wn = _randomize(nn.Sequential(WeightNormConv2d(4, 6, 3, stride=2, padding=1, groups=groups, dtype=D),
-                                  nn.Tanh(), WeightNormConv2d(6, 4, 2, bias=False, dtype=D)))
+    wn = _randomize(
+        nn.Sequential(
+            WeightNormConv2d(4, 6, 3, stride=2, padding=1, groups=groups, dtype=D),
+            nn.Tanh(),
+            WeightNormConv2d(6, 4, 2, bias=False, dtype=D),
+        )
+    )
     plain = nn.Sequential(*[m.to_conv() if isinstance(m, WeightNormConv2d) else m for m in wn])
     x = torch.randn(5, 4, 9, 9, dtype=D)
     torch.testing.assert_close(wn(x), plain(x), rtol=1e-12, atol=1e-12)
     _loss(wn(x)).backward()
     _loss(plain(x)).backward()
-    for m, p in zip(wn, plain):
+    for m, p in zip(wn, plain, strict=True):
         if isinstance(m, WeightNormConv2d):
             assert m.g.shape == (m.out_channels,)
             _check_paper_gradients(m, p.weight.grad)
@@ -118,9 +129,15 @@ def test_input_gradient_matches_plain_layer() -> None:
 
 def test_v_norm_never_decreases_under_plain_sgd() -> None:
     torch.manual_seed(0)
-    model = nn.Sequential(WeightNormLinear(6, 16, dtype=D), nn.ReLU(), WeightNormLinear(16, 16, dtype=D),
-                          nn.ReLU(), WeightNormLinear(16, 2, dtype=D),
-                          nn.Unflatten(1, (2, 1, 1)), WeightNormConv2d(2, 3, 1, dtype=D))
+    model = nn.Sequential(
+        WeightNormLinear(6, 16, dtype=D),
+        nn.ReLU(),
+        WeightNormLinear(16, 16, dtype=D),
+        nn.ReLU(),
+        WeightNormLinear(16, 2, dtype=D),
+        nn.Unflatten(1, (2, 1, 1)),
+        WeightNormConv2d(2, 3, 1, dtype=D),
+    )
     opt = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.0, weight_decay=0.0)
     layers = [m for _, m in weight_norm_layers(model)]
     start = [m._v_norm().detach().clone() for m in layers]
@@ -131,15 +148,16 @@ def test_v_norm_never_decreases_under_plain_sgd() -> None:
         opt.zero_grad()
         ((model(x) - target) ** 2).mean().backward()
         opt.step()
-        for m, p in zip(layers, prev):
+        for m, p in zip(layers, prev, strict=True):
             now = m._v_norm().detach()
             assert (now >= p * (1 - 1e-13)).all(), "‖v‖ decreased under plain SGD"
             p.copy_(now)
-    growth = [(p / s).max().item() for p, s in zip(prev, start)]
+    growth = [(p / s).max().item() for p, s in zip(prev, start, strict=True)]
     assert max(growth) > 1.01  # it really moved: the check above is not vacuous
 
 
 # --------------------------------------------------------------------------- parity with torch
+
 
 @pytest.mark.parametrize("kind", ["linear", "conv"])
 def test_forward_and_gradients_equal_torch_parametrization(kind: str) -> None:
@@ -155,8 +173,11 @@ def test_forward_and_gradients_equal_torch_parametrization(kind: str) -> None:
         g0 = ref.parametrizations.weight.original0
         g0.mul_(torch.rand_like(g0) + 0.5)
     sd = {k: v.clone() for k, v in ref.state_dict().items()}
-    ours = WeightNormLinear(12, 5, dtype=D) if kind == "linear" else \
-        WeightNormConv2d(3, 5, 3, stride=2, padding=1, dtype=D)
+    ours = (
+        WeightNormLinear(12, 5, dtype=D)
+        if kind == "linear"
+        else WeightNormConv2d(3, 5, 3, stride=2, padding=1, dtype=D)
+    )
     ours.load_state_dict(sd)
     torch.testing.assert_close(ours.g, sd["parametrizations.weight.original0"].flatten(), rtol=0, atol=0)
     torch.testing.assert_close(ours.v, sd["parametrizations.weight.original1"], rtol=0, atol=0)
@@ -178,6 +199,7 @@ def test_forward_and_gradients_equal_torch_parametrization(kind: str) -> None:
 
 # --------------------------------------------------------------------------- the inference cache
 
+
 def _prime(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
     model.eval()
     with torch.no_grad():
@@ -185,9 +207,14 @@ def _prime(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.
     return y, [m.cached_weight() for _, m in weight_norm_layers(model)]
 
 
-def _assert_not_stale(model: nn.Module, x: torch.Tensor, before: torch.Tensor,
-                      cached: list[torch.Tensor], changed: bool = True,
-                      touched: tuple[int, ...] | None = None) -> None:
+def _assert_not_stale(
+    model: nn.Module,
+    x: torch.Tensor,
+    before: torch.Tensor,
+    cached: list[torch.Tensor],
+    changed: bool = True,
+    touched: tuple[int, ...] | None = None,
+) -> None:
     """Cached forward equals a fresh computation; the caches of the ``touched`` layers (default:
     all) were rebuilt, those of the others were kept."""
     model.eval()
@@ -197,7 +224,7 @@ def _assert_not_stale(model: nn.Module, x: torch.Tensor, before: torch.Tensor,
     torch.testing.assert_close(y, fresh, rtol=1e-6, atol=1e-7)
     if changed:  # the mutation really changed the function, so a stale cache would show
         assert not torch.allclose(before.to(y.dtype), fresh, rtol=1e-4, atol=1e-5)
-    for i, ((_, m), old) in enumerate(zip(weight_norm_layers(model), cached)):
+    for i, ((_, m), old) in enumerate(zip(weight_norm_layers(model), cached, strict=True)):
         if touched is None or i in touched:
             assert m.cached_weight() is not old, f"cache of layer {i} not invalidated"
         else:
@@ -317,6 +344,7 @@ def test_cache_not_stale_after_dtype_move() -> None:
 
 
 if torch.cuda.is_available():
+
     def test_cache_not_stale_after_device_move() -> None:
         model = _mlp(torch.float32)
         x = torch.randn(4, 8)
@@ -397,19 +425,24 @@ def test_plain_parameter_in_place_of_v_disables_the_cache_but_stays_correct() ->
 
 # --------------------------------------------------------------------------- round trips
 
+
 def _outputs(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         return model.eval()(x)
 
 
 def _cnn() -> nn.Sequential:
-    return _randomize(nn.Sequential(WeightNormConv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(),
-                                    nn.Flatten(), WeightNormLinear(4 * 4 * 4, 2)))
+    return _randomize(
+        nn.Sequential(
+            WeightNormConv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), WeightNormLinear(4 * 4 * 4, 2)
+        )
+    )
 
 
-@pytest.mark.parametrize("make,shape", [(lambda: _mlp(torch.float32), (5, 8)), (_cnn, (2, 3, 8, 8))],
-                         ids=["mlp", "cnn"])
-def test_round_trips_give_identical_outputs(make, shape) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    "make,shape", [(lambda: _mlp(torch.float32), (5, 8)), (_cnn, (2, 3, 8, 8))], ids=["mlp", "cnn"]
+)
+def test_round_trips_give_identical_outputs(make, shape) -> None:
     model = make()
     x = torch.randn(*shape)
     y = _outputs(model, x)  # also fills the caches, which must not travel or go stale
@@ -420,9 +453,12 @@ def test_round_trips_give_identical_outputs(make, shape) -> None:  # noqa: ANN00
     buf = io.BytesIO()
     torch.save(model, buf)
     buf.seek(0)
-    copies = {"state_dict": fresh, "deepcopy": copy.deepcopy(model),
-              "pickle": pickle.loads(pickle.dumps(model)),
-              "torch.save": torch.load(buf, weights_only=False)}
+    copies = {
+        "state_dict": fresh,
+        "deepcopy": copy.deepcopy(model),
+        "pickle": pickle.loads(pickle.dumps(model)),
+        "torch.save": torch.load(buf, weights_only=False),
+    }
     for name, other in copies.items():
         assert torch.equal(_outputs(other, x), y), name
         for _, layer in weight_norm_layers(other):
@@ -497,7 +533,7 @@ def test_torch_compile_matches_eager() -> None:
     torch.testing.assert_close(y_comp, y_eager, rtol=1e-5, atol=1e-6)
     _loss(y_eager).backward()
     _loss(y_comp).backward()
-    for (n, p), q in zip(model.named_parameters(), twin.parameters()):
+    for (n, p), q in zip(model.named_parameters(), twin.parameters(), strict=True):
         torch.testing.assert_close(q.grad, p.grad, rtol=1e-5, atol=1e-6, msg=n)
     model.eval(), twin.eval()
     with torch.no_grad():
@@ -515,9 +551,11 @@ def test_tracked_parameter_behaves_like_a_parameter() -> None:
     assert type(d) is torch.Tensor and not d.requires_grad and d.data_ptr() == layer.v.data_ptr()
     # default Adam picks its multi-tensor path for these parameters as for plain ones
     from torch.optim.optimizer import _default_to_fused_or_foreach, _foreach_supported_types
+
     assert TrackedParameter in _foreach_supported_types
-    assert _default_to_fused_or_foreach([layer.v, layer.g], False) == \
-        _default_to_fused_or_foreach([nn.Parameter(layer.v.detach())], False)
+    assert _default_to_fused_or_foreach([layer.v, layer.g], False) == _default_to_fused_or_foreach(
+        [nn.Parameter(layer.v.detach())], False
+    )
 
 
 def test_functional_call_uses_the_given_parameters_and_leaves_the_cache_sound() -> None:

@@ -6,6 +6,9 @@ r"""Mean-only batch normalization (Salimans & Kingma, 2016, section 2.1).
 where :math:`\mu_B` is the per-feature minibatch mean in training mode and the running mean
 (exponential moving average) in eval mode. The variance is never divided out, so the layer adds
 no noise to the gradient scale; used on top of weight norm it centres pre-activations.
+
+:data:`BATCH_NORMS` names every layer that normalizes with batch statistics in training mode and
+running statistics (buffers named ``running_*``) in eval mode: torch's batch norms and this one.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-__all__ = ["MeanOnlyBatchNorm"]
+__all__ = ["BATCH_NORMS", "MeanOnlyBatchNorm"]
 
 
 class MeanOnlyBatchNorm(nn.Module):
@@ -30,8 +33,12 @@ class MeanOnlyBatchNorm(nn.Module):
     :param bias: whether to learn an additive bias
     """
 
-    def __init__(self, num_features: int, momentum: float = 0.1, bias: bool = True,
-                 device: Any = None, dtype: Any = None) -> None:
+    running_mean: Tensor
+    num_batches_tracked: Tensor
+
+    def __init__(
+        self, num_features: int, momentum: float = 0.1, bias: bool = True, device: Any = None, dtype: Any = None
+    ) -> None:
         super().__init__()
         kw = {"device": device, "dtype": dtype}
         self.num_features, self.momentum = num_features, momentum
@@ -41,8 +48,10 @@ class MeanOnlyBatchNorm(nn.Module):
 
     def _shape(self, x: Tensor) -> list[int]:
         if x.dim() < 2 or x.shape[1] != self.num_features:
-            raise ValueError(f"MeanOnlyBatchNorm({self.num_features}) got input of shape "
-                             f"{tuple(x.shape)}; expected (N, {self.num_features}, ...)")
+            raise ValueError(
+                f"MeanOnlyBatchNorm({self.num_features}) got input of shape "
+                f"{tuple(x.shape)}; expected (N, {self.num_features}, ...)"
+            )
         return [1, -1] + [1] * (x.dim() - 2)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -60,3 +69,7 @@ class MeanOnlyBatchNorm(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, momentum={self.momentum}, bias={self.bias is not None}"
+
+
+#: Layers using batch statistics in training mode and their ``running_*`` buffers in eval mode.
+BATCH_NORMS: tuple[type[nn.Module], ...] = (nn.modules.batchnorm._BatchNorm, MeanOnlyBatchNorm)

@@ -25,8 +25,9 @@ def weight_norm_layers(module: nn.Module) -> Iterator[tuple[str, WeightNormMixin
             yield name, m
 
 
-def _swap(module: nn.Module, convert: Callable[[nn.Module], nn.Module | None],
-          skip: set[str], prefix: str = "") -> nn.Module:
+def _swap(
+    module: nn.Module, convert: Callable[[nn.Module], nn.Module | None], skip: set[str], prefix: str = ""
+) -> nn.Module:
     if prefix not in skip:
         new = convert(module)
         if new is not None:
@@ -48,24 +49,28 @@ def convert_to_weight_norm(module: nn.Module, skip: Iterable[str] = ()) -> nn.Mo
     :param module: network to convert
     :param skip: qualified names of layers to leave as they are
     """
+
     def convert(m: nn.Module) -> nn.Module | None:
         if type(m) is nn.Linear:
             return WeightNormLinear.from_linear(m)
         if type(m) is nn.Conv2d and m.padding_mode == "zeros":
             return WeightNormConv2d.from_conv(m)
         return None
+
     return _swap(module, convert, set(skip))
 
 
 def fold_weight_norm(module: nn.Module) -> nn.Module:
     """Replace every weight-norm layer by a plain ``nn.Linear`` / ``nn.Conv2d`` with the same
     function (for export: ONNX, TorchScript, other frameworks)."""
+
     def convert(m: nn.Module) -> nn.Module | None:
         if isinstance(m, WeightNormLinear):
             return m.to_linear()
         if isinstance(m, WeightNormConv2d):
             return m.to_conv()
         return None
+
     return _swap(module, convert, set())
 
 

@@ -27,8 +27,10 @@ from wnrl.nn.weight_norm import WeightNormConv2d, WeightNormLinear, WeightNormMi
 
 __all__ = ["data_dependent_init"]
 
+_Layer = WeightNormLinear | WeightNormConv2d | nn.Linear | nn.Conv2d
 
-def _direction_preactivation(layer: nn.Module, x: Tensor) -> Tensor:
+
+def _direction_preactivation(layer: _Layer, x: Tensor) -> Tensor:
     """:math:`t = v \\cdot x / \\lVert v \\rVert` (or ``W x`` for a plain layer), no bias."""
     if isinstance(layer, WeightNormMixin):
         w = layer.v / layer._expand(layer._v_norm())
@@ -44,20 +46,26 @@ def _matches(name: str, patterns: Iterable[str]) -> bool:
 
 
 @torch.no_grad()
-def _init_layer(name: str, layer: nn.Module, x: Tensor, scale: float, eps: float) -> None:
+def _init_layer(name: str, layer: _Layer, x: Tensor, scale: float, eps: float) -> None:
     if not torch.isfinite(x).all():
         raise ValueError(f"data_dependent_init: input of layer {name!r} contains NaN or inf")
     t = _direction_preactivation(layer, x)
     t = t.transpose(0, 1).reshape(t.shape[1], -1) if t.dim() == 4 else t.reshape(-1, t.shape[-1]).T
     if t.shape[1] < 2:
-        raise ValueError(f"data_dependent_init: layer {name!r} sees {t.shape[1]} value per unit; "
-                         "the init batch needs at least 2 examples")
+        raise ValueError(
+            f"data_dependent_init: layer {name!r} sees {t.shape[1]} value per unit; "
+            "the init batch needs at least 2 examples"
+        )
     mu, var = t.mean(dim=1), t.var(dim=1, unbiased=False)
     constant = var <= eps * (1.0 + mu.square())
     if constant.any():
-        warnings.warn(f"data_dependent_init: {int(constant.sum())} of {len(var)} units of layer "
-                      f"{name!r} are constant on the init batch; their scale is left unchanged "
-                      "(use a larger or more varied batch)", RuntimeWarning, stacklevel=4)
+        warnings.warn(
+            f"data_dependent_init: {int(constant.sum())} of {len(var)} units of layer "
+            f"{name!r} are constant on the init batch; their scale is left unchanged "
+            "(use a larger or more varied batch)",
+            RuntimeWarning,
+            stacklevel=4,
+        )
     sigma = torch.where(constant, torch.ones_like(var), (var + eps).sqrt())
     if isinstance(layer, WeightNormMixin):
         gain = torch.where(constant, layer.g, scale / sigma)  # constant units keep their scale
@@ -68,10 +76,31 @@ def _init_layer(name: str, layer: nn.Module, x: Tensor, scale: float, eps: float
     if layer.bias is not None:
         layer.bias.copy_(-mu * gain)  # centres constant units too: their output becomes 0
 
-def data_dependent_init(module: nn.Module, batch: Any, init_scale: float = 1.0,
-                        skip: Iterable[str | nn.Module] = (), scales: Mapping[str, float] | None = None,
-                        include_plain: bool = False, eps: float = 1e-8,
-                        forward_fn: Callable[[nn.Module, Any], Any] | None = None) -> list[str]:
+
+def _targets(module: nn.Module, skip: Iterable[str | nn.Module], include_plain: bool) -> dict[str, _Layer]:
+    """The layers to initialise, by qualified name, in ``named_modules`` order."""
+    kinds: tuple[type[_Layer], ...] = (WeightNormLinear, WeightNormConv2d)
+    if include_plain:
+        kinds += (nn.Linear, nn.Conv2d)
+    skip_names = [s for s in skip if isinstance(s, str)]
+    skip_ids = {id(s) for s in skip if isinstance(s, nn.Module)}
+    return {
+        name: layer
+        for name, layer in module.named_modules()
+        if isinstance(layer, kinds) and id(layer) not in skip_ids and not _matches(name, skip_names)
+    }
+
+
+def data_dependent_init(
+    module: nn.Module,
+    batch: Any,
+    init_scale: float = 1.0,
+    skip: Iterable[str | nn.Module] = (),
+    scales: Mapping[str, float] | None = None,
+    include_plain: bool = False,
+    eps: float = 1e-8,
+    forward_fn: Callable[[nn.Module, Any], Any] | None = None,
+) -> list[str]:
     """Initialise every weight-norm layer in ``module`` from the data in ``batch``.
 
     :param module: any network containing :class:`WeightNormLinear` / :class:`WeightNormConv2d`
@@ -89,31 +118,21 @@ def data_dependent_init(module: nn.Module, batch: Any, init_scale: float = 1.0,
     :return: names of the initialised layers, in the order they were initialised
     :raises ValueError: if a layer sees fewer than 2 values per unit, or NaN/inf inputs
     """
-    kinds: tuple[type, ...] = (WeightNormLinear, WeightNormConv2d)
-    if include_plain:
-        kinds += (nn.Linear, nn.Conv2d)
-    skip_names = [s for s in skip if isinstance(s, str)]
-    skip_ids = {id(s) for s in skip if isinstance(s, nn.Module)}
+    targets = _targets(module, skip, include_plain)
     scales = dict(scales or {})
     done: list[str] = []
-    handles = []
-    targets = {}
-    for name, layer in module.named_modules():
-        if isinstance(layer, kinds) and id(layer) not in skip_ids and not _matches(name, skip_names):
-            targets[name] = layer
 
-    def make_hook(name: str, layer: nn.Module) -> Callable[..., None]:
-        scale = next((scales[p] for p in sorted(scales, key=len, reverse=True)
-                      if _matches(name, [p])), init_scale)
+    def make_hook(name: str, layer: _Layer) -> Callable[..., None]:
+        scale = next((scales[p] for p in sorted(scales, key=len, reverse=True) if _matches(name, [p])), init_scale)
 
         def hook(_: nn.Module, args: tuple[Any, ...]) -> None:
             if name not in done:  # a layer used twice is initialised on its first call
                 _init_layer(name or type(module).__name__, layer, args[0], scale, eps)
                 done.append(name)
+
         return hook
 
-    for name, layer in targets.items():
-        handles.append(layer.register_forward_pre_hook(make_hook(name, layer)))
+    handles = [layer.register_forward_pre_hook(make_hook(name, layer)) for name, layer in targets.items()]
     try:
         with torch.no_grad():
             if forward_fn is not None:
@@ -127,6 +146,9 @@ def data_dependent_init(module: nn.Module, batch: Any, init_scale: float = 1.0,
             h.remove()
     missed = [n for n in targets if n not in done]
     if missed:
-        warnings.warn(f"data_dependent_init: layers not reached by the forward pass were left "
-                      f"as they were: {missed}", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"data_dependent_init: layers not reached by the forward pass were left as they were: {missed}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return done

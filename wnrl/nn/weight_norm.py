@@ -39,10 +39,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 
-__all__ = ["WeightNormLinear", "WeightNormConv2d", "is_weight_norm", "WeightNormMixin",
-           "TrackedParameter"]
+from wnrl.nn._compat import allow_foreach, set_tensor_data
 
-_TENSOR_DATA = torch._C.TensorBase.data  # the C getter/setter behind ``Tensor.data``
+__all__ = ["WeightNormLinear", "WeightNormConv2d", "is_weight_norm", "WeightNormMixin", "TrackedParameter"]
 
 
 def _rebuild_tracked_parameter(data: Tensor, requires_grad: bool) -> TrackedParameter:
@@ -60,37 +59,28 @@ class TrackedParameter(nn.Parameter):
     operation" error instead of silently producing wrong gradients.
     """
 
-    @property  # type: ignore[override]
+    @property
     def data(self) -> Tensor:
         return self.detach()
 
     @data.setter
     def data(self, value: Tensor) -> None:
-        _TENSOR_DATA.__set__(self, value)
+        set_tensor_data(self, value)
 
     def __reduce_ex__(self, proto: Any) -> Any:
         return _rebuild_tracked_parameter, (self.detach(), self.requires_grad)
 
-    def __repr__(self) -> str:
+    # mypy rejects every override of Tensor.__repr__ (even one with its exact signature).
+    def __repr__(self) -> str:  # type: ignore[override]
         return "Parameter containing:\n" + repr(self.detach())
 
 
-# The optimizers' default to their multi-tensor (foreach) implementation checks ``type(p)``
-# against an exact list; TrackedParameter is a plain tensor for every kernel, so it belongs there.
-try:
-    from torch.optim import optimizer as _optimizer
-
-    if TrackedParameter not in _optimizer._foreach_supported_types:
-        _optimizer._foreach_supported_types.append(TrackedParameter)
-except (ImportError, AttributeError):  # pragma: no cover - private torch detail moved
-    pass
+# The optimizers default to their multi-tensor (foreach) implementation only for an exact list of
+# parameter types; TrackedParameter is a plain tensor for every kernel, so it belongs there.
+allow_foreach(TrackedParameter)
 
 
-def _tracked(t: Tensor, requires_grad: bool = True) -> TrackedParameter:
-    return TrackedParameter(t, requires_grad)
-
-
-class WeightNormMixin:
+class WeightNormMixin(nn.Module):
     """Shared parameter handling of :class:`WeightNormLinear` and :class:`WeightNormConv2d`.
 
     Subclasses own ``v`` (``out × ...``), ``g`` (``out``) and ``bias`` (``out`` or ``None``).
@@ -99,6 +89,7 @@ class WeightNormMixin:
     v: nn.Parameter
     g: nn.Parameter
     bias: nn.Parameter | None
+    init_std: float | None
     # (v address, g address, v version, g version, weight, v alias, g alias) or None
     _cache: tuple[Any, ...] | None
     _gshape: tuple[int, ...]
@@ -122,16 +113,21 @@ class WeightNormMixin:
     @property
     def weight(self) -> Tensor:
         """The effective weight :math:`g \\cdot v / \\lVert v \\rVert` (differentiable, fresh)."""
-        p = self._parameters  # type: ignore[attr-defined]
+        p: dict[str, Any] = self._parameters  # v and g: no nn.Module.__getattr__ per call
         return self._compute_weight(p["v"], p["g"])
 
     def cached_weight(self) -> Tensor:
         """The effective weight, detached, recomputed only when ``g`` or ``v`` changed."""
-        p = self._parameters  # type: ignore[attr-defined]
+        p: dict[str, Any] = self._parameters
         v, g = p["v"], p["g"]
         c = self._cache
-        if (c is not None and c[2] == v._version and c[3] == g._version
-                and c[0] == v.data_ptr() and c[1] == g.data_ptr()):
+        if (
+            c is not None
+            and c[2] == v._version
+            and c[3] == g._version
+            and c[0] == v.data_ptr()
+            and c[1] == g.data_ptr()
+        ):
             return c[4]
         return self._refresh(v, g)
 
@@ -155,85 +151,20 @@ class WeightNormMixin:
     def _forward_weight(self) -> Tensor:
         """The weight a forward pass uses: differentiable when autograd needs it (or while
         ``torch.compile`` traces), else the cached one. Kept lean: it runs on every call."""
-        p = self._parameters  # type: ignore[attr-defined]
+        p: dict[str, Any] = self._parameters
         v, g = p["v"], p["g"]
-        if (torch.is_grad_enabled() and (v.requires_grad or g.requires_grad)) \
-                or torch.compiler.is_compiling():
+        if (torch.is_grad_enabled() and (v.requires_grad or g.requires_grad)) or torch.compiler.is_compiling():
             return self._compute_weight(v, g)
         c = self._cache  # same check as cached_weight(), inlined: one method call less per layer
-        if (c is not None and c[2] == v._version and c[3] == g._version
-                and c[0] == v.data_ptr() and c[1] == g.data_ptr()):
+        if (
+            c is not None
+            and c[2] == v._version
+            and c[3] == g._version
+            and c[0] == v.data_ptr()
+            and c[1] == g.data_ptr()
+        ):
             return c[4]
         return self._refresh(v, g)
-
-    @torch.no_grad()
-    def reset_from_weight(self, weight: Tensor) -> None:
-        """Set ``v = weight`` and ``g = ‖weight_i‖`` so the effective weight equals ``weight``.
-
-        This is how a custom init (e.g. SB3's orthogonal init) is applied to a weight-norm layer:
-        writing into :attr:`weight` would be silently lost because it is computed.
-        """
-        self.v.copy_(weight)
-        self.g.copy_(torch.linalg.vector_norm(weight.flatten(1), dim=1))
-
-    def _apply(self, fn: Any, recurse: bool = True) -> Any:
-        self._cache = None  # do not keep the old storages alive across .to() / .cuda()
-        return super()._apply(fn, recurse)  # type: ignore[misc]
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()  # type: ignore[attr-defined]
-        state["_cache"] = None
-        return state
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                              unexpected_keys, error_msgs) -> None:  # noqa: ANN001
-        # Accept checkpoints of the plain layer (``weight``) and of torch's parametrization
-        # (``parametrizations.weight.original0`` = g, ``original1`` = v).
-        plain, p0, p1 = prefix + "weight", prefix + "parametrizations.weight.original0", \
-            prefix + "parametrizations.weight.original1"
-        if prefix + "v" not in state_dict:
-            if plain in state_dict:
-                w = state_dict.pop(plain)
-                state_dict[prefix + "v"] = w
-                state_dict[prefix + "g"] = torch.linalg.vector_norm(w.flatten(1), dim=1)
-            elif p0 in state_dict and p1 in state_dict:
-                state_dict[prefix + "g"] = state_dict.pop(p0).flatten()
-                state_dict[prefix + "v"] = state_dict.pop(p1)
-        super()._load_from_state_dict(  # type: ignore[misc]
-            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
-
-
-def is_weight_norm(module: nn.Module) -> bool:
-    """Whether ``module`` is a wnrl weight-norm layer."""
-    return isinstance(module, WeightNormMixin)
-
-
-class WeightNormLinear(WeightNormMixin, nn.Module):
-    r"""Weight-normalized :class:`torch.nn.Linear`: :math:`y = x (g \cdot v/\lVert v\rVert)^\top + b`.
-
-    :param in_features: size of each input sample
-    :param out_features: size of each output sample
-    :param bias: whether to learn an additive bias
-    :param init_std: ``None`` (default) initialises ``v`` and ``bias`` exactly as
-        :class:`torch.nn.Linear` does, so a weight-norm network starts from the same function and
-        the same parameter scale as its plain twin (Adam's steps are per-element, so a smaller
-        ``‖v‖`` would silently raise the effective learning rate of the directions); a number
-        gives the paper's ``v ~ N(0, init_std²)`` (0.05) with zero bias. ``g`` starts at ``‖v_i‖``.
-    """
-
-    _gshape = (-1, 1)
-
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 init_std: float | None = None, device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        kw = {"device": device, "dtype": dtype}
-        self.in_features, self.out_features = in_features, out_features
-        self.v = _tracked(torch.empty(out_features, in_features, **kw))
-        self.g = _tracked(torch.empty(out_features, **kw))
-        self.register_parameter("bias", nn.Parameter(torch.empty(out_features, **kw)) if bias else None)
-        self.init_std = init_std
-        self._cache = None
-        self.reset_parameters()
 
     @torch.no_grad()
     def reset_parameters(self) -> None:
@@ -250,38 +181,123 @@ class WeightNormLinear(WeightNormMixin, nn.Module):
                 self.bias.zero_()
         self.g.copy_(self._v_norm())
 
+    @torch.no_grad()
+    def reset_from_weight(self, weight: Tensor) -> None:
+        """Set ``v = weight`` and ``g = ‖weight_i‖`` so the effective weight equals ``weight``.
+
+        This is how a custom init (e.g. SB3's orthogonal init) is applied to a weight-norm layer:
+        writing into :attr:`weight` would be silently lost because it is computed.
+        """
+        self.v.copy_(weight)
+        self.g.copy_(torch.linalg.vector_norm(weight.flatten(1), dim=1))
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        self._cache = None  # do not keep the old storages alive across .to() / .cuda()
+        return super()._apply(fn, recurse)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_cache"] = None
+        return state
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        # Accept checkpoints of the plain layer (``weight``) and of torch's parametrization
+        # (``parametrizations.weight.original0`` = g, ``original1`` = v).
+        plain, p0, p1 = (
+            prefix + "weight",
+            prefix + "parametrizations.weight.original0",
+            prefix + "parametrizations.weight.original1",
+        )
+        if prefix + "v" not in state_dict:
+            if plain in state_dict:
+                w = state_dict.pop(plain)
+                state_dict[prefix + "v"] = w
+                state_dict[prefix + "g"] = torch.linalg.vector_norm(w.flatten(1), dim=1)
+            elif p0 in state_dict and p1 in state_dict:
+                state_dict[prefix + "g"] = state_dict.pop(p0).flatten()
+                state_dict[prefix + "v"] = state_dict.pop(p1)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+
+def is_weight_norm(module: nn.Module) -> bool:
+    """Whether ``module`` is a wnrl weight-norm layer."""
+    return isinstance(module, WeightNormMixin)
+
+
+class WeightNormLinear(WeightNormMixin):
+    r"""Weight-normalized :class:`torch.nn.Linear`: :math:`y = x (g \cdot v/\lVert v\rVert)^\top + b`.
+
+    :param in_features: size of each input sample
+    :param out_features: size of each output sample
+    :param bias: whether to learn an additive bias
+    :param init_std: ``None`` (default) initialises ``v`` and ``bias`` exactly as
+        :class:`torch.nn.Linear` does, so a weight-norm network starts from the same function and
+        the same parameter scale as its plain twin (Adam's steps are per-element, so a smaller
+        ``‖v‖`` would silently raise the effective learning rate of the directions); a number
+        gives the paper's ``v ~ N(0, init_std²)`` (0.05) with zero bias. ``g`` starts at ``‖v_i‖``.
+    """
+
+    _gshape = (-1, 1)
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        init_std: float | None = None,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        kw = {"device": device, "dtype": dtype}
+        self.in_features, self.out_features = in_features, out_features
+        self.v = TrackedParameter(torch.empty(out_features, in_features, **kw))
+        self.g = TrackedParameter(torch.empty(out_features, **kw))
+        self.register_parameter("bias", nn.Parameter(torch.empty(out_features, **kw)) if bias else None)
+        self.init_std = init_std
+        self._cache = None
+        self.reset_parameters()
+
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self._forward_weight(), self._parameters["bias"])
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, " \
-               f"bias={self.bias is not None}"
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
     @classmethod
     def from_linear(cls, linear: nn.Linear) -> WeightNormLinear:
         """Weight-norm layer computing exactly ``linear``'s function (``v = w``, ``g = ‖w_i‖``)."""
         w = linear.weight
-        layer = cls(linear.in_features, linear.out_features, linear.bias is not None,
-                    device=w.device, dtype=w.dtype)
+        layer = cls(linear.in_features, linear.out_features, linear.bias is not None, device=w.device, dtype=w.dtype)
         layer.reset_from_weight(w.detach())
-        if linear.bias is not None:
+        if linear.bias is not None and layer.bias is not None:
             with torch.no_grad():
-                layer.bias.copy_(linear.bias)  # type: ignore[union-attr]
+                layer.bias.copy_(linear.bias)
         return layer
 
     @torch.no_grad()
     def to_linear(self) -> nn.Linear:
         """Fold into a plain :class:`torch.nn.Linear` with the same function (for export)."""
         v = self.v
-        lin = nn.Linear(self.in_features, self.out_features, self.bias is not None,
-                        device=v.device, dtype=v.dtype)
+        lin = nn.Linear(self.in_features, self.out_features, self.bias is not None, device=v.device, dtype=v.dtype)
         lin.weight.copy_(self.weight)
         if self.bias is not None:
             lin.bias.copy_(self.bias)
         return lin
 
 
-class WeightNormConv2d(WeightNormMixin, nn.Module):
+class WeightNormConv2d(WeightNormMixin):
     r"""Weight-normalized :class:`torch.nn.Conv2d`, one :math:`g` per output channel.
 
     :math:`w_c = g_c \, v_c / \lVert v_c \rVert` where :math:`v_c` is the whole
@@ -292,10 +308,21 @@ class WeightNormConv2d(WeightNormMixin, nn.Module):
 
     _gshape = (-1, 1, 1, 1)
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", init_std: float | None = None, device: Any = None,
-                 dtype: Any = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        init_std: float | None = None,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         if in_channels % groups or out_channels % groups:
             raise ValueError("in_channels and out_channels must be divisible by groups")
@@ -306,46 +333,65 @@ class WeightNormConv2d(WeightNormMixin, nn.Module):
         self.kernel_size, self.stride, self.dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
         self.padding = padding if isinstance(padding, str) else _pair(padding)
         self.padding_mode = padding_mode
-        self.v = _tracked(torch.empty(out_channels, in_channels // groups, *self.kernel_size, **kw))
-        self.g = _tracked(torch.empty(out_channels, **kw))
+        self.v = TrackedParameter(torch.empty(out_channels, in_channels // groups, *self.kernel_size, **kw))
+        self.g = TrackedParameter(torch.empty(out_channels, **kw))
         self.register_parameter("bias", nn.Parameter(torch.empty(out_channels, **kw)) if bias else None)
         self.init_std = init_std
         self._cache = None
         self.reset_parameters()
 
-    reset_parameters = WeightNormLinear.reset_parameters
-
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self._forward_weight(), self._parameters["bias"], self.stride,
-                        self.padding, self.dilation, self.groups)
+        return F.conv2d(
+            x, self._forward_weight(), self._parameters["bias"], self.stride, self.padding, self.dilation, self.groups
+        )
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, groups={self.groups}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, groups={self.groups}, "
+            f"bias={self.bias is not None}"
+        )
 
     @classmethod
     def from_conv(cls, conv: nn.Conv2d) -> WeightNormConv2d:
         """Weight-norm conv computing exactly ``conv``'s function."""
         w = conv.weight
-        layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                    conv.padding, conv.dilation, conv.groups, conv.bias is not None,
-                    conv.padding_mode, device=w.device, dtype=w.dtype)
+        layer = cls(
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            conv.stride,
+            conv.padding,
+            conv.dilation,
+            conv.groups,
+            conv.bias is not None,
+            conv.padding_mode,
+            device=w.device,
+            dtype=w.dtype,
+        )
         layer.reset_from_weight(w.detach())
-        if conv.bias is not None:
+        if conv.bias is not None and layer.bias is not None:
             with torch.no_grad():
-                layer.bias.copy_(conv.bias)  # type: ignore[union-attr]
+                layer.bias.copy_(conv.bias)
         return layer
 
     @torch.no_grad()
     def to_conv(self) -> nn.Conv2d:
         """Fold into a plain :class:`torch.nn.Conv2d` with the same function (for export)."""
         v = self.v
-        conv = nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size, self.stride,
-                         self.padding, self.dilation, self.groups, self.bias is not None,
-                         device=v.device, dtype=v.dtype)
+        conv = nn.Conv2d(
+            self.in_channels,
+            self.out_channels,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            self.bias is not None,
+            device=v.device,
+            dtype=v.dtype,
+        )
         conv.weight.copy_(self.weight)
-        if self.bias is not None:
+        if self.bias is not None and conv.bias is not None:
             conv.bias.copy_(self.bias)
         return conv
-

@@ -8,7 +8,16 @@ from wnrl.policies.extractors import MinAtarCNN, NormNatureCNN, default_extracto
 from wnrl.policies.layers import NORMS, WEIGHT_NORMS, check_norm
 
 __all__ = [
-    "NormDQNPolicy", "NormQNetwork", "NormActorCriticPolicy", "NormMlpExtractor", "NormPolicyMixin",
-    "DataInitCallback", "NormNatureCNN", "MinAtarCNN", "default_extractor", "NORMS",
-    "WEIGHT_NORMS", "check_norm",
+    "NormDQNPolicy",
+    "NormQNetwork",
+    "NormActorCriticPolicy",
+    "NormMlpExtractor",
+    "NormPolicyMixin",
+    "DataInitCallback",
+    "NormNatureCNN",
+    "MinAtarCNN",
+    "default_extractor",
+    "NORMS",
+    "WEIGHT_NORMS",
+    "check_norm",
 ]

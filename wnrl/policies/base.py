@@ -1,73 +1,126 @@
-"""What every normalized SB3 policy shares: the ``norm`` keyword arguments, an orthogonal init
-that reaches weight-norm layers, data-dependent init, and the projection after optimizer steps.
+"""What every normalized SB3 policy shares: the normalization options, the choice of a normalized
+features extractor, an orthogonal init that reaches weight-norm layers, data-dependent init, and
+the projection after optimizer steps.
 
-Used as a mixin before the SB3 policy class (``class NormDQNPolicy(NormPolicyMixin, DQNPolicy)``).
+Used as a mixin before the SB3 policy class (``class NormDQNPolicy(NormPolicyMixin, DQNPolicy)``);
+:class:`SB3Policy` states what the mixin uses from that class.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 import torch
 from gymnasium import spaces
-from stable_baselines3.common.torch_layers import FlattenExtractor
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor
+from stable_baselines3.common.type_aliases import PyTorchObs
 from torch import nn
 
 from wnrl.nn import WeightNormMixin, data_dependent_init, project_weight_norm_
 from wnrl.policies.extractors import default_extractor
 from wnrl.policies.layers import WEIGHT_NORMS, check_norm
 
-__all__ = ["NormPolicyMixin"]
+__all__ = ["NormPolicyMixin", "SB3Policy"]
+
+_NetArch = TypeVar("_NetArch")
+
+
+class SB3Policy(Protocol):
+    """The part of an SB3 ``BasePolicy`` that :class:`NormPolicyMixin` uses."""
+
+    optimizer: torch.optim.Optimizer
+    training: bool
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def set_training_mode(self, mode: bool) -> None: ...
+
+    def obs_to_tensor(self, observation: np.ndarray | dict[str, np.ndarray]) -> tuple[PyTorchObs, bool]: ...
+
+    def register_buffer(self, name: str, tensor: torch.Tensor | None, persistent: bool = True) -> None: ...
 
 
 class NormPolicyMixin:
-    """Normalization options shared by wnrl policies.
-
-    :param norm: ``none``, ``batch``, ``layer``, ``weight``, ``weight_meanbn`` or ``weight_proj``
-    :param norm_output: also weight-normalize the output heads (default: plain heads)
-    :param data_init: data-dependent init before the first update; ``None`` means on for the
-        weight-norm family and off otherwise (``True`` with ``none`` gives the plain network the
-        same init, as the paper's baseline)
-    :param init_scale: target std of the pre-activations after data-dependent init
-    :param init_batch: number of observations used for data-dependent init
-    """
+    """Normalization options shared by wnrl policies (set by :meth:`_init_norm`)."""
 
     norm: str
-    observation_space: spaces.Space
+    norm_output: bool
+    data_init_enabled: bool
+    init_scale: float
+    init_batch: int
+    data_init_done: torch.Tensor  # a buffer, registered by _after_build
 
-    def _pop_norm_kwargs(self, kwargs: dict[str, Any], observation_space: spaces.Space) -> None:
-        self.norm = check_norm(kwargs.pop("norm", "weight"))
-        self.norm_output = bool(kwargs.pop("norm_output", False))
-        data_init = kwargs.pop("data_init", None)
+    def _init_norm(
+        self, norm: str, norm_output: bool, data_init: bool | None, init_scale: float, init_batch: int
+    ) -> None:
+        """Check and store the options (before SB3's ``__init__``, which builds the networks).
+
+        :param norm: ``none``, ``batch``, ``layer``, ``weight``, ``weight_meanbn`` or ``weight_proj``
+        :param norm_output: also weight-normalize the output heads (default: plain heads)
+        :param data_init: data-dependent init before the first update; ``None`` means on for the
+            weight-norm family and off otherwise (``True`` with ``none`` gives the plain network the
+            same init, as the paper's baseline)
+        :param init_scale: target std of the pre-activations after data-dependent init
+        :param init_batch: number of observations used for data-dependent init (at least 2)
+        """
+        self.norm = check_norm(norm)
+        self.norm_output = bool(norm_output)
         self.data_init_enabled = self.norm in WEIGHT_NORMS if data_init is None else bool(data_init)
-        self.init_scale = float(kwargs.pop("init_scale", 1.0))
-        self.init_batch = int(kwargs.pop("init_batch", 1024))
+        self.init_scale = float(init_scale)
+        self.init_batch = int(init_batch)
         if self.init_batch < 2:
             raise ValueError(f"init_batch must be at least 2, got {self.init_batch}")
-        # Pick a normalized extractor for the space unless the user chose one.
-        if kwargs.get("features_extractor_class") is None:
-            extractor = default_extractor(observation_space)
-            kwargs["features_extractor_class"] = extractor
-            if extractor is not FlattenExtractor:
-                fe_kwargs = dict(kwargs.get("features_extractor_kwargs") or {})
-                fe_kwargs.setdefault("norm", self.norm)
-                kwargs["features_extractor_kwargs"] = fe_kwargs
-                if kwargs.get("net_arch") is None:  # as SB3 does for NatureCNN: CNN → dense → head
-                    kwargs["net_arch"] = []
+
+    def _norm_extractor_args(
+        self,
+        observation_space: spaces.Space,
+        features_extractor_class: type[BaseFeaturesExtractor] | None,
+        features_extractor_kwargs: dict[str, Any] | None,
+        net_arch: _NetArch | None,
+    ) -> tuple[type[BaseFeaturesExtractor], dict[str, Any] | None, _NetArch | list[int] | None]:
+        """SB3's ``features_extractor_class``, ``features_extractor_kwargs`` and ``net_arch``, with
+        a normalized extractor for the space unless one was chosen.
+
+        A CNN chosen here gets ``norm`` (unless its kwargs set it) and, if ``net_arch`` is not
+        given, no hidden layers between its dense layer and the heads (as SB3 does for NatureCNN).
+
+        :param observation_space: the policy's observation space
+        :param features_extractor_class: the user's extractor, or ``None`` to choose one
+        :param features_extractor_kwargs: the user's extractor arguments
+        :param net_arch: the user's network architecture
+        """
+        if features_extractor_class is not None:
+            return features_extractor_class, features_extractor_kwargs, net_arch
+        extractor = default_extractor(observation_space)
+        if extractor is FlattenExtractor:
+            return extractor, features_extractor_kwargs, net_arch
+        fe_kwargs = {"norm": self.norm, **(features_extractor_kwargs or {})}
+        return extractor, fe_kwargs, [] if net_arch is None else net_arch
+
+    @property
+    def _policy(self) -> SB3Policy:
+        """This object as the SB3 policy the mixin is mixed into."""
+        return cast(SB3Policy, self)
 
     def _norm_constructor_parameters(self) -> dict[str, Any]:
-        return dict(norm=self.norm, norm_output=self.norm_output, data_init=self.data_init_enabled,
-                    init_scale=self.init_scale, init_batch=self.init_batch)
+        return dict(
+            norm=self.norm,
+            norm_output=self.norm_output,
+            data_init=self.data_init_enabled,
+            init_scale=self.init_scale,
+            init_batch=self.init_batch,
+        )
 
     def _after_build(self) -> None:
         """Called at the end of ``_build`` (the optimizer exists)."""
         # Persisted with the policy so a loaded (or resumed) model is never re-initialised.
-        self.register_buffer("data_init_done", torch.tensor(not self.data_init_enabled))  # type: ignore[attr-defined]
+        self._policy.register_buffer("data_init_done", torch.tensor(not self.data_init_enabled))
         if self.norm == "weight_proj":
             project_weight_norm_(self._normalized_networks())
-            self.optimizer.register_step_post_hook(self._project_after_step)  # type: ignore[attr-defined]
+            self._policy.optimizer.register_step_post_hook(self._project_after_step)
 
     def _project_after_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         project_weight_norm_(self._normalized_networks())
@@ -92,9 +145,9 @@ class NormPolicyMixin:
     # -- data-dependent init ------------------------------------------------------------------
     def _normalized_networks(self) -> nn.Module:
         """The module holding the trained networks (the DQN policy excludes its target)."""
-        return self  # type: ignore[return-value]
+        raise NotImplementedError
 
-    def _ddi_forward(self, module: nn.Module, obs: torch.Tensor) -> None:
+    def _ddi_forward(self, obs: PyTorchObs) -> None:
         """Run features extractors and hidden layers (not the heads) on preprocessed ``obs``."""
         raise NotImplementedError
 
@@ -107,40 +160,48 @@ class NormPolicyMixin:
         """Whether data-dependent init is enabled and has not run yet."""
         return not bool(self.data_init_done)
 
-    def data_init(self, observations: np.ndarray | torch.Tensor | dict) -> list[str]:
+    def data_init(self, observations: np.ndarray | dict[str, np.ndarray] | PyTorchObs) -> list[str]:
         """Data-dependent init of every normalized feature-extractor and hidden layer on a batch
         of observations (as the environment returns them), sequentially in forward order.
 
         Layers keep the effective weight direction they had (e.g. SB3's orthogonal init); only
         their scale ``g`` and bias are set. Heads are left untouched.
 
-        :param observations: a batch of observations, first dimension the batch
+        :param observations: a batch of observations, first dimension the batch (arrays go through
+            SB3's ``obs_to_tensor``; tensors are taken as preprocessed)
         :return: names of the initialised layers
         """
-        obs = observations
-        if not isinstance(obs, torch.Tensor) and not isinstance(obs, dict):
-            obs, _ = self.obs_to_tensor(np.asarray(obs))  # type: ignore[attr-defined]
-        elif isinstance(obs, torch.Tensor):
-            obs = obs.to(self.device)  # type: ignore[attr-defined]
-        was_training = self.training  # type: ignore[attr-defined]
-        self.set_training_mode(True)  # type: ignore[attr-defined]  # statistics as seen in updates
+        policy = self._policy
+        obs: PyTorchObs
+        if isinstance(observations, torch.Tensor):
+            obs = observations.to(policy.device)
+        elif isinstance(observations, dict):
+            obs = {k: torch.as_tensor(v, device=policy.device) for k, v in observations.items()}
+        else:
+            obs, _ = policy.obs_to_tensor(np.asarray(observations))
+        was_training = policy.training
+        policy.set_training_mode(True)  # statistics as seen in updates
         try:
             names = data_dependent_init(
-                self._normalized_networks(), obs, init_scale=self.init_scale,
-                skip=self._ddi_skip(), include_plain=self.norm not in WEIGHT_NORMS,
-                forward_fn=lambda _, batch: self._ddi_forward(batch))
+                self._normalized_networks(),
+                obs,
+                init_scale=self.init_scale,
+                skip=self._ddi_skip(),
+                include_plain=self.norm not in WEIGHT_NORMS,
+                forward_fn=lambda _, batch: self._ddi_forward(batch),
+            )
         finally:
-            self.set_training_mode(was_training)  # type: ignore[attr-defined]
+            policy.set_training_mode(was_training)
         if self.norm == "weight_proj":
             project_weight_norm_(self._normalized_networks())
-        self.data_init_done.fill_(True)  # type: ignore[attr-defined]
+        self.data_init_done.fill_(True)
         self._after_data_init()
         return names
 
     def _after_data_init(self) -> None:
         """Hook for copies that must follow the init (the DQN target network)."""
 
-    def _fallback_data_init(self, observations: torch.Tensor) -> None:
+    def _fallback_data_init(self, observations: PyTorchObs) -> None:
         """Run data-dependent init on the first training minibatch when no
         :class:`~wnrl.policies.DataInitCallback` did it before learning started."""
         if self.needs_data_init and torch.is_grad_enabled():
@@ -148,6 +209,8 @@ class NormPolicyMixin:
                 f"{type(self).__name__}: data-dependent init ran on the first training minibatch "
                 f"({len(observations)} observations) because learn() was called without "
                 "wnrl.policies.DataInitCallback; pass callback=DataInitCallback() to initialise "
-                "before the first rollout", RuntimeWarning, stacklevel=3)
+                "before the first rollout",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             self.data_init(observations)
-

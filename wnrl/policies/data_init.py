@@ -15,22 +15,34 @@ warning). A loaded or resumed model, whose init is already done, is left alone.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 
 from wnrl.policies.base import NormPolicyMixin
 
 __all__ = ["DataInitCallback"]
 
+_Obs = np.ndarray | dict[str, np.ndarray]
 
-def _concat(batches: list[Any]) -> Any:
-    if isinstance(batches[0], dict):
-        return {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
-    return np.concatenate(batches)
+
+def _checked(obs: VecEnvObs | None) -> _Obs:
+    if obs is None or isinstance(obs, tuple):
+        raise TypeError(f"DataInitCallback needs array or dict observations, got {type(obs).__name__}")
+    return obs
+
+
+def _size(obs: _Obs) -> int:
+    return len(next(iter(obs.values())) if isinstance(obs, dict) else obs)
+
+
+def _concat(batches: list[_Obs]) -> _Obs:
+    first = batches[0]
+    if isinstance(first, dict):
+        return {k: np.concatenate([b[k] for b in batches]) for k in first}
+    return np.concatenate([np.asarray(b) for b in batches])
 
 
 class DataInitCallback(BaseCallback):
@@ -45,41 +57,40 @@ class DataInitCallback(BaseCallback):
         self.init_batch = init_batch
         self.initialised_layers: list[str] = []
 
-    @property
-    def _pending(self) -> bool:
+    def _pending_policy(self) -> NormPolicyMixin | None:
+        """The model's policy if it is a normalized one still waiting for its init."""
         policy = self.model.policy
-        return isinstance(policy, NormPolicyMixin) and policy.needs_data_init
+        return policy if isinstance(policy, NormPolicyMixin) and policy.needs_data_init else None
 
-    def _n(self) -> int:
-        return self.init_batch or self.model.policy.init_batch  # type: ignore[union-attr]
-
-    def _off_policy_warmup(self) -> bool:
-        return isinstance(self.model, OffPolicyAlgorithm) and self.model.learning_starts >= 2
+    def _warmup_model(self) -> OffPolicyAlgorithm | None:
+        """The model if it is off-policy with a replay warm-up to initialise from."""
+        model = self.model
+        return model if isinstance(model, OffPolicyAlgorithm) and model.learning_starts >= 2 else None
 
     def _on_training_start(self) -> None:
-        if self._pending and not self._off_policy_warmup():
-            self._init(self._collect_from_env(self._n()))
+        policy = self._pending_policy()
+        if policy is not None and self._warmup_model() is None:
+            self._init(policy, self._collect_from_env(self.init_batch or policy.init_batch))
 
     def _on_step(self) -> bool:
-        if self._pending and self._off_policy_warmup() \
-                and self.model.num_timesteps >= self.model.learning_starts:
-            self._init(self._from_replay_buffer(self._n()))
+        policy, model = self._pending_policy(), self._warmup_model()
+        if policy is not None and model is not None and model.num_timesteps >= model.learning_starts:
+            self._init(policy, self._from_replay_buffer(model, self.init_batch or policy.init_batch))
         return True
 
-    def _init(self, observations: Any) -> None:
-        self.initialised_layers = self.model.policy.data_init(observations)  # type: ignore[union-attr]
+    def _init(self, policy: NormPolicyMixin, observations: _Obs) -> None:
+        self.initialised_layers = policy.data_init(observations)
         if self.verbose:
-            n = len(next(iter(observations.values())) if isinstance(observations, dict) else observations)
-            print(f"data-dependent init on {n} observations: {', '.join(self.initialised_layers)}")
+            print(f"data-dependent init on {_size(observations)} observations: {', '.join(self.initialised_layers)}")
 
-    def _collect_from_env(self, n: int) -> Any:
+    def _collect_from_env(self, n: int) -> _Obs:
         model, env = self.model, self.training_env
-        obs = model._last_obs
+        obs = _checked(model._last_obs)
         batches, dones = [obs], np.zeros(env.num_envs, dtype=bool)
-        while sum(len(b) if not isinstance(b, dict) else len(next(iter(b.values())))
-                  for b in batches) < n:
+        while sum(_size(b) for b in batches) < n:
             actions, _ = model.policy.predict(obs, deterministic=False)
-            obs, _, dones, _ = env.step(actions)
+            step_obs, _, dones, _ = env.step(actions)
+            obs = _checked(step_obs)
             batches.append(obs)
         model._last_obs = obs
         model._last_episode_starts = dones
@@ -87,20 +98,23 @@ class DataInitCallback(BaseCallback):
             model._last_original_obs = model._vec_normalize_env.get_original_obs()
         return _concat(batches)
 
-    def _from_replay_buffer(self, n: int) -> Any:
-        buf = self.model.replay_buffer  # type: ignore[attr-defined]
+    @staticmethod
+    def _from_replay_buffer(model: OffPolicyAlgorithm, n: int) -> _Obs:
+        buf = model.replay_buffer
+        if buf is None:
+            raise RuntimeError("DataInitCallback: the off-policy model has no replay buffer yet")
         upper = buf.buffer_size if buf.full else buf.pos
-        stored = buf.observations
+        stored: _Obs = buf.observations
+        obs: _Obs
         if isinstance(stored, dict):
             obs = {k: v[:upper].reshape(-1, *v.shape[2:]) for k, v in stored.items()}
-            size = len(next(iter(obs.values())))
         else:
             obs = stored[:upper].reshape(-1, *stored.shape[2:])
-            size = len(obs)
+        size = _size(obs)
         if size > n:  # an evenly spread subset of the warm-up
             idx = np.linspace(0, size - 1, n).astype(int)
             obs = {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
-        venv = self.model._vec_normalize_env  # type: ignore[attr-defined]
+        venv = model._vec_normalize_env
         if isinstance(venv, VecNormalize):
             obs = venv.normalize_obs(obs)
         return obs

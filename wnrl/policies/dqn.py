@@ -13,35 +13,55 @@ from typing import Any
 
 import torch
 from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
 from torch import nn
 
 from wnrl.policies.base import NormPolicyMixin
-from wnrl.policies.layers import linear, make_mlp
+from wnrl.policies.layers import check_norm, linear, make_mlp
 
 __all__ = ["NormQNetwork", "NormDQNPolicy"]
 
 
 class NormQNetwork(QNetwork):
-    """Q-network ``features → hidden layers (normalized) → Q head``.
+    """SB3's ``QNetwork`` as ``features → hidden layers (normalized) → Q head``.
 
-    ``q_net`` is ``Sequential(hidden, head)`` so the head can be told apart.
+    ``q_net`` is ``Sequential(hidden, head)`` so the head can be told apart. The arguments up to
+    ``normalize_images`` are ``QNetwork``'s.
 
     :param norm: normalization of the hidden layers
     :param norm_output: weight-normalize the head too (weight-norm family only)
     """
 
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Discrete,
-                 features_extractor: BaseFeaturesExtractor, features_dim: int,
-                 net_arch: list[int] | None = None, activation_fn: type[nn.Module] = nn.ReLU,
-                 normalize_images: bool = True, norm: str = "none", norm_output: bool = False) -> None:
-        super().__init__(observation_space, action_space, features_extractor, features_dim,
-                         net_arch, activation_fn, normalize_images)
-        self.norm, self.norm_output = norm, norm_output
-        hidden, dim = make_mlp(self.features_dim, self.net_arch, norm, activation_fn)
-        head = linear(dim, int(action_space.n), norm if norm_output else "none")
-        self.q_net = nn.Sequential(hidden, head)
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Discrete,
+        features_extractor: BaseFeaturesExtractor,
+        features_dim: int,
+        net_arch: list[int] | None = None,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        normalize_images: bool = True,
+        *,
+        norm: str = "none",
+        norm_output: bool = False,
+    ) -> None:
+        # Not QNetwork.__init__: it would build (and draw the init of) SB3's plain MLP first.
+        BasePolicy.__init__(
+            self,
+            observation_space,
+            action_space,
+            features_extractor=features_extractor,
+            normalize_images=normalize_images,
+        )
+        self.net_arch = [64, 64] if net_arch is None else net_arch
+        self.activation_fn = activation_fn
+        self.features_dim = features_dim
+        self.norm, self.norm_output = check_norm(norm), norm_output
+        hidden, dim = make_mlp(features_dim, self.net_arch, norm, activation_fn)
+        self.q_net = nn.Sequential(hidden, linear(dim, int(action_space.n), norm if norm_output else "none"))
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -52,20 +72,59 @@ class NormQNetwork(QNetwork):
 class NormDQNPolicy(NormPolicyMixin, DQNPolicy):
     """SB3 ``DQNPolicy`` with normalized networks.
 
-    Takes every ``DQNPolicy`` argument plus ``norm``, ``norm_output``, ``data_init``,
-    ``init_scale`` and ``init_batch`` (see :class:`~wnrl.policies.base.NormPolicyMixin`).
-    The features extractor is chosen from the observation space unless given.
+    The arguments up to ``optimizer_kwargs`` are ``DQNPolicy``'s, except that
+    ``features_extractor_class=None`` (the default) picks a normalized extractor for the
+    observation space (:func:`~wnrl.policies.default_extractor`).
+
+    :param norm: ``none``, ``batch``, ``layer``, ``weight``, ``weight_meanbn`` or ``weight_proj``
+        (see :mod:`wnrl.policies.layers`)
+    :param norm_output: also weight-normalize the Q head (weight-norm family only)
+    :param data_init: data-dependent init before the first update; ``None`` means on for the
+        weight-norm family and off otherwise
+    :param init_scale: target std of the pre-activations after data-dependent init
+    :param init_batch: number of observations used for data-dependent init
     """
 
     q_net: NormQNetwork
     q_net_target: NormQNetwork
 
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Discrete,
-                 lr_schedule: Any, *args: Any, **kwargs: Any) -> None:
-        self._pop_norm_kwargs(kwargs, observation_space)
-        super().__init__(observation_space, action_space, lr_schedule, *args, **kwargs)
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Discrete,
+        lr_schedule: Schedule,
+        net_arch: list[int] | None = None,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        features_extractor_class: type[BaseFeaturesExtractor] | None = None,
+        features_extractor_kwargs: dict[str, Any] | None = None,
+        normalize_images: bool = True,
+        optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        *,
+        norm: str = "weight",
+        norm_output: bool = False,
+        data_init: bool | None = None,
+        init_scale: float = 1.0,
+        init_batch: int = 1024,
+    ) -> None:
+        self._init_norm(norm, norm_output, data_init, init_scale, init_batch)
+        features_extractor_class, features_extractor_kwargs, net_arch = self._norm_extractor_args(
+            observation_space, features_extractor_class, features_extractor_kwargs, net_arch
+        )
+        super().__init__(
+            observation_space,
+            action_space,
+            lr_schedule,
+            net_arch=net_arch,
+            activation_fn=activation_fn,
+            features_extractor_class=features_extractor_class,
+            features_extractor_kwargs=features_extractor_kwargs,
+            normalize_images=normalize_images,
+            optimizer_class=optimizer_class,
+            optimizer_kwargs=optimizer_kwargs,
+        )
 
-    def _build(self, lr_schedule: Any) -> None:
+    def _build(self, lr_schedule: Schedule) -> None:
         super()._build(lr_schedule)
         self._after_build()
         # Plain `learn()` without DataInitCallback: initialise on the first training minibatch.
@@ -82,7 +141,7 @@ class NormDQNPolicy(NormPolicyMixin, DQNPolicy):
     def _normalized_networks(self) -> nn.Module:
         return self.q_net
 
-    def _ddi_forward(self, obs: torch.Tensor) -> None:
+    def _ddi_forward(self, obs: PyTorchObs) -> None:
         q = self.q_net
         q.q_net[0](q.extract_features(obs, q.features_extractor))
 

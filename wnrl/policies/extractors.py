@@ -24,12 +24,13 @@ __all__ = ["NormNatureCNN", "MinAtarCNN", "default_extractor"]
 
 def _image_shape(observation_space: gym.Space, name: str) -> tuple[int, int, int]:
     if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 3:
-        raise ValueError(f"{name} needs a 3-d Box observation space (C, H, W), "
-                         f"got {observation_space}")
+        raise ValueError(f"{name} needs a 3-d Box observation space (C, H, W), got {observation_space}")
     c, h, w = observation_space.shape
     if c > min(h, w):
-        raise ValueError(f"{name} expects channel-first observations (C, H, W), got shape "
-                         f"{observation_space.shape}: transpose them (e.g. VecTransposeImage)")
+        raise ValueError(
+            f"{name} expects channel-first observations (C, H, W), got shape "
+            f"{observation_space.shape}: transpose them (e.g. VecTransposeImage)"
+        )
     return c, h, w
 
 
@@ -44,17 +45,19 @@ class _NormCNN(BaseFeaturesExtractor):
 
     CONVS: tuple[tuple[int, int, int], ...] = ()
 
-    def __init__(self, observation_space: gym.Space, features_dim: int, norm: str,
-                 activation_fn: type[nn.Module]) -> None:
+    def __init__(
+        self, observation_space: gym.Space, features_dim: int, norm: str, activation_fn: type[nn.Module]
+    ) -> None:
         super().__init__(observation_space, features_dim)
-        channels, _, _ = _image_shape(observation_space, type(self).__name__)
+        shape = _image_shape(observation_space, type(self).__name__)
+        channels = shape[0]
         self.norm = check_norm(norm)
         layers: list[nn.Module] = []
         for out, kernel, stride in self.CONVS:
             layers += conv_block(channels, out, kernel, stride, 0, norm, activation_fn)
             channels = out
         self.cnn = nn.Sequential(*layers, nn.Flatten())
-        n_flat = _flat_dim(self.cnn, observation_space.shape)
+        n_flat = _flat_dim(self.cnn, shape)
         self.linear = nn.Sequential(*hidden_block(n_flat, features_dim, norm, activation_fn))
         self.train()
 
@@ -73,8 +76,13 @@ class NormNatureCNN(_NormCNN):
 
     CONVS = ((32, 8, 4), (64, 4, 2), (64, 3, 1))
 
-    def __init__(self, observation_space: gym.Space, features_dim: int = 512, norm: str = "none",
-                 activation_fn: type[nn.Module] = nn.ReLU) -> None:
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        features_dim: int = 512,
+        norm: str = "none",
+        activation_fn: type[nn.Module] = nn.ReLU,
+    ) -> None:
         super().__init__(observation_space, features_dim, norm, activation_fn)
 
 
@@ -89,8 +97,13 @@ class MinAtarCNN(_NormCNN):
 
     CONVS = ((16, 3, 1),)
 
-    def __init__(self, observation_space: gym.Space, features_dim: int = 128, norm: str = "none",
-                 activation_fn: type[nn.Module] = nn.ReLU) -> None:
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        features_dim: int = 128,
+        norm: str = "none",
+        activation_fn: type[nn.Module] = nn.ReLU,
+    ) -> None:
         super().__init__(observation_space, features_dim, norm, activation_fn)
 
 

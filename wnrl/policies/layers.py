@@ -1,7 +1,7 @@
 """The normalization vocabulary and the layer builders shared by every wnrl policy.
 
-One word (:data:`wnrl.registry.NORMS`) selects a normalization everywhere (``policy_kwargs=dict(norm=...)``, YAML
-``agent.norm``, sweep grids):
+One word (:data:`wnrl.registry.NORMS`) selects a normalization everywhere
+(``policy_kwargs=dict(norm=...)``, YAML ``agent.norm``, sweep grids):
 
 ========================  ==========================================================================
 ``none``                  plain ``Linear``/``Conv2d`` (SB3's default networks)
@@ -20,8 +20,7 @@ from torch import nn
 from wnrl.nn import MeanOnlyBatchNorm, WeightNormConv2d, WeightNormLinear
 from wnrl.registry import NORMS, WEIGHT_NORMS, check_norm
 
-__all__ = ["NORMS", "WEIGHT_NORMS", "check_norm", "conv2d", "conv_block", "hidden_block", "linear",
-           "make_mlp"]
+__all__ = ["NORMS", "WEIGHT_NORMS", "check_norm", "conv2d", "conv_block", "hidden_block", "linear", "make_mlp"]
 
 
 def linear(in_features: int, out_features: int, norm: str) -> nn.Module:
@@ -30,8 +29,7 @@ def linear(in_features: int, out_features: int, norm: str) -> nn.Module:
     return cls(in_features, out_features)
 
 
-def conv2d(in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int,
-           norm: str) -> nn.Module:
+def conv2d(in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int, norm: str) -> nn.Module:
     """A convolution: weight-norm for the weight-norm family, plain otherwise."""
     cls = WeightNormConv2d if check_norm(norm) in WEIGHT_NORMS else nn.Conv2d
     return cls(in_channels, out_channels, kernel_size, stride=stride, padding=padding)
@@ -47,22 +45,31 @@ def _feature_norm(num_features: int, norm: str, spatial: bool) -> list[nn.Module
     return []
 
 
-def hidden_block(in_features: int, out_features: int, norm: str,
-                 activation_fn: type[nn.Module]) -> list[nn.Module]:
+def hidden_block(in_features: int, out_features: int, norm: str, activation_fn: type[nn.Module]) -> list[nn.Module]:
     """``Linear → [norm] → activation`` for one hidden layer."""
-    return [linear(in_features, out_features, norm), *_feature_norm(out_features, norm, False),
-            activation_fn()]
+    return [linear(in_features, out_features, norm), *_feature_norm(out_features, norm, False), activation_fn()]
 
 
-def conv_block(in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int,
-               norm: str, activation_fn: type[nn.Module]) -> list[nn.Module]:
+def conv_block(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int,
+    padding: int,
+    norm: str,
+    activation_fn: type[nn.Module],
+) -> list[nn.Module]:
     """``Conv2d → [norm] → activation`` for one convolutional layer."""
-    return [conv2d(in_channels, out_channels, kernel_size, stride, padding, norm),
-            *_feature_norm(out_channels, norm, True), activation_fn()]
+    return [
+        conv2d(in_channels, out_channels, kernel_size, stride, padding, norm),
+        *_feature_norm(out_channels, norm, True),
+        activation_fn(),
+    ]
 
 
-def make_mlp(input_dim: int, net_arch: list[int], norm: str,
-             activation_fn: type[nn.Module]) -> tuple[nn.Sequential, int]:
+def make_mlp(
+    input_dim: int, net_arch: list[int], norm: str, activation_fn: type[nn.Module]
+) -> tuple[nn.Sequential, int]:
     """Hidden layers of an MLP (no output layer).
 
     :return: the network and its output dimension (``input_dim`` when ``net_arch`` is empty)
