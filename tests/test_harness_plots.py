@@ -26,9 +26,11 @@ def _check_png(path: Path, expected: Path) -> np.ndarray:
 @pytest.fixture
 def scores() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
-    return {"weight": rng.normal(0.8, 0.2, size=(6, 3)),
-            "none": rng.normal(0.6, 0.3, size=(6, 3)),
-            "batch": rng.normal(0.5, 0.2, size=(6, 3))}
+    return {
+        "weight": rng.normal(0.8, 0.2, size=(6, 3)),
+        "none": rng.normal(0.6, 0.3, size=(6, 3)),
+        "batch": rng.normal(0.5, 0.2, size=(6, 3)),
+    }
 
 
 def test_plot_learning_curves(tmp_path):
@@ -39,8 +41,7 @@ def test_plot_learning_curves(tmp_path):
         "none": (steps, np.cumsum(rng.normal(0.7, 1.0, size=(5, 21)), axis=1)),
         "single run": (steps[::2], np.arange(11.0)),  # 1-D: one run, band collapses
     }
-    out = P.plot_learning_curves(curves, tmp_path / "sub" / "curves.png", "CartPole-v1",
-                                 reps=200, seed=0)
+    out = P.plot_learning_curves(curves, tmp_path / "sub" / "curves.png", "CartPole-v1", reps=200, seed=0)
     _check_png(out, tmp_path / "sub" / "curves.png")
     out = P.plot_learning_curves(curves, tmp_path / "mean.png", "mean", statistic="mean", reps=50)
     _check_png(out, tmp_path / "mean.png")
@@ -54,8 +55,7 @@ def test_plot_learning_curves(tmp_path):
 
 def test_plot_intervals(tmp_path, scores):
     est = S.aggregate_methods(scores, reps=200)
-    out = P.plot_intervals(est, tmp_path / "intervals.png", "Aggregate metrics",
-                           xlabel="normalized score")
+    out = P.plot_intervals(est, tmp_path / "intervals.png", "Aggregate metrics", xlabel="normalized score")
     _check_png(out, tmp_path / "intervals.png")
     # a method missing from one panel keeps its row there, empty
     est["iqm"].pop("batch")
@@ -64,7 +64,8 @@ def test_plot_intervals(tmp_path, scores):
 
 def test_plot_probability_of_improvement(tmp_path, scores):
     poi = S.pairwise_probability_of_improvement(
-        scores, [("weight", "none"), ("weight", "batch"), ("batch", "none")], reps=200)
+        scores, [("weight", "none"), ("weight", "batch"), ("batch", "none")], reps=200
+    )
     out = P.plot_probability_of_improvement(poi, tmp_path / "poi.png", "P(X > Y)")
     _check_png(out, tmp_path / "poi.png")
 
@@ -88,8 +89,7 @@ def test_plot_sensitivity(tmp_path):
     out = P.plot_sensitivity(data, tmp_path / "lr.png", "Learning-rate sensitivity", reps=200)
     _check_png(out, tmp_path / "lr.png")
     lin = {"weight": {0.0: rng.normal(size=4), 0.1: rng.normal(size=4)}}
-    out = P.plot_sensitivity(lin, tmp_path / "noise.png", "Noise", xlabel="noise std",
-                             log_x=False, reps=100)
+    out = P.plot_sensitivity(lin, tmp_path / "noise.png", "Noise", xlabel="noise std", log_x=False, reps=100)
     _check_png(out, tmp_path / "noise.png")
     with pytest.raises(ValueError, match="log_x"):
         P.plot_sensitivity(lin, tmp_path / "bad.png", "bad", log_x=True)
@@ -126,8 +126,7 @@ def test_figures_have_titles_axis_labels_and_legends(tmp_path, scores, monkeypat
     axes = figs[-1].axes
     assert figs[-1]._suptitle.get_text() == "Agg"
     assert [t.get_text() for t in axes[0].get_yticklabels()] == ["batch", "none", "weight"]
-    assert [a.get_title() for a in axes] == ["Median", "IQM", "Mean",
-                                             "Optimality gap\n(lower is better)"]
+    assert [a.get_title() for a in axes] == ["Median", "IQM", "Mean", "Optimality gap\n(lower is better)"]
     P.plot_probability_of_improvement({"weight vs none": (0.7, 0.6, 0.8)}, tmp_path / "b.png", "PoI")
     ax = figs[-1].axes[0]
     assert ax.get_title() == "PoI" and ax.get_xlim() == (0.0, 1.0)
@@ -135,10 +134,36 @@ def test_figures_have_titles_axis_labels_and_legends(tmp_path, scores, monkeypat
     steps = np.arange(4.0)
     P.plot_learning_curves({"w": (steps, np.ones((3, 4)))}, tmp_path / "c.png", "LC", reps=20)
     taus = np.linspace(0, 1, 5)
-    P.plot_performance_profiles(S.performance_profiles(scores, taus, reps=20), taus,
-                                tmp_path / "d.png", "PP")
+    P.plot_performance_profiles(S.performance_profiles(scores, taus, reps=20), taus, tmp_path / "d.png", "PP")
     P.plot_sensitivity({"w": {1e-3: [1.0, 2.0]}}, tmp_path / "e.png", "LR", reps=20)
     for fig in figs[2:]:
         ax = fig.axes[0]
         assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
         assert ax.get_legend() is not None
+
+
+def test_plots_draw_the_numbers_of_stats(tmp_path, monkeypatch):
+    # plots only draws: the curve line and band are stats.curve_ci's, the sensitivity markers
+    # and error bars stats.sensitivity_ci's.
+    figs = []
+    real_save = P._save
+
+    def capture(fig, path):
+        figs.append(fig)
+        return real_save(fig, path)
+
+    monkeypatch.setattr(P, "_save", capture)
+    rng = np.random.default_rng(7)
+    steps, returns = np.arange(6.0), rng.normal(size=(5, 6)).cumsum(axis=1)
+    P.plot_learning_curves({"w": (steps, returns)}, tmp_path / "c.png", "LC", reps=300, seed=2)
+    band = S.curve_ci(steps, returns, reps=300, seed=2)
+    ax = figs[-1].axes[0]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), band.point)
+    ys = ax.collections[0].get_paths()[0].vertices[:, 1]  # fill_between's polygon: lo and hi
+    assert np.isin(ys, np.r_[band.lo, band.hi]).all()
+    assert np.isin(np.r_[band.lo, band.hi], ys).all()
+    assert ax.lines[0].get_label() == "w (n=5)"
+    per_x = {1e-3: rng.normal(size=5), 1e-2: rng.normal(size=5)}
+    P.plot_sensitivity({"w": per_x}, tmp_path / "s.png", "LR", reps=300, seed=2)
+    _, est = S.sensitivity_ci(per_x, "iqm", reps=300, seed=2)
+    np.testing.assert_allclose(figs[-1].axes[0].lines[0].get_ydata(), est[:, 0])

@@ -15,8 +15,9 @@ import pytest
 
 from wnrl.cli import main
 from wnrl.harness import stats
-from wnrl.harness.execute import write_result
-from wnrl.harness.report import build_report
+from wnrl.harness.reporting import build_report
+from wnrl.harness.rows import load_rows
+from wnrl.train.record import RESULT_FILE, Curve, Evaluation, RunRecord, area_under_curve, write_record
 
 REPS = 300
 ENVS = {"CartPole-v1": (0.0, 500.0), "Acrobot-v1": (-500.0, -60.0)}
@@ -30,49 +31,93 @@ def _final(env: str, norm: str, noise: float, seed: int) -> float:
     return float(np.clip(lo + (hi - lo) * (skill + 0.15 * rng.standard_normal()), lo, hi).round(1))
 
 
-def make_sweep_dir(root: Path, lr: bool = False) -> tuple[Path, list[dict[str, Any]]]:
-    """A sweep directory as `wnrl compare` writes it: env × noise (or lr) × norm × 4 seeds; one run
-    failed, one never ran."""
-    third = ("agent.hyperparams.learning_rate", [1e-4, 1e-3, "lin_0.01"]) if lr else ("env.noise.obs_std", [0.0, 0.2])
-    keys = ["env.id", third[0], "agent.norm"]
-    runs, rows = [], []
+CORRUPT_TEXT = '{"status": "finished", "env_id": "CartPole-v1", "final": {"mea'  # killed mid-write
+STEPS = [1000, 2000, 3000]
+FAILED, MISSING, CORRUPT = 5, 7, 9  # the rows that did not finish
+
+
+def _plan(lr: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The index (env × noise or lr × norm × 4 seeds) and the expected row of each run."""
+    third: tuple[str, list[Any]] = (
+        ("agent.hyperparams.learning_rate", [1e-4, 1e-3, "lin_0.01"]) if lr else ("env.noise.obs_std", [0.0, 0.2])
+    )
+    runs: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     for env in ENVS:
-        for v in third[1]:
+        for j, v in enumerate(third[1]):
             for norm in NORMS:
                 for seed in range(4):
                     grid = {"env.id": env, third[0]: v, "agent.norm": norm}
                     run_id = f"{env}-{v}-{norm}-s{seed}"
                     runs.append({"id": run_id, "grid": grid, "seed": seed})
-                    noise = 0.1 * third[1].index(v)
-                    rows.append({"id": run_id, "grid": grid, "seed": seed, "env": env,
-                                 "final": _final(env, norm, noise, seed)})
-    index = {"name": "synthetic", "source": "synthetic.yaml", "grid_keys": keys,
-             "grid": {"env.id": list(ENVS), third[0]: third[1], "agent.norm": list(NORMS)},
-             "seeds": [0, 1, 2, 3], "command": "wnrl compare synthetic.yaml --out X", "overrides": [],
-             "runs": runs, "sessions": [{"wall_seconds": 60.0, "ran": len(runs), "backend": "local", "workers": 2}]}
+                    rows.append(
+                        {
+                            "id": run_id,
+                            "grid": grid,
+                            "seed": seed,
+                            "env": env,
+                            "final": _final(env, norm, 0.1 * j, seed),
+                        }
+                    )
+    session = {"wall_seconds": 60.0, "ran": len(runs), "backend": "local", "workers": 2}
+    index = {
+        "name": "synthetic",
+        "source": "synthetic.yaml",
+        "grid_keys": ["env.id", third[0], "agent.norm"],
+        "grid": {"env.id": list(ENVS), third[0]: third[1], "agent.norm": list(NORMS)},
+        "seeds": [0, 1, 2, 3],
+        "command": "wnrl compare synthetic.yaml --out X",
+        "overrides": [],
+        "runs": runs,
+        "sessions": [session],
+    }
+    return index, rows
+
+
+def _write_run(run_dir: Path, i: int, r: dict[str, Any]) -> None:
+    """Write row ``i``'s result.json (none for MISSING, truncated for CORRUPT); sets its status."""
+    base: dict[str, Any] = {
+        "id": r["id"],
+        "grid": r["grid"],
+        "seed": r["seed"],
+        "env_id": r["env"],
+        "norm": r["grid"]["agent.norm"],
+        "algo": "ppo",
+    }
+    r["status"] = {FAILED: "failed", MISSING: "missing", CORRUPT: "corrupt"}.get(i, "finished")
+    if i == FAILED:
+        write_record(run_dir, RunRecord(status="failed", error="RuntimeError: boom | bad", **base))
+    elif i == CORRUPT:
+        run_dir.mkdir(parents=True)
+        (run_dir / RESULT_FILE).write_text(CORRUPT_TEXT)
+    elif i != MISSING:
+        final = float(r["final"])
+        curve = [final * f for f in (0.3, 0.7, 1.0)]
+        r["auc"] = float(area_under_curve(STEPS, curve))
+        write_record(
+            run_dir,
+            RunRecord(
+                status="finished",
+                **base,
+                auc=r["auc"],
+                seconds=2.5,
+                steps=3000,
+                final=Evaluation(mean=final, std=1.0, episodes=[final]),
+                curve=Curve(steps=STEPS, mean=curve, std=[0.0, 0.0, 0.0]),
+            ),
+        )
+
+
+def make_sweep_dir(root: Path, lr: bool = False) -> tuple[Path, list[dict[str, Any]]]:
+    """A sweep directory as `wnrl compare` writes it: env × noise (or lr) × norm × 4 seeds; one run
+    failed, one never ran, one has a corrupt (truncated) result.json."""
+    index, rows = _plan(lr)
     root.mkdir(parents=True)
     (root / "index.json").write_text(json.dumps(index))
-    steps = [1000, 2000, 3000]
     for i, r in enumerate(rows):
-        run_dir = root / "runs" / r["id"]
-        if i == 5:
-            r["status"] = "failed"
-            write_result(run_dir, {"id": r["id"], "status": "failed", "grid": r["grid"], "seed": r["seed"],
-                                   "env_id": r["env"], "error": "RuntimeError: boom | bad", "final": None})
-            continue
-        if i == 7:
-            r["status"] = "missing"
-            continue
-        r["status"] = "finished"
-        curve = [r["final"] * f for f in (0.3, 0.7, 1.0)]
-        auc = float(stats.area_under_curve(steps, curve))
-        r["auc"] = auc
-        write_result(run_dir, {"id": r["id"], "status": "finished", "grid": r["grid"], "seed": r["seed"],
-                               "env_id": r["env"], "final": {"mean": r["final"], "std": 1.0, "episodes": [r["final"]]},
-                               "auc": auc, "curve": {"steps": steps, "mean": curve, "std": [0, 0, 0]},
-                               "seconds": 2.5, "error": None})
-        if i == 0:
-            (run_dir / "system.json").write_text(json.dumps({"wnrl": "0.1.0", "torch": "9.9", "python": "3.x"}))
+        _write_run(root / "runs" / r["id"], i, r)
+    system = {"wnrl": "0.1.0", "torch": "9.9", "python": "3.x"}
+    (root / "runs" / rows[0]["id"] / "system.json").write_text(json.dumps(system))
     return root, rows
 
 
@@ -87,18 +132,46 @@ def test_report_files_and_figures(tmp_path: Path) -> None:
     with open(sweep_dir / "results.csv") as f:
         table = list(csv.DictReader(f))
     assert len(table) == len(rows)
-    assert list(table[0]) == ["id", "env.id", "env.noise.obs_std", "agent.norm", "seed", "status",
-                              "final_mean", "final_std", "auc", "seconds", "error"]
-    assert [t["status"] for t in table].count("failed") == 1 and [t["status"] for t in table].count("missing") == 1
+    assert list(table[0]) == [
+        "id",
+        "env.id",
+        "env.noise.obs_std",
+        "agent.norm",
+        "seed",
+        "status",
+        "final_mean",
+        "final_std",
+        "auc",
+        "seconds",
+        "error",
+    ]
+    statuses = [t["status"] for t in table]
+    assert statuses.count("failed") == statuses.count("missing") == statuses.count("corrupt") == 1
     figures = sorted(p.name for p in (sweep_dir / "figures").glob("*.png"))
-    assert figures == sorted(["final_scores.png", "probability_of_improvement.png", "performance_profiles.png",
-                              *(f"curves_env_{e}_obs_std_{n}.png" for e in ENVS for n in ("0.0", "0.2"))])
+    assert figures == sorted(
+        [
+            "final_scores.png",
+            "probability_of_improvement.png",
+            "performance_profiles.png",
+            *(f"curves_env_{e}_obs_std_{n}.png" for e in ENVS for n in ("0.0", "0.2")),
+        ]
+    )
     for name in figures:
         assert (sweep_dir / "figures" / name).stat().st_size > 1000
         assert f"](figures/{name})" in text
-    for needle in ("wnrl compare synthetic.yaml --out X", "seeds: 0, 1, 2, 3", "1 failed", "1 not run",
-                   "RuntimeError: boom / bad", "torch 9.9", f"tensorboard --logdir {sweep_dir}",
-                   "CartPole-v1: 0..500 (known return range)", "Acrobot-v1: -", "min/max final return"):
+    assert not [p.name for p in sweep_dir.rglob(".*tmp*")]  # atomic writes leave no temp file
+    for needle in (
+        "wnrl compare synthetic.yaml --out X",
+        "seeds: 0, 1, 2, 3",
+        "1 failed",
+        "1 not run",
+        "RuntimeError: boom / bad",
+        "torch 9.9",
+        f"tensorboard --logdir {sweep_dir}",
+        "CartPole-v1: 0..500 (known return range)",
+        "Acrobot-v1: -",
+        "min/max final return",
+    ):
         assert needle in text, needle
 
 
@@ -111,9 +184,11 @@ def test_report_numbers_match_stats(tmp_path: Path) -> None:
     for env in ENVS:
         for noise in (0.0, 0.2):
             for norm in NORMS:
-                grp = [r for r in done if r["grid"] == {"env.id": env, "env.noise.obs_std": noise, "agent.norm": norm}]
+                grid = {"env.id": env, "env.noise.obs_std": noise, "agent.norm": norm}
+                grp = [r for r in done if r["grid"] == grid]
                 s = stats.summarize_runs([r["final"] for r in grp], reps=REPS, seed=0)
-                auc = stats.stratified_bootstrap_ci(np.array([r["auc"] for r in grp]), stats.mean, REPS, seed=0)
+                aucs = np.array([r["auc"] for r in grp])
+                auc = stats.stratified_bootstrap_ci(aucs, stats.mean, REPS, seed=0)
                 row = f"| {env} | {noise} | {norm} | {len(grp)}/4"
                 line = next(ln for ln in text.splitlines() if ln.startswith(row))
                 assert _fmt((s["iqm"], s["iqm_lo"], s["iqm_hi"]), 1) in line and _fmt(auc, 1) in line, line
@@ -125,8 +200,14 @@ def test_report_numbers_match_stats(tmp_path: Path) -> None:
     lo["Acrobot-v1"] = (min(acro), max(acro))
 
     def matrix(norm: str, normalise: bool) -> np.ndarray:
-        cells = [{r["seed"]: r["final"] for r in done if r["grid"]["agent.norm"] == norm
-                  and (r["env"], r["grid"]["env.noise.obs_std"]) == t} for t in tasks]
+        cells = [
+            {
+                r["seed"]: r["final"]
+                for r in done
+                if r["grid"]["agent.norm"] == norm and (r["env"], r["grid"]["env.noise.obs_std"]) == t
+            }
+            for t in tasks
+        ]
         seeds = sorted(set.intersection(*(set(c) for c in cells)))
         m = np.array([[c[s] for c in cells] for s in seeds])
         if normalise:
@@ -143,6 +224,9 @@ def test_report_numbers_match_stats(tmp_path: Path) -> None:
     for norm in NORMS:
         cells = " | ".join(_fmt(agg[k][norm], 3) for k in ("iqm", "median", "mean", "optimality_gap"))
         assert f"| {norm} | {cells} |" in text
+        # rliable's median: the median over tasks of the per-task mean scores (not of all runs pooled)
+        m = matrix(norm, True)
+        assert summary["aggregate"]["median"][norm][0] == pytest.approx(float(np.median(m.mean(axis=0))))
     assert "| method | IQM [95% CI] | median [95% CI] | mean [95% CI] | optimality gap [95% CI] |" in text
     assert re.search(r"runs left out of the statistics over tasks", text)  # the failed seed
 
@@ -158,3 +242,85 @@ def test_learning_rate_sensitivity_figure_and_cli(tmp_path: Path, capsys: pytest
     assert set(sens["none"]) == {"0.0001", "0.001"} and set(sens["none (lin schedule)"]) == {"0.01"}
     assert main(["report", str(tmp_path / "nowhere")]) == 2
     assert "not a sweep directory" in capsys.readouterr().err
+
+
+def _numbers(x: Any) -> set[str]:
+    """Every number of a JSON value as the report may print it (1 or 3 decimals), and its strings."""
+    if isinstance(x, dict):
+        return set().union(*(_numbers(v) for v in x.values())) if x else set()
+    if isinstance(x, list):
+        return set().union(*(_numbers(v) for v in x)) if x else set()
+    if isinstance(x, bool) or x is None:
+        return set()
+    if isinstance(x, (int, float)):
+        return {f"{x:.1f}", f"{x:.3f}", f"{x:g}"}
+    return {str(x)}
+
+
+def test_every_number_of_the_report_is_in_summary_json(tmp_path: Path) -> None:
+    sweep_dir, rows = make_sweep_dir(tmp_path / "s")
+    text = build_report(sweep_dir, reps=REPS).read_text()
+    known = _numbers(json.loads((sweep_dir / "summary.json").read_text()))
+    tables = [ln for ln in text.splitlines() if ln.startswith("| ")]
+    for r in rows:  # run ids (in the tables of failed and corrupt runs) hold grid values, not results
+        tables = [ln.replace(r["id"], "") for ln in tables]
+    numbers = [n for ln in tables for n in re.findall(r"-?\d+\.\d+", ln)]
+    assert len(numbers) > 100
+    assert not [n for n in numbers if n not in known]
+    # the normalisation ranges and the time line are in it too
+    norm = json.loads((sweep_dir / "summary.json").read_text())["normalisation"]
+    acro = norm["Acrobot-v1"]
+    assert f"Acrobot-v1: {acro['low']:g}..{acro['high']:g} ({acro['how']})" in text
+    summary = json.loads((sweep_dir / "summary.json").read_text())
+    assert f"training time summed over runs: {summary['train_seconds'] / 60:.1f} min" in text
+    assert summary["session"]["workers"] == 2 and "2 workers" in text
+
+
+def test_corrupt_and_invalid_results_are_reported_not_counted(tmp_path: Path) -> None:
+    sweep_dir, rows = make_sweep_dir(tmp_path / "s")
+    # a record of the wrong shape (valid JSON) is corrupt too; a NaN final score is invalid
+    wrong, nan, corrupt = rows[10], rows[11], rows[CORRUPT]
+    runs = sweep_dir / "runs"
+    (runs / wrong["id"] / RESULT_FILE).write_text(json.dumps({"status": "finished", "final": "x"}))
+    nan_final = Evaluation(mean=float("nan"), std=0.0)
+    write_record(runs / nan["id"], RunRecord(status="finished", env_id=nan["env"], final=nan_final))
+    _, loaded = load_rows(sweep_dir)
+    by_id = {r.id: r for r in loaded}
+    assert by_id[corrupt["id"]].status == "corrupt" and "not valid JSON" in str(by_id[corrupt["id"]].error)
+    assert by_id[wrong["id"]].status == "corrupt" and "not a run record" in str(by_id[wrong["id"]].error)
+    assert by_id[nan["id"]].status == "invalid" and by_id[nan["id"]].record is not None
+    missing = by_id[rows[MISSING]["id"]]
+    assert missing.status == "missing" and missing.record is None
+    failed = by_id[rows[FAILED]["id"]]
+    assert failed.status == "failed" and failed.error == "RuntimeError: boom | bad"
+    text = build_report(sweep_dir, reps=50).read_text()
+    assert (
+        "- runs: 48: 43 finished, 1 failed, 1 not run (yet), 2 corrupt (will be rerun), "
+        "1 finished without a finite score (left out)"
+    ) in text
+    section = text.split("## Corrupt results (2)")[1].split("## ")[0]
+    assert wrong["id"] in section and corrupt["id"] in section and "not valid JSON (truncated?)" in section
+    assert nan["id"] in text.split("## Runs without a finite score (1)")[1].split("## ")[0]
+    summary = json.loads((sweep_dir / "summary.json").read_text())
+    assert summary["counts"] == {"finished": 43, "failed": 1, "missing": 1, "corrupt": 2, "invalid": 1}
+    with open(sweep_dir / "results.csv") as f:
+        status = {t["id"]: t["status"] for t in csv.DictReader(f)}
+    assert status[wrong["id"]] == status[corrupt["id"]] == "corrupt" and status[nan["id"]] == "invalid"
+    # rows 9 (CORRUPT), 10, 11 are seeds 1, 2, 3 of one group: 1 of its 4 seeds finished
+    grid = {k: str(v) for k, v in corrupt["grid"].items()}
+    grp = next(g for g in summary["groups"] if g["grid"] == grid)
+    assert (grp["n"], grp["runs"], grp["counts"]["corrupt"], grp["counts"]["invalid"]) == (1, 4, 2, 1)
+    assert "| CartPole-v1 | 0.0 | weight | 1/4 (2 corrupt, 1 invalid) |" in text
+
+
+def test_a_sweep_that_has_not_run_yet_gets_a_report(tmp_path: Path) -> None:
+    index, rows = _plan(lr=False)
+    sweep_dir = tmp_path / "s"
+    sweep_dir.mkdir()
+    (sweep_dir / "index.json").write_text(json.dumps(index))
+    text = build_report(sweep_dir, reps=20).read_text()
+    assert f"- runs: {len(rows)}: 0 finished, 0 failed, {len(rows)} not run (yet)" in text
+    assert "compared over all tasks" not in text and not list((sweep_dir / "figures").glob("*.png"))
+    summary = json.loads((sweep_dir / "summary.json").read_text())
+    assert summary["aggregate"] == {} and summary["poi"] == {} and summary["profiles"] is None
+    assert all(g["n"] == 0 and g["iqm"] is None for g in summary["groups"])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from wnrl.harness import bootstrap
 from wnrl.harness import stats as S
 
 # --------------------------------------------------------------------------------------------
@@ -24,7 +25,7 @@ def test_iqm_hand_computed():
     assert S.iqm(x) == pytest.approx(4.5)
     assert S.iqm(x.reshape(-1)) == pytest.approx(4.5)  # 1-D vector = one task
     assert S.mean(x) == pytest.approx(128 / 8)
-    # median of the 8 values: (4 + 5) / 2
+    # rliable's median: per-task means 3, 4, 5, 52 -> (4 + 5) / 2 (here also the pooled median)
     assert S.median(x) == pytest.approx(4.5)
     # 10 values 0..9: floor(2.5) = 2 cut each side -> 2..7 -> 4.5
     assert S.iqm(np.arange(10.0).reshape(5, 2)) == pytest.approx(4.5)
@@ -36,6 +37,33 @@ def test_iqm_hand_computed():
 def test_iqm_matches_scipy_trim_mean_over_flattened():
     x = np.random.default_rng(3).normal(size=(7, 3))
     assert S.iqm(x) == pytest.approx(sps.trim_mean(x.reshape(-1), 0.25))
+
+
+def test_median_is_rliable_median_of_per_task_means():
+    # runs x tasks; per-task means 0.5, 0.5, 10.5 -> median 0.5. The median of the 6 values
+    # pooled (0, 0, 1, 1, 10, 11) would be 1.0.
+    x = np.array([[0.0, 0.0, 10.0], [1.0, 1.0, 11.0]])
+    assert S.median(x) == 0.5
+    assert float(np.median(x)) == 1.0 and S.median_of_values(x) == 1.0  # not the same statistic
+    # the batched (bootstrap) form has the same definition: point and every replication
+    assert S.stratified_bootstrap_ci(x, S.median, reps=200)[0] == 0.5
+    assert S.aggregate(x, reps=200)["median"][0] == 0.5
+    rng = np.random.default_rng(5)
+    y = rng.exponential(size=(5, 7))
+    np.testing.assert_allclose(
+        S.stratified_bootstrap_ci(y, S.median, reps=300, seed=2),
+        S.stratified_bootstrap_ci(y, S.median, reps=300, seed=2, vectorized=False),
+    )
+    # one task: the median of per-task means is the task's mean
+    assert S.median([1.0, 2.0, 9.0]) == pytest.approx(4.0)
+
+
+def test_mean_is_mean_of_per_task_means_and_auc_has_one_definition():
+    from wnrl.train import record
+
+    x = np.array([[0.0, 0.0, 10.0], [1.0, 1.0, 11.0]])
+    assert S.mean(x) == pytest.approx(np.mean([0.5, 0.5, 10.5]))
+    assert S.area_under_curve is record.area_under_curve
 
 
 def test_optimality_gap_hand_computed():
@@ -238,7 +266,9 @@ def test_vectorised_and_looped_paths_agree():
     gap = functools.partial(S.optimality_gap, gamma=0.5)
     np.testing.assert_allclose(
         S.stratified_bootstrap_ci(x, gap, reps=300, seed=4),
-        S.stratified_bootstrap_ci(x, gap, reps=300, seed=4, vectorized=False), atol=1e-12)
+        S.stratified_bootstrap_ci(x, gap, reps=300, seed=4, vectorized=False),
+        atol=1e-12,
+    )
 
 
 def test_bootstrap_speed():
@@ -256,8 +286,7 @@ def test_bootstrap_coverage_of_the_mean_is_near_nominal():
     rng = np.random.default_rng(123)
     hits = 0
     for i in range(300):
-        _, lo, hi = S.stratified_bootstrap_ci(rng.normal(size=(30, 1)), S.mean, reps=400,
-                                              confidence=0.9, seed=i)
+        _, lo, hi = S.stratified_bootstrap_ci(rng.normal(size=(30, 1)), S.mean, reps=400, confidence=0.9, seed=i)
         hits += lo <= 0.0 <= hi
     assert 0.82 <= hits / 300 <= 0.96
 
@@ -267,6 +296,74 @@ def test_vector_statistic_returns_arrays():
     point, lo, hi = S.stratified_bootstrap_ci(x, lambda m: m.mean(axis=0), reps=200)
     assert point.shape == lo.shape == hi.shape == (4,)
     assert np.all(lo <= point) and np.all(point <= hi)
+
+
+def test_chunking_does_not_change_the_intervals(monkeypatch):
+    # The memory cap only splits the replications into chunks: the same draws, the same interval.
+    x = _data(7, tasks=3)
+    curve = np.random.default_rng(3).normal(size=(6, 5))
+    whole = S.stratified_bootstrap_ci(x, S.iqm, reps=500, seed=1), S.curve_ci(np.arange(5), curve, reps=500)
+    monkeypatch.setattr(bootstrap, "MAX_BOOTSTRAP_ELEMENTS", 2 * x.size + 1)  # 2 replications a chunk
+    assert S.stratified_bootstrap_ci(x, S.iqm, reps=500, seed=1) == whole[0]
+    chunked = S.curve_ci(np.arange(5), curve, reps=500)
+    np.testing.assert_array_equal(chunked.lo, whole[1].lo)
+    np.testing.assert_array_equal(chunked.hi, whole[1].hi)
+    assert S.MAX_BOOTSTRAP_ELEMENTS == 4_000_000  # the public name, re-exported by stats
+
+
+# --------------------------------------------------------------------------------------------
+# Learning-curve bands and sensitivity intervals
+# --------------------------------------------------------------------------------------------
+
+
+def test_curve_ci_point_is_the_statistic_across_runs():
+    # 3 runs, 2 points: per point mean (1, 2), median (1, 2)... and IQM = mean with < 4 runs.
+    returns = np.array([[0.0, 0.0], [1.0, 2.0], [2.0, 4.0]])
+    band = S.curve_ci([10, 20], returns, statistic="mean", reps=200)
+    np.testing.assert_allclose(band.point, [1.0, 2.0])
+    np.testing.assert_allclose(band.steps, [10.0, 20.0])
+    assert band.runs == 3
+    assert np.all(band.lo <= band.point) and np.all(band.point <= band.hi)
+    np.testing.assert_allclose(S.curve_ci([10, 20], returns, statistic="median", reps=50).point, [1.0, 2.0])
+    five = np.array([[0.0], [1.0], [2.0], [3.0], [100.0]])  # IQM cuts floor(1.25) = 1 each side -> 2
+    assert S.curve_ci([0], five, reps=50).point[0] == pytest.approx(2.0)
+    one = S.curve_ci([0, 1, 2], [3.0, 4.0, 5.0], reps=50)  # a single run: the band is the line
+    np.testing.assert_array_equal(one.lo, one.point)
+    np.testing.assert_array_equal(one.hi, one.point)
+
+
+def test_curve_ci_resamples_whole_runs():
+    # Each run's second point is its first + 10: resampling whole runs keeps that in every
+    # replication, so the band at point 1 is the band at point 0 shifted by exactly 10. Resampling
+    # each point independently would give two different bands.
+    first = np.random.default_rng(4).normal(size=8)
+    band = S.curve_ci([0, 1], np.stack([first, first + 10.0], axis=1), statistic="mean", reps=1000, seed=3)
+    assert band.lo[1] - band.lo[0] == pytest.approx(10.0)
+    assert band.hi[1] - band.hi[0] == pytest.approx(10.0)
+    assert band.hi[0] - band.lo[0] > 0.1
+
+
+def test_curve_ci_bad_input():
+    with pytest.raises(ValueError, match="points"):
+        S.curve_ci(np.arange(3), np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        S.curve_ci([0, 1], [[0.0, np.nan]])
+    with pytest.raises(ValueError, match="statistic must be one of"):
+        S.curve_ci([0], [[1.0]], statistic="max")
+    with pytest.raises(ValueError, match="confidence"):
+        S.curve_ci([0], [[1.0]], confidence=1.5)
+
+
+def test_sensitivity_ci_one_interval_per_value():
+    rng = np.random.default_rng(6)
+    data = {1e-3: rng.normal(size=6), 1e-4: rng.normal(size=(5, 2))}
+    xs, est = S.sensitivity_ci(data, "iqm", reps=200, seed=1)
+    np.testing.assert_allclose(xs, [1e-4, 1e-3])  # sorted
+    assert est.shape == (2, 3)
+    for x, row in zip(xs, est, strict=True):
+        np.testing.assert_allclose(row, S.stratified_bootstrap_ci(data[float(x)], S.iqm, reps=200, seed=1))
+    with pytest.raises(ValueError, match="statistic must be one of"):
+        S.sensitivity_ci(data, "max")
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,6 +394,8 @@ def test_summarize_runs_hand_computed():
     assert s["std"] == pytest.approx(math.sqrt(5 / 3))
     assert s["iqm_lo"] <= 2.5 <= s["iqm_hi"]
     assert (s["min"], s["max"]) == (1.0, 4.0)
+    # median: the plain median of the group's values (the mean here would be 4)
+    assert S.summarize_runs([1.0, 2.0, 9.0], reps=50)["median"] == 2.0
     one = S.summarize_runs([3.0])
     assert one["n"] == 1 and math.isnan(one["std"])
     assert one["iqm_lo"] == one["iqm"] == one["iqm_hi"] == 3.0
@@ -322,8 +421,18 @@ def test_method_dict_helpers():
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fn", [S.iqm, S.mean, S.median, S.optimality_gap, S.summarize_runs,
-                                S.aggregate, lambda x: S.stratified_bootstrap_ci(x, S.iqm)])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        S.iqm,
+        S.mean,
+        S.median,
+        S.optimality_gap,
+        S.summarize_runs,
+        S.aggregate,
+        lambda x: S.stratified_bootstrap_ci(x, S.iqm),
+    ],
+)
 def test_nan_refused_with_clear_message(fn):
     x = np.array([[1.0, 2.0], [np.nan, 3.0]])
     with pytest.raises(ValueError, match=r"1 NaN .*first at run 1, task 0"):

@@ -14,7 +14,6 @@ depend on which figure is drawn first) or :func:`set_label_colors`. Every functi
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -24,9 +23,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats as _sps
 
-from wnrl.harness.stats import Interval, as_score_matrix, iqm, mean, median, stratified_bootstrap_ci
+from wnrl.harness.stats import STATISTIC_LABELS, Interval, curve_ci, sensitivity_ci
+from wnrl.harness.stats import statistic as statistic_fn
 
 __all__ = [
     "OKABE_ITO",
@@ -45,7 +44,14 @@ __all__ = [
 #: Okabe & Ito (2008) colour-blind-safe palette (blue, orange, green, vermillion, purple,
 #: sky blue, yellow, black).
 OKABE_ITO: tuple[str, ...] = (
-    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
 )
 _LINESTYLES = ("-", "--", "-.", ":")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -155,48 +161,42 @@ def _nonempty(d: Mapping[str, Any], name: str) -> None:
         raise ValueError(f"{name} is empty: nothing to plot")
 
 
-def _stat_along_runs(name: str) -> Any:
-    """Batched statistic over axis 1 (runs) of a (B, runs, points) array."""
-    fns = {
-        "iqm": lambda a: _sps.trim_mean(a, 0.25, axis=1),
-        "mean": lambda a: a.mean(axis=1),
-        "median": lambda a: np.median(a, axis=1),
-    }
-    if name not in fns:
-        raise ValueError(f"statistic must be one of {sorted(fns)}, got {name!r}")
-    return fns[name]
+def _stat_ylabel(ylabel: str, statistic: str, confidence: float) -> str:
+    """``"<ylabel> (<statistic>, <confidence>% CI)"``, e.g. ``"return (IQM, 95% CI)"``.
+
+    :param ylabel: the score's unit
+    :param statistic: a name of ``stats.STATISTICS``
+    :param confidence: interval coverage
+    """
+    return f"{ylabel} ({STATISTIC_LABELS[statistic]}, {round(confidence * 100)}% CI)"
 
 
-def _curve_band(
-    returns: NDArray[np.float64], statistic: str, reps: int, confidence: float, seed: int | None
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Per-point statistic across runs, CI from resampling whole runs (curves stay coherent)."""
-    if not 0.0 < confidence < 1.0 or reps < 1:
-        raise ValueError(f"need 0 < confidence < 1 and reps >= 1, got {confidence}, {reps}")
-    fn = _stat_along_runs(statistic)
-    runs, points = returns.shape
-    point = np.asarray(fn(returns[None]), dtype=np.float64)[0]
-    rng = np.random.default_rng(seed)
-    chunk = max(1, min(reps, 4_000_000 // returns.size))
-    dist, done = [], 0
-    while done < reps:
-        b = min(chunk, reps - done)
-        dist.append(np.asarray(fn(returns[rng.integers(0, runs, size=(b, runs))]), dtype=np.float64))
-        done += b
-    a = 1.0 - confidence
-    lo, hi = np.quantile(np.concatenate(dist), [a / 2, 1 - a / 2], axis=0)
-    return point, lo, hi
+def _dodge(xs: NDArray[np.float64], i: int, n: int, all_x: Sequence[float], log_x: bool) -> NDArray[np.float64]:
+    """Shift series ``i`` of ``n`` slightly sideways so error bars of different series do not hide
+    each other: by a factor ``10^(0.02 (i - (n-1)/2))`` on a log axis, else by
+    ``0.04 gap (i - (n-1)/2)`` with ``gap`` the smallest spacing of the x values.
+
+    :param xs: the series' x values
+    :param i: the series' index
+    :param n: the number of series
+    :param all_x: every x value of the figure, sorted
+    :param log_x: logarithmic x axis
+    """
+    offset = i - (n - 1) / 2
+    if log_x:
+        return xs * 10 ** (0.02 * offset)
+    gap = float(np.min(np.diff(all_x))) if len(all_x) > 1 else 1.0
+    return xs + 0.04 * gap * offset
 
 
 def _interval_panel(ax: Any, items: Sequence[tuple[str, Interval, str]], show_labels: bool) -> None:
     """Horizontal interval bars (lo..hi) with a tick at the point, one row per item."""
     n = len(items)
-    for row, (name, (p, lo, hi), colour) in enumerate(items):
+    for row, (_, (p, lo, hi), colour) in enumerate(items):
         y = n - 1 - row  # first item on top
         if not np.isfinite([float(p), float(lo), float(hi)]).all():
             continue  # method absent from this panel: keep its row, draw nothing
-        ax.barh(y, float(hi) - float(lo), left=float(lo), height=0.6, color=colour, alpha=0.75,
-                edgecolor=colour)
+        ax.barh(y, float(hi) - float(lo), left=float(lo), height=0.6, color=colour, alpha=0.75, edgecolor=colour)
         ax.vlines(float(p), y - 0.3, y + 0.3, color="black", linewidth=2)
     ax.set_yticks(range(n))
     ax.set_yticklabels([it[0] for it in reversed(items)])
@@ -225,8 +225,9 @@ def plot_learning_curves(
 ) -> Path:
     """Learning curves: per-point IQM (or mean/median) across runs with a bootstrap CI band.
 
-    The band resamples whole runs with replacement (the same runs at every point), so it is a
-    pointwise ``confidence`` interval of the statistic across seeds.
+    The line and band are :func:`wnrl.harness.stats.curve_ci`: the band resamples whole runs with
+    replacement (the same runs at every point), a pointwise ``confidence`` interval of the
+    statistic across seeds.
 
     :param curves: label -> ``(steps (points,), returns (runs, points))``; a 1-D ``returns`` is a
         single run (its band collapses onto the line). Methods may use different step vectors.
@@ -245,19 +246,12 @@ def plot_learning_curves(
     fig = _new_figure((6.4, 4.2))
     ax = fig.add_subplot()
     for label, (steps, returns) in curves.items():
-        s = np.asarray(steps, dtype=np.float64).reshape(-1)
-        r = as_score_matrix(np.atleast_2d(np.asarray(returns, dtype=np.float64)),
-                            f"returns of {label!r}")
-        if r.shape[1] != s.size:
-            raise ValueError(f"{label!r}: returns have {r.shape[1]} points, steps has {s.size}")
-        point, lo, hi = _curve_band(r, statistic, reps, confidence, seed)
+        band = curve_ci(steps, returns, statistic, reps, confidence, seed, name=f"returns of {label!r}")
         colour = color_for(label, colors)
         ls, _ = style_for(label)
-        ax.plot(s, point, color=colour, linestyle=ls, linewidth=2,
-                label=f"{label} (n={r.shape[0]})")
-        ax.fill_between(s, lo, hi, color=colour, alpha=0.2, linewidth=0)
-    stat_name = {"iqm": "IQM", "mean": "mean", "median": "median"}[statistic]
-    return _finish(ax, fig, path, title, xlabel, f"{ylabel} ({stat_name}, {round(confidence * 100)}% CI)")
+        ax.plot(band.steps, band.point, color=colour, linestyle=ls, linewidth=2, label=f"{label} (n={band.runs})")
+        ax.fill_between(band.steps, band.lo, band.hi, color=colour, alpha=0.2, linewidth=0)
+    return _finish(ax, fig, path, title, xlabel, _stat_ylabel(ylabel, statistic, confidence))
 
 
 def plot_intervals(
@@ -290,8 +284,12 @@ def plot_intervals(
     fig = _new_figure((2.8 * k + 1.4, 0.5 * len(labels) + 1.6))
     axes = fig.subplots(1, k, sharey=True, squeeze=False)[0]
     for j, (metric, per_method) in enumerate(estimates.items()):
-        items = [(lab, per_method[lab], color_for(lab, colors)) if lab in per_method
-                 else (lab, (np.nan, np.nan, np.nan), "none") for lab in labels]
+        items = [
+            (lab, per_method[lab], color_for(lab, colors))
+            if lab in per_method
+            else (lab, (np.nan, np.nan, np.nan), "none")
+            for lab in labels
+        ]
         _interval_panel(axes[j], items, show_labels=(j == 0))
         axes[j].set_title(_METRIC_TITLES.get(metric, metric))
     fig.supxlabel(xlabel)
@@ -357,13 +355,13 @@ def plot_performance_profiles(
     fig = _new_figure((6.4, 4.2))
     ax = fig.add_subplot()
     for label, (frac, lo, hi) in profiles.items():
-        f, l, h = (np.asarray(v, dtype=np.float64).reshape(-1) for v in (frac, lo, hi))
-        if not f.size == l.size == h.size == t.size:
+        f, low, high = (np.asarray(v, dtype=np.float64).reshape(-1) for v in (frac, lo, hi))
+        if not f.size == low.size == high.size == t.size:
             raise ValueError(f"{label!r}: profile arrays must have len(taus) = {t.size} entries")
         colour = color_for(label, colors)
         ls, _ = style_for(label)
         ax.plot(t, f, color=colour, linestyle=ls, linewidth=2, label=label)
-        ax.fill_between(t, l, h, color=colour, alpha=0.2, linewidth=0)
+        ax.fill_between(t, low, high, color=colour, alpha=0.2, linewidth=0)
     ax.set_ylim(-0.02, 1.02)
     return _finish(ax, fig, path, title, xlabel, ylabel)
 
@@ -401,43 +399,34 @@ def plot_sensitivity(
     :returns: the written path.
     """
     _nonempty(data, "data")
-    fns = {"iqm": iqm, "mean": mean, "median": median}
-    if statistic not in fns:
-        raise ValueError(f"statistic must be one of {sorted(fns)}, got {statistic!r}")
+    statistic_fn(statistic)  # an unknown name fails before anything is computed
     all_x = sorted({float(x) for per in data.values() for x in per})
     if not all_x:
         raise ValueError("data holds no x value")
     if log_x and all_x[0] <= 0:
         raise ValueError("log_x needs x values > 0")
-    n = len(data)
-    if log_x:
-        def dodge(x: NDArray[np.float64], i: int) -> NDArray[np.float64]:
-            return x * 10 ** (0.02 * (i - (n - 1) / 2))
-    else:
-        gap = float(np.min(np.diff(all_x))) if len(all_x) > 1 else 1.0
-
-        def dodge(x: NDArray[np.float64], i: int) -> NDArray[np.float64]:
-            return x + 0.04 * gap * (i - (n - 1) / 2)
-
     fig = _new_figure((6.4, 4.2))
     ax = fig.add_subplot()
-    stat = functools.partial(stratified_bootstrap_ci, statistic=fns[statistic], reps=reps,
-                             confidence=confidence, seed=seed)
     for i, (label, per_x) in enumerate(data.items()):
         if not per_x:
             continue
-        xs = np.array(sorted(float(x) for x in per_x))
-        by_x = {float(x): v for x, v in per_x.items()}
-        est = np.array([stat(as_score_matrix(by_x[x], f"{label!r} at x={x:g}")) for x in xs])
+        xs, est = sensitivity_ci(per_x, statistic, reps, confidence, seed, name=repr(label))
         colour = color_for(label, colors)
         ls, marker = style_for(label)
-        ax.errorbar(dodge(xs, i), est[:, 0], yerr=[est[:, 0] - est[:, 1], est[:, 2] - est[:, 0]],
-                    color=colour, linestyle=ls, marker=marker, capsize=3, linewidth=2,
-                    label=label)
+        ax.errorbar(
+            _dodge(xs, i, len(data), all_x, log_x),
+            est[:, 0],
+            yerr=[est[:, 0] - est[:, 1], est[:, 2] - est[:, 0]],
+            color=colour,
+            linestyle=ls,
+            marker=marker,
+            capsize=3,
+            linewidth=2,
+            label=label,
+        )
     if log_x:
         ax.set_xscale("log")
     ax.set_xticks(all_x)
     ax.set_xticklabels([f"{x:g}" for x in all_x])
     ax.minorticks_off()
-    stat_name = {"iqm": "IQM", "mean": "mean", "median": "median"}[statistic]
-    return _finish(ax, fig, path, title, xlabel, f"{ylabel} ({stat_name}, {round(confidence * 100)}% CI)")
+    return _finish(ax, fig, path, title, xlabel, _stat_ylabel(ylabel, statistic, confidence))

@@ -1,0 +1,426 @@
+"""The typed rows and statistics of a sweep directory's report (what ``summary.json`` holds).
+
+What is compared: the *method* is ``agent.norm`` when the grid varies it (else the first grid key);
+the *tasks* are the combinations of the other grid keys (e.g. algo × env × noise); the seeds are
+the runs of a task. The score of a run is its final evaluation return (``RunRecord.score``).
+
+* Per group (every grid combination): n, mean, the median over seeds, IQM with a 95%
+  stratified-bootstrap CI and the AUC (mean evaluation return over training) with a CI of its mean.
+* Probability of improvement of each method over ``none`` (or the first method), averaged over
+  tasks, with a CI: invariant to any per-task rescaling, so raw returns are used.
+* Aggregates across tasks (rliable's IQM, median of per-task means, mean, optimality gap,
+  performance profiles) use normalised scores ``(x - low) / (high - low)`` per environment:
+  ``low``/``high`` from :data:`KNOWN_RANGES` (e.g. CartPole-v1: 0..500, the return range),
+  otherwise the min/max final return over all finished runs of that environment in the sweep.
+* Statistics over tasks need a (seeds × tasks) matrix: a method uses the seeds that finished in
+  every task (tasks where some method has no finished run are left out); the report says so.
+
+The rows come from :func:`wnrl.harness.rows.load_rows` (runs read only through
+:func:`wnrl.train.record.read_record`). Every number comes from :mod:`wnrl.harness.stats` (same
+seed ⇒ same intervals).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wnrl.harness import stats
+from wnrl.harness.rows import Design, Row, count_statuses, design, finished
+from wnrl.harness.stats import Interval
+from wnrl.registry import schedule_start
+
+__all__ = [
+    "KNOWN_RANGES",
+    "LR_KEY",
+    "GroupSummary",
+    "Normalisation",
+    "Profiles",
+    "Summary",
+    "TaskScores",
+    "analyse",
+    "group_summaries",
+    "lr_sensitivity",
+    "normalisations",
+    "poi_vs_baseline",
+    "profiles",
+    "seed_matrix",
+    "summarize_group",
+    "task_scores",
+]
+
+KNOWN_RANGES: dict[str, tuple[float, float]] = {"CartPole-v1": (0.0, 500.0), "CartPole-v0": (0.0, 200.0)}
+LR_KEY = "agent.hyperparams.learning_rate"
+
+# --------------------------------------------------------------------------------------------
+# Per group
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """One grid combination over its seeds.
+
+    :param grid: the grid values (as :func:`show` writes them)
+    :param counts: runs of the group per status
+    :param mean: mean final return of the finished runs
+    :param median: median final return over the finished seeds (:func:`wnrl.harness.stats.median_of_values`)
+    :param iqm: IQM of the final returns with its CI
+    :param auc: mean AUC with its CI
+    """
+
+    grid: dict[str, str]
+    counts: dict[str, int]
+    mean: float | None = None
+    median: float | None = None
+    iqm: Interval | None = None
+    auc: Interval | None = None
+
+    @property
+    def n(self) -> int:
+        """Finished runs."""
+        return self.counts["finished"]
+
+    @property
+    def runs(self) -> int:
+        """All runs of the group."""
+        return sum(self.counts.values())
+
+
+def summarize_group(grid: dict[str, str], members: list[Row], reps: int, seed: int) -> GroupSummary:
+    """The :class:`GroupSummary` of the runs of one grid combination.
+
+    :param grid: the combination
+    :param members: its rows
+    :param reps: bootstrap resamples
+    :param seed: bootstrap seed
+    """
+    counts = count_statuses(members)
+    done = finished(members)
+    if not done:
+        return GroupSummary(grid=grid, counts=counts)
+    s = stats.summarize_runs([r.score for r in done], reps=reps, seed=seed)
+    aucs = [r.record.auc for r in done if r.record is not None and r.record.auc is not None]
+    aucs = [a for a in aucs if math.isfinite(a)]
+    auc = stats.stratified_bootstrap_ci(np.array(aucs), stats.mean, reps, seed=seed) if aucs else None
+    return GroupSummary(
+        grid=grid, counts=counts, mean=s["mean"], median=s["median"], iqm=(s["iqm"], s["iqm_lo"], s["iqm_hi"]), auc=auc
+    )
+
+
+def group_summaries(d: Design, rows: list[Row], reps: int, seed: int) -> list[GroupSummary]:
+    """One :class:`GroupSummary` per grid combination, in the order first seen.
+
+    :param d: the design
+    :param rows: the rows
+    :param reps: bootstrap resamples
+    :param seed: bootstrap seed
+    """
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r.value(k) for k in d.keys), []).append(r)
+    return [summarize_group(dict(zip(d.keys, g, strict=True)), members, reps, seed) for g, members in groups.items()]
+
+
+# --------------------------------------------------------------------------------------------
+# Over tasks
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """The score range of one environment: ``normalised = (x - low) / (high - low)``.
+
+    :param low: the score that maps to 0
+    :param high: the score that maps to 1
+    :param how: where the range comes from
+    """
+
+    low: float
+    high: float
+    how: str
+
+    def __call__(self, score: float) -> float:
+        """``(score - low) / (high - low)``.
+
+        :param score: a final return
+        """
+        return (score - self.low) / (self.high - self.low)
+
+
+def normalisations(done: list[Row]) -> dict[str, Normalisation]:
+    """The :class:`Normalisation` of each environment of the finished runs.
+
+    :param done: the finished rows
+    """
+    out = {}
+    for env in dict.fromkeys(r.env_id for r in done):
+        if env in KNOWN_RANGES:
+            out[env] = Normalisation(*KNOWN_RANGES[env], "known return range")
+        else:
+            vals = [r.score for r in done if r.env_id == env]
+            lo, hi = min(vals), max(vals)
+            out[env] = Normalisation(lo, hi if hi > lo else lo + 1.0, "min/max final return of its runs in this sweep")
+    return out
+
+
+def seed_matrix(cells: list[dict[int, float]]) -> tuple[NDArray[np.float64] | None, int]:
+    """A (seeds × tasks) matrix from per-task ``{seed: score}``, using the seeds present in every
+    task.
+
+    :param cells: one ``{seed: score}`` per task
+    :returns: ``(matrix or None, number of scores left out)``
+    """
+    total = sum(len(c) for c in cells)
+    if not cells or any(not c for c in cells):
+        return None, total
+    seeds = sorted(set.intersection(*(set(c) for c in cells)))
+    if not seeds:
+        return None, total
+    return np.array([[c[s] for c in cells] for s in seeds], dtype=float), total - len(seeds) * len(cells)
+
+
+@dataclass
+class TaskScores:
+    """The (seeds × tasks) score matrices of the methods, over the tasks every method finished.
+
+    :param tasks: the tasks kept (task key -> value)
+    :param raw: method -> final returns
+    :param normalised: method -> normalised final returns
+    :param notes: what was left out, and why
+    """
+
+    tasks: list[dict[str, str]]
+    raw: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    normalised: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def task_scores(d: Design, rows: list[Row], norm: dict[str, Normalisation]) -> TaskScores:
+    """The :class:`TaskScores` of a sweep.
+
+    :param d: the design
+    :param rows: all rows
+    :param norm: the normalisation of each environment
+    """
+    done = finished(rows)
+    tasks = list(dict.fromkeys(d.task(r) for r in rows))
+    have = {(d.method(r), d.task(r)) for r in done}
+    kept = [t for t in tasks if all((m, t) in have for m in d.methods)]
+    out = TaskScores(tasks=[dict(zip(d.task_keys, t, strict=True)) for t in kept])
+    if len(kept) < len(tasks):
+        out.notes.append(
+            f"{len(tasks) - len(kept)} of {len(tasks)} tasks are left out of the "
+            "statistics over tasks: some method has no finished run there"
+        )
+    for m in d.methods:
+        cells = [{r.seed: r for r in done if d.method(r) == m and d.task(r) == t} for t in kept]
+        raw, dropped = seed_matrix([{s: r.score for s, r in c.items()} for c in cells])
+        normed, _ = seed_matrix([{s: norm[r.env_id](r.score) for s, r in c.items()} for c in cells])
+        if raw is None or normed is None:
+            continue
+        out.raw[m], out.normalised[m] = raw, normed
+        if dropped:
+            out.notes.append(
+                f"{m}: {dropped} runs left out of the statistics over tasks (their seed did not finish in every task)"
+            )
+    return out
+
+
+def poi_vs_baseline(d: Design, raw: dict[str, NDArray[np.float64]], reps: int, seed: int) -> dict[str, Interval]:
+    """P(X > baseline) with its CI for every other method X, keyed ``"X vs baseline"``.
+
+    :param d: the design
+    :param raw: method -> raw score matrix
+    :param reps: bootstrap resamples
+    :param seed: bootstrap seed
+    """
+    if d.baseline not in raw:
+        return {}
+    pairs = [(m, d.baseline) for m in d.methods if m != d.baseline and m in raw]
+    return stats.pairwise_probability_of_improvement(raw, pairs, reps, seed) if pairs else {}
+
+
+@dataclass(frozen=True)
+class Profiles:
+    """Performance profiles of the methods: the fraction of runs above each ``tau``, with bands.
+
+    :param taus: the thresholds
+    :param by_method: method -> ``(frac, lo, hi)``
+    """
+
+    taus: NDArray[np.float64]
+    by_method: dict[str, tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]]
+
+
+def profiles(normalised: dict[str, NDArray[np.float64]], reps: int, seed: int) -> Profiles | None:
+    """:class:`Profiles` on 101 thresholds from ``min(0, lowest)`` to ``max(1, highest)`` score.
+
+    :param normalised: method -> normalised score matrix
+    :param reps: bootstrap resamples
+    :param seed: bootstrap seed
+    """
+    if not normalised:
+        return None
+    allv = np.concatenate([v.ravel() for v in normalised.values()])
+    taus = np.linspace(min(0.0, float(allv.min())), max(1.0, float(allv.max())), 101)
+    return Profiles(taus, stats.performance_profiles(normalised, taus, reps, seed))
+
+
+def lr_sensitivity(d: Design, rows: list[Row], norm: dict[str, Normalisation]) -> dict[str, dict[str, Any]]:
+    """Normalised final scores per method and learning rate: ``{line: {repr(lr): scores}}``.
+
+    A line is a method (``"all"`` when the learning rate is the method key); ``lin_<x>`` schedules
+    get their own line ``"<method> (lin schedule)"`` at ``x`` (:func:`wnrl.registry.schedule_start`).
+    ``scores`` is a (seeds × tasks) matrix over the other task keys when one exists, else the list
+    of the runs' scores. Learning rates that are not positive numbers are left out.
+
+    :param d: the design
+    :param rows: all rows
+    :param norm: the normalisation of each environment
+    """
+    if LR_KEY not in d.keys:
+        return {}
+    done = finished(rows)
+    out: dict[str, dict[str, Any]] = {}
+    for m in ["all"] if d.method_key == LR_KEY else d.methods:
+        for lr in dict.fromkeys(r.grid[LR_KEY] for r in rows):
+            x = schedule_start(lr)
+            sub = [r for r in done if r.grid[LR_KEY] == lr and (m == "all" or d.method(r) == m)]
+            if x is None or x <= 0 or not sub:
+                continue
+            line = f"{m} (lin schedule)" if str(lr).startswith("lin_") else m
+            out.setdefault(line, {})[repr(x)] = _lr_scores(d, sub, norm)
+    return out
+
+
+def _lr_scores(d: Design, sub: list[Row], norm: dict[str, Normalisation]) -> list[Any]:
+    """The (seeds × tasks) matrix (as lists) of ``sub``'s normalised scores, else their list.
+
+    :param d: the design
+    :param sub: finished rows of one line and learning rate
+    :param norm: the normalisation of each environment
+    """
+    tasks = list(dict.fromkeys(d.task(r, (LR_KEY,)) for r in sub))
+    cells = [{r.seed: norm[r.env_id](r.score) for r in sub if d.task(r, (LR_KEY,)) == t} for t in tasks]
+    mat, _ = seed_matrix(cells)
+    return mat.tolist() if mat is not None else [norm[r.env_id](r.score) for r in sub]
+
+
+# --------------------------------------------------------------------------------------------
+# The summary
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    """Every number of the report.
+
+    :param design: what is compared
+    :param reps: bootstrap resamples
+    :param seed: bootstrap seed
+    :param counts: runs per status
+    :param train_seconds: time inside ``learn()`` summed over the runs
+    :param cpu_seconds: CPU time of the whole runs, summed
+    :param session: the last ``wnrl compare`` session of the index (wall time, runs, backend, workers)
+    :param groups: one per grid combination
+    :param normalisation: environment -> its normalisation
+    :param scores: the score matrices over tasks (and the notes on what was left out)
+    :param poi: ``"X vs baseline"`` -> P(X > baseline) with CI
+    :param aggregate: metric -> method -> (point, lo, hi) on normalised scores
+    :param profiles: performance profiles (``None`` without scores over tasks)
+    :param lr_sensitivity: see :func:`lr_sensitivity` (empty unless the grid varies the learning rate)
+    """
+
+    design: Design
+    reps: int
+    seed: int
+    counts: dict[str, int]
+    train_seconds: float
+    cpu_seconds: float
+    session: dict[str, Any]
+    groups: list[GroupSummary]
+    normalisation: dict[str, Normalisation]
+    scores: TaskScores
+    poi: dict[str, Interval]
+    aggregate: dict[str, dict[str, Interval]]
+    profiles: Profiles | None
+    lr_sensitivity: dict[str, dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON-ready form (``summary.json``)."""
+        out = {
+            "method_key": self.design.method_key,
+            "task_keys": self.design.task_keys,
+            "methods": self.design.methods,
+            "baseline": self.design.baseline,
+            "reps": self.reps,
+            "seed": self.seed,
+            "counts": self.counts,
+            "train_seconds": self.train_seconds,
+            "cpu_seconds": self.cpu_seconds,
+            "session": self.session,
+            "groups": [{**asdict(g), "runs": g.runs, "n": g.n} for g in self.groups],
+            "normalisation": {e: asdict(n) for e, n in self.normalisation.items()},
+            "tasks": self.scores.tasks,
+            "notes": self.scores.notes,
+            "poi": self.poi,
+            "aggregate": self.aggregate,
+            "score_matrices": {
+                m: {"raw": self.scores.raw[m], "normalised": self.scores.normalised[m]} for m in self.scores.raw
+            },
+            "profiles": (None if self.profiles is None else {"taus": self.profiles.taus, **self.profiles.by_method}),
+            "lr_sensitivity": self.lr_sensitivity,
+        }
+        return _jsonable(out)
+
+
+def _jsonable(x: Any) -> Any:
+    """Arrays -> lists, tuples -> lists, numpy scalars -> Python numbers, recursively.
+
+    :param x: a value of the summary
+    """
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def analyse(index: dict[str, Any], rows: list[Row], reps: int = 2000, seed: int = 0) -> Summary:
+    """All the statistics of the report.
+
+    :param index: the sweep index
+    :param rows: rows from :func:`load_rows`
+    :param reps: bootstrap resamples
+    :param seed: bootstrap seed
+    """
+    d = design(index["grid_keys"], rows)
+    done = finished(rows)
+    norm = normalisations(done)
+    scores = task_scores(d, rows, norm)
+    records = [r.record for r in rows if r.record is not None]
+    return Summary(
+        design=d,
+        reps=reps,
+        seed=seed,
+        counts=count_statuses(rows),
+        train_seconds=sum(rec.seconds or 0.0 for rec in records),
+        cpu_seconds=sum(rec.cpu_seconds or 0.0 for rec in records),
+        session=dict((index.get("sessions") or [{}])[-1]),
+        groups=group_summaries(d, rows, reps, seed),
+        normalisation=norm,
+        scores=scores,
+        poi=poi_vs_baseline(d, scores.raw, reps, seed),
+        aggregate=stats.aggregate_methods(scores.normalised, reps, seed) if scores.normalised else {},
+        profiles=profiles(scores.normalised, reps, seed),
+        lr_sensitivity=lr_sensitivity(d, rows, norm),
+    )
