@@ -7,7 +7,8 @@
 Each setting runs the whole grid (PPO on CartPole-v1, ``--steps`` environment steps per run, final
 evaluation only) in a fresh sweep directory through :func:`wnrl.harness.execute.run_local`, pool
 start-up included (the best of ``--repeat`` repetitions, for shared machines). Speedup = wall time
-with 1 worker / wall time with N; the target is speedup ≥ 0.85 × N. Prints a markdown table (and writes it to ``--out``).
+with 1 worker / wall time with N; the target is speedup ≥ 0.85 × N. Prints a markdown table (and
+writes it to ``--out``).
 """
 
 from __future__ import annotations
@@ -23,14 +24,26 @@ from pathlib import Path
 
 def _sweep(runs: int, steps: int) -> dict:
     seeds = max(1, runs // 2)
-    return {"name": "scaling",
-            "base": {"env": {"id": "CartPole-v1", "n_envs": 8},
-                     "agent": {"algo": "ppo", "net_arch": [64, 64],
-                               "hyperparams": {"n_steps": 32, "batch_size": 256, "n_epochs": 20,
-                                               "learning_rate": "lin_0.001"}},
-                     "train": {"total_timesteps": steps, "eval_freq": 0, "eval_episodes": 2,
-                               "device": "cpu", "diagnostics_freq": 0}},
-            "grid": {"agent.norm": ["none", "weight"]}, "seeds": seeds}
+    return {
+        "name": "scaling",
+        "base": {
+            "env": {"id": "CartPole-v1", "n_envs": 8},
+            "agent": {
+                "algo": "ppo",
+                "net_arch": [64, 64],
+                "hyperparams": {"n_steps": 32, "batch_size": 256, "n_epochs": 20, "learning_rate": "lin_0.001"},
+            },
+            "train": {
+                "total_timesteps": steps,
+                "eval_freq": 0,
+                "eval_episodes": 2,
+                "device": "cpu",
+                "diagnostics_freq": 0,
+            },
+        },
+        "grid": {"agent.norm": ["none", "weight"]},
+        "seeds": seeds,
+    }
 
 
 def measure(workers: int, runs: int, steps: int) -> dict:
@@ -43,12 +56,13 @@ def measure(workers: int, runs: int, steps: int) -> dict:
     """
     from wnrl.harness.execute import make_task, run_local
     from wnrl.harness.sweep import expand_sweep
+    from wnrl.train.record import RunRecord
 
     sweep = expand_sweep(_sweep(runs, steps), "<scaling>")
-    results: list[dict] = []
+    results: list[RunRecord] = []
     ends: list[float] = []
 
-    def on_done(result: dict) -> None:
+    def on_done(result: RunRecord) -> None:
         results.append(result)
         ends.append(time.perf_counter() - start)
 
@@ -57,12 +71,17 @@ def measure(workers: int, runs: int, steps: int) -> dict:
         start = time.perf_counter()
         run_local(tasks, workers, on_done)
         wall = time.perf_counter() - start
-    failed = [r for r in results if r["status"] != "finished"]
+    failed = [r for r in results if not r.finished]
     if failed:
-        raise SystemExit(f"{len(failed)} runs failed, e.g. {failed[0]['error']}")
-    return {"workers": workers, "runs": len(results), "wall": wall, "first": ends[0],
-            "train": sum(r["seconds"] for r in results) / len(results),
-            "run_wall": sum(r["wall_seconds"] for r in results) / len(results)}
+        raise SystemExit(f"{len(failed)} runs failed, e.g. {failed[0].error}")
+    return {
+        "workers": workers,
+        "runs": len(results),
+        "wall": wall,
+        "first": ends[0],
+        "train": sum(r.seconds for r in results) / len(results),
+        "run_wall": sum(r.wall_seconds or 0.0 for r in results) / len(results),
+    }
 
 
 def table(rows: list[dict], steps: int) -> str:
@@ -73,19 +92,24 @@ def table(rows: list[dict], steps: int) -> str:
     """
     base = next((r["wall"] for r in rows if r["workers"] == 1), None)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    lines = [f"Sweep throughput: {rows[0]['runs']} PPO CartPole-v1 runs of {steps} steps, local backend "
-             f"(spawn pool, 1 torch thread per run); {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
-             f"load average {load:.1f} after the runs. The first run of each worker includes its start-up "
-             "(spawn, importing torch and SB3: a fixed cost that short runs do not amortise).", "",
-             "| workers | wall (s) | first run done (s) | runs/min | mean run time (s): whole / learn | speedup | "
-             "speedup / workers | target ≥ 0.85 |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Sweep throughput: {rows[0]['runs']} PPO CartPole-v1 runs of {steps} steps, local backend "
+        f"(spawn pool, 1 torch thread per run); {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
+        f"load average {load:.1f} after the runs. The first run of each worker includes its start-up "
+        "(spawn, importing torch and SB3: a fixed cost that short runs do not amortise).",
+        "",
+        "| workers | wall (s) | first run done (s) | runs/min | mean run time (s): whole / learn | speedup | "
+        "speedup / workers | target ≥ 0.85 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         speed = base / r["wall"] if base else float("nan")
         eff = speed / r["workers"]
-        lines.append(f"| {r['workers']} | {r['wall']:.1f} | {r['first']:.1f} | {60 * r['runs'] / r['wall']:.1f} | "
-                     f"{r['run_wall']:.2f} / {r['train']:.2f} | "
-                     f"{speed:.2f}× | {eff:.2f} | {'yes' if eff >= 0.85 else 'no'} |")
+        lines.append(
+            f"| {r['workers']} | {r['wall']:.1f} | {r['first']:.1f} | {60 * r['runs'] / r['wall']:.1f} | "
+            f"{r['run_wall']:.2f} / {r['train']:.2f} | "
+            f"{speed:.2f}× | {eff:.2f} | {'yes' if eff >= 0.85 else 'no'} |"
+        )
     return "\n".join(lines)
 
 

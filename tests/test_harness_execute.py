@@ -17,26 +17,34 @@ import pytest
 import yaml
 
 from wnrl.cli import main
-from wnrl.harness.execute import (RESULT_FILE, WORKER_DIED, plan_runs, read_result, run_local,
-                                  run_task, write_result)
+from wnrl.harness.execute import WORKER_DIED, plan_runs, run_local, run_task
+from wnrl.train.record import RESULT_FILE, RunRecord, read_record, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
 TINY_BASE = {
     "env": {"id": "CartPole-v1", "n_envs": 2},
     "agent": {"net_arch": [16, 16]},
-    "train": {"total_timesteps": 512, "eval_freq": 256, "eval_episodes": 2, "device": "cpu",
-              "diagnostics_freq": 256},
+    "train": {"total_timesteps": 512, "eval_freq": 256, "eval_episodes": 2, "device": "cpu", "diagnostics_freq": 256},
 }
-TINY_PER = {"agent.algo": {
-    "ppo": {"agent.hyperparams": {"n_steps": 64, "batch_size": 64, "n_epochs": 2}},
-    "dqn": {"env.n_envs": 1, "agent.hyperparams": {"learning_starts": 128, "buffer_size": 1000,
-                                                   "target_update_interval": 100}}}}
+TINY_PER = {
+    "agent.algo": {
+        "ppo": {"agent.hyperparams": {"n_steps": 64, "batch_size": 64, "n_epochs": 2}},
+        "dqn": {
+            "env.n_envs": 1,
+            "agent.hyperparams": {"learning_starts": 128, "buffer_size": 1000, "target_update_interval": 100},
+        },
+    }
+}
 # 8 runs: 4 train for real; the 4 with the bad env kwarg pass validation and fail in the worker
 # (gym.make raises TypeError there).
-FAILING_SWEEP = {"name": "failing", "base": TINY_BASE, "seeds": 1, "per": TINY_PER,
-                 "grid": {"agent.algo": ["ppo", "dqn"], "agent.norm": ["none", "weight"],
-                          "env.kwargs": [{}, {"not_an_arg": 1}]}}
+FAILING_SWEEP = {
+    "name": "failing",
+    "base": TINY_BASE,
+    "seeds": 1,
+    "per": TINY_PER,
+    "grid": {"agent.algo": ["ppo", "dqn"], "agent.norm": ["none", "weight"], "env.kwargs": [{}, {"not_an_arg": 1}]},
+}
 
 
 def results(sweep_dir: Path) -> dict[str, dict[str, Any]]:
@@ -85,14 +93,14 @@ def test_failing_runs_are_isolated_and_reported(failing: tuple[Path, Path, int])
 
 
 def test_rerun_skips_everything_and_retry_failed_reruns_only_failures(
-        failing: tuple[Path, Path, int], capsys: pytest.CaptureFixture) -> None:
+    failing: tuple[Path, Path, int], capsys: pytest.CaptureFixture
+) -> None:
     path, out, _ = failing
     before, res = mtimes(out), results(out)
     assert main(["compare", str(path), "--out", str(out), "--no-report"]) == 1
     assert mtimes(out) == before and results(out) == res
     assert "4 finished earlier, 4 failed earlier" in capsys.readouterr().err
-    assert main(["compare", str(path), "--out", str(out), "--no-report", "--retry-failed",
-                 "--workers", "1"]) == 1
+    assert main(["compare", str(path), "--out", str(out), "--no-report", "--retry-failed", "--workers", "1"]) == 1
     after = mtimes(out)
     for run_id, r in res.items():
         changed = after[run_id] != before[run_id]
@@ -104,8 +112,7 @@ def test_ray_backend_gives_the_same_results_as_the_local_pool(failing: tuple[Pat
     pytest.importorskip("ray")
     path, local_dir, _ = failing
     out = local_dir.parent / "ray"
-    assert main(["compare", str(path), "--out", str(out), "--workers", "2", "--backend", "ray",
-                 "--no-report"]) == 1
+    assert main(["compare", str(path), "--out", str(out), "--workers", "2", "--backend", "ray", "--no-report"]) == 1
     local, remote = results(local_dir), results(out)
     assert sorted(local) == sorted(remote)
     for run_id, a in local.items():
@@ -115,17 +122,26 @@ def test_ray_backend_gives_the_same_results_as_the_local_pool(failing: tuple[Pat
             assert a["final"] == b["final"] and a["curve"] == b["curve"] and a["auc"] == b["auc"], run_id
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_keeps_finished_runs(tmp_path: Path) -> None:
-    sweep = {"name": "resume", "base": {**TINY_BASE, "agent": {"algo": "ppo", "net_arch": [16, 16],
-                                                               "hyperparams": TINY_PER["agent.algo"]["ppo"]["agent.hyperparams"]}},
-             "grid": {"agent.norm": ["none", "weight"]}, "seeds": 2}
+    sweep = {
+        "name": "resume",
+        "base": {
+            **TINY_BASE,
+            "agent": {
+                "algo": "ppo",
+                "net_arch": [16, 16],
+                "hyperparams": TINY_PER["agent.algo"]["ppo"]["agent.hyperparams"],
+            },
+        },
+        "grid": {"agent.norm": ["none", "weight"]},
+        "seeds": 2,
+    }
     path = tmp_path / "resume.yaml"
     path.write_text(yaml.safe_dump(sweep, sort_keys=False))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "wnrl.cli", "compare", str(path), "--out", str(out), "--workers", "1",
-           "--no-report"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    cmd = [sys.executable, "-m", "wnrl.cli", "compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     try:
         while time.time() < deadline and proc.poll() is None:
@@ -148,42 +164,55 @@ def test_resume_after_sigkill_keeps_finished_runs(tmp_path: Path) -> None:
 
 
 def _fake_task(tmp: Path, run_id: str) -> dict[str, Any]:
-    return {"id": run_id, "run_dir": str(tmp / "runs" / run_id), "grid": {}, "seed": 0, "source": "x",
-            "config": {"env": {"id": "CartPole-v1"}, "agent": {"algo": "ppo", "norm": "none"},
-                       "train": {"device": "cpu"}}}
+    return {
+        "id": run_id,
+        "run_dir": str(tmp / "runs" / run_id),
+        "grid": {},
+        "seed": 0,
+        "source": "x",
+        "config": {"env": {"id": "CartPole-v1"}, "agent": {"algo": "ppo", "norm": "none"}, "train": {"device": "cpu"}},
+    }
 
 
-def _die_or_finish(task: dict[str, Any]) -> dict[str, Any]:
+def _die_or_finish(task: dict[str, Any]) -> RunRecord:
     if task["id"] == "die":
         os.kill(os.getpid(), signal.SIGKILL)
-    result = {"id": task["id"], "status": "finished", "final": {"mean": 1.0}, "pid": os.getpid(),
-              "threads": os.environ.get("OMP_NUM_THREADS")}
-    write_result(Path(task["run_dir"]), result)
+    # the worker's pid and thread setting travel in `host` / `error` of the record
+    result = RunRecord(
+        id=task["id"],
+        status="finished",
+        final={"mean": 1.0, "std": 0.0},
+        host=str(os.getpid()),
+        error=os.environ.get("OMP_NUM_THREADS"),
+    )
+    write_record(Path(task["run_dir"]), result)
     return result
 
 
+@pytest.mark.slow
 def test_a_killed_worker_fails_its_run_and_a_new_pool_goes_on(tmp_path: Path) -> None:
     tasks = [_fake_task(tmp_path, i) for i in ("a", "die", "b", "c")]
-    done: list[dict[str, Any]] = []
+    done: list[RunRecord] = []
     run_local(tasks, workers=1, on_done=done.append, fn=_die_or_finish)
-    by_id = {r["id"]: r for r in done}
+    by_id = {r.id: r for r in done}
     assert sorted(by_id) == ["a", "b", "c", "die"]
-    assert by_id["die"]["status"] == "failed" and by_id["die"]["error"] == WORKER_DIED
-    assert read_result(tmp_path / "runs" / "die")["status"] == "failed"
-    assert all(by_id[i]["status"] == "finished" and by_id[i]["threads"] == "1" for i in "abc")
-    assert by_id["a"]["pid"] != by_id["b"]["pid"]  # a fresh pool after the crash
+    assert by_id["die"].status == "failed" and by_id["die"].error == WORKER_DIED
+    assert read_record(tmp_path / "runs" / "die").status == "failed"
+    assert all(by_id[i].status == "finished" and by_id[i].error == "1" for i in "abc")
+    assert by_id["a"].host != by_id["b"].host  # a fresh pool (new pid) after the crash
 
 
-def _report_gpu(task: dict[str, Any]) -> dict[str, Any]:
-    return {"id": task["id"], "status": "finished", "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
-            "pid": os.getpid()}
+def _report_gpu(task: dict[str, Any]) -> RunRecord:
+    return RunRecord(
+        id=task["id"], status="finished", error=os.environ.get("CUDA_VISIBLE_DEVICES"), host=str(os.getpid())
+    )
 
 
 def test_gpu_slots_pin_each_worker_to_one_gpu(tmp_path: Path) -> None:
     tasks = [_fake_task(tmp_path, str(i)) for i in range(6)]
-    done: list[dict[str, Any]] = []
+    done: list[RunRecord] = []
     run_local(tasks, workers=8, on_done=done.append, fn=_report_gpu, gpus=2, runs_per_gpu=2)
-    gpu_of = {r["pid"]: r["gpu"] for r in done}
+    gpu_of = {r.host: r.error for r in done}
     assert len(done) == 6 and len(gpu_of) <= 4  # pool size = gpus * runs_per_gpu
     assert set(gpu_of.values()) <= {"0", "1"}
     assert all(list(gpu_of.values()).count(g) <= 2 for g in ("0", "1"))
@@ -192,40 +221,48 @@ def test_gpu_slots_pin_each_worker_to_one_gpu(tmp_path: Path) -> None:
 def test_nan_return_is_a_failed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import wnrl.train
     from wnrl.harness.sweep import expand_sweep
-    from wnrl.train import RunResult
 
-    def diverged(config: Any, out: Path, **kwargs: Any) -> RunResult:
-        out.mkdir(parents=True)
-        (out / "eval.json").write_text(json.dumps({"final": {"mean": float("nan"), "std": 0.0, "episodes": []},
-                                                   "curve": {"steps": [1], "mean": [0.0], "std": [0.0]}}))
-        return RunResult(out, float("nan"), 0.0, 0.0, 1, 0.1)
+    def diverged(config: Any, out: Path, **kwargs: Any) -> RunRecord:
+        record = RunRecord(
+            status="finished",
+            final={"mean": float("nan"), "std": 0.0},
+            auc=0.0,
+            curve={"steps": [1], "mean": [0.0], "std": [0.0]},
+            steps=1,
+        )
+        write_record(out, record)
+        return record
 
     monkeypatch.setattr(wnrl.train, "train", diverged)
     run = expand_sweep({"name": "n", "base": TINY_BASE, "seeds": 1, "grid": {"agent.algo": ["ppo"]}}, "n").runs[0]
     from wnrl.harness.execute import make_task
 
     result = run_task(make_task(run, tmp_path, "n.yaml"))
-    assert result["status"] == "failed" and "not finite" in result["error"]
-    assert read_result(tmp_path / "runs" / run.id)["status"] == "failed"
+    assert result.status == "failed" and "not finite" in result.error
+    assert read_record(tmp_path / "runs" / run.id).status == "failed"
 
 
 def test_plan_deletes_partial_runs(tmp_path: Path) -> None:
     from wnrl.harness.sweep import expand_sweep
 
-    runs = expand_sweep({"name": "p", "base": TINY_BASE, "seeds": 3, "grid": {"agent.algo": ["ppo"]}}, "p").runs
-    write_result(tmp_path / "runs" / runs[0].id, {"status": "finished"})
-    write_result(tmp_path / "runs" / runs[1].id, {"status": "failed"})
+    runs = expand_sweep({"name": "p", "base": TINY_BASE, "seeds": 4, "grid": {"agent.algo": ["ppo"]}}, "p").runs
+    write_record(tmp_path / "runs" / runs[0].id, RunRecord(status="finished"))
+    write_record(tmp_path / "runs" / runs[1].id, RunRecord(status="failed"))
     (tmp_path / "runs" / runs[2].id / "tb").mkdir(parents=True)  # killed mid-run
+    (tmp_path / "runs" / runs[3].id).mkdir(parents=True)
+    (tmp_path / "runs" / runs[3].id / RESULT_FILE).write_text('{"status": "finis')  # truncated
     todo, counts = plan_runs(runs, tmp_path)
-    assert [r.id for r in todo] == [runs[2].id] and not (tmp_path / "runs" / runs[2].id).exists()
-    assert counts == {"finished": 1, "failed": 1, "retried": 0, "partial": 1, "todo": 1}
+    assert [r.id for r in todo] == [runs[2].id, runs[3].id]
+    assert not (tmp_path / "runs" / runs[2].id).exists() and not (tmp_path / "runs" / runs[3].id).exists()
+    assert counts == {"finished": 1, "failed": 1, "retried": 0, "partial": 1, "corrupt": 1, "todo": 2}
     todo, counts = plan_runs(runs, tmp_path, retry_failed=True)
-    assert [r.id for r in todo] == [runs[1].id, runs[2].id] and counts["retried"] == 1
+    assert [r.id for r in todo] == [runs[1].id, runs[2].id, runs[3].id] and counts["retried"] == 1
 
 
-def test_ray_missing_and_busy_directory_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from wnrl.harness.cli import sweep_lock
+def test_ray_missing_and_busy_directory_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wnrl.harness.api import sweep_lock
 
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({"name": "s", "base": TINY_BASE, "seeds": 1, "grid": {"agent.algo": ["ppo"]}}))

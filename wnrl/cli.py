@@ -32,31 +32,44 @@ def _parse_noise(items: list[str] | None) -> dict[str, float] | None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from wnrl.config import load_config
-    from wnrl.train import load_run_config, train
 
     if args.resume:
+        from wnrl.train import load_run_config
+
         run_dir = Path(args.resume)
         config = load_run_config(run_dir)
         source = str(run_dir / "config.yaml")
     else:
         if not args.config:
             return _fail("give a CONFIG file (e.g. configs/cartpole_ppo.yaml) or --resume RUN_DIR")
-        config = load_config(args.config, args.set)
+        config = load_config(args.config, args.set)  # bad input answered before torch is imported
         source = args.config
         if args.device:
             config.train.device = args.device
+    from wnrl.train import run_dir_for, train
+
+    if not args.resume:
+        run_dir = Path(args.out) if args.out else run_dir_for(config)
     progress = None if sys.stderr.isatty() else False
     if args.progress is not None:
         progress = args.progress
-    result = train(config, out=Path(args.out) if args.out else None,
-                   resume=Path(args.resume) if args.resume else None, progress_bar=progress,
-                   source=source)
-    print(f"\nFinished {config.name}: {config.agent.algo.upper()} with norm={config.agent.norm} on "
-          f"{config.env.id} for {result.steps} steps in {result.seconds:.0f} s. Final evaluation "
-          f"return {result.final_mean:.1f} ± {result.final_std:.1f} over "
-          f"{config.train.eval_episodes} episodes (area under the learning curve {result.auc:.1f}). "
-          f"Results are in {result.run_dir} (eval.json, curve.json, model.zip); "
-          f"open the dashboards with: tensorboard --logdir {result.run_dir / 'tb'}")
+    record = train(
+        config,
+        out=None if args.resume else run_dir,
+        resume=run_dir if args.resume else None,
+        progress_bar=progress,
+        source=source,
+    )
+    final = record.final
+    assert final is not None  # a finished run always has its final evaluation
+    print(
+        f"\nFinished {config.name}: {config.agent.algo.upper()} with norm={config.agent.norm} on "
+        f"{config.env.id} for {record.steps} steps in {record.seconds:.0f} s. Final evaluation "
+        f"return {final.mean:.1f} ± {final.std:.1f} over "
+        f"{config.train.eval_episodes} episodes (area under the learning curve {record.auc:.1f}). "
+        f"Results are in {run_dir} (result.json, curve.json, model.zip); "
+        f"open the dashboards with: tensorboard --logdir {run_dir / 'tb'}"
+    )
     return 0
 
 
@@ -67,8 +80,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     noise = _parse_noise(args.noise)
     result = evaluate_run(run_dir, episodes=args.episodes, noise=noise, device=args.device)
     setting = ", ".join(f"{k}={v:g}" for k, v in (noise or {}).items()) or "clean"
-    print(f"{run_dir}: return {result['mean']:.1f} ± {result['std']:.1f} over {args.episodes} "
-          f"episodes ({setting})")
+    print(f"{run_dir}: return {result['mean']:.1f} ± {result['std']:.1f} over {args.episodes} episodes ({setting})")
     if args.video:
         paths = record_video(run_dir, Path(args.video), episodes=1, noise=noise)
         print(f"video: {', '.join(str(p) for p in paths) or 'the environment renders no frames'}")
@@ -76,46 +88,89 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from wnrl.harness.cli import compare
+    """``wnrl compare``: exit 0 when every run finished, 1 when some failed."""
+    from wnrl.harness.api import compare
 
-    return compare(args)
+    outcome = compare(
+        args.sweep,
+        out=args.out,
+        workers=args.workers,
+        backend=args.backend,
+        address=args.address,
+        runs_per_gpu=args.runs_per_gpu,
+        retry_failed=args.retry_failed,
+        overrides=args.set,
+        write_report=not args.no_report,
+    )
+    d = outcome.sweep_dir
+    print(
+        f"Sweep: ran {len(outcome.ran)} runs in {outcome.wall_seconds:.0f} s; "
+        f"{outcome.total - len(outcome.failed)} of {outcome.total} finished, "
+        f"{len(outcome.failed)} failed",
+        file=sys.stderr,
+    )
+    for r in outcome.failed[:10]:
+        print(f"  failed {r.id}: {str(r.error)[:200]}", file=sys.stderr)
+    if outcome.report is not None:
+        print(
+            f"Report: {outcome.report} (figures in {d / 'figures'}, per-run table in "
+            f"{d / 'results.csv'}); compare the runs in TensorBoard with: tensorboard --logdir {d}"
+        )
+    else:
+        print(f"Results are in {d}; write the report with: wnrl report {d}")
+    return 0 if outcome.ok else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from wnrl.harness.cli import report
+    """``wnrl report SWEEP_DIR``."""
+    from wnrl.harness.api import report
 
-    return report(args)
+    path = report(args.sweep_dir, reps=args.reps)
+    print(f"Report: {path} (figures in {path.parent / 'figures'}, per-run table in {path.parent / 'results.csv'})")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``wnrl``."""
-    parser = argparse.ArgumentParser(prog="wnrl", description="Reinforcement learning with "
-                                     "weight-normalized networks: train, evaluate, compare.")
+    parser = argparse.ArgumentParser(
+        prog="wnrl", description="Reinforcement learning with weight-normalized networks: train, evaluate, compare."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train one agent from a YAML config")
     p.add_argument("config", nargs="?", help="YAML run config (see configs/)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set agent.norm=batch (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set agent.norm=batch (repeatable)",
+    )
     p.add_argument("--out", help="run directory to create (default: runs/<name>-<algo>-<norm>-s<seed>)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override train.device")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show the progress bar (default: when stderr is a terminal)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show the progress bar (default: when stderr is a terminal)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a trained run, optionally under noise")
     p.add_argument("run_dir", help="a run directory made by `wnrl train`")
     p.add_argument("--episodes", type=int, default=10)
-    p.add_argument("--noise", action="append", metavar="KEY=VALUE",
-                   help="evaluate under noise, e.g. --noise obs_std=0.2 (repeatable)")
+    p.add_argument(
+        "--noise",
+        action="append",
+        metavar="KEY=VALUE",
+        help="evaluate under noise, e.g. --noise obs_std=0.2 (repeatable)",
+    )
     p.add_argument("--video", metavar="DIR", help="also record an episode as a GIF into DIR")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("compare", help="run a sweep (norms × settings × seeds) and report")
-    p.add_argument("sweep", nargs="?", default=None,
-                   help="YAML sweep file (default: the built-in demo sweep)")
+    p.add_argument("sweep", nargs="?", default=None, help="YAML sweep file (default: the built-in demo sweep)")
     p.add_argument("--out", help="sweep directory (default: sweeps/<sweep name>)")
     p.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPU cores)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
@@ -143,8 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         return _fail(str(e))
     except KeyboardInterrupt:
-        print("wnrl: interrupted; finished work is kept (resume with --resume / rerun compare)",
-              file=sys.stderr)
+        print("wnrl: interrupted; finished work is kept (resume with --resume / rerun compare)", file=sys.stderr)
         return 130
 
 

@@ -1,21 +1,22 @@
-"""``wnrl compare`` (run a sweep, then report) and ``wnrl report`` (statistics of a sweep directory).
+"""The harness as a Python API: :func:`compare` (run a sweep, then report) and :func:`report`.
 
-``wnrl compare SWEEP.yaml [--out DIR] [--workers N] [--backend local|ray [--address A]]
-[--runs-per-gpu K] [--retry-failed] [--set KEY=VALUE ...] [--no-report]``:
+``wnrl compare`` and ``wnrl report`` are thin argument parsing over these two functions::
 
-1. reads and validates every run of the sweep (nothing starts on bad input: exit code 2);
-2. writes ``DIR/index.json`` and skips the runs that already have a result (a sweep is resumed
-   by running the same command again);
+    from wnrl.harness import compare, report
+    outcome = compare("configs/sweeps/demo.yaml", out="sweeps/demo", workers=2)
+    report("sweeps/demo")
+
+:func:`compare`:
+
+1. reads and validates every run of the sweep (nothing starts on bad input: ``ConfigError``);
+2. writes ``OUT/index.json`` and skips the runs that already have a result (a sweep is resumed
+   by running the same call again);
 3. runs the rest on the backend (see :mod:`wnrl.harness.execute`);
-4. writes the report (``DIR/report.md``, ``results.csv``, ``figures/``) unless ``--no-report``.
-
-Exit code 0 when every run of the sweep finished, 1 when some failed (their errors are in the
-report and their ``result.json``), 2 on bad input, 130 when interrupted.
+4. writes the report (``OUT/report.md``, ``results.csv``, ``figures/``) unless ``write_report=False``.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -25,28 +26,61 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wnrl.config import ConfigError
+from wnrl.train.record import RecordError, RunRecord, atomic_write_text, read_record
 
-__all__ = ["compare", "report", "sweep_lock", "compare_command"]
+__all__ = ["CompareOutcome", "compare", "compare_command", "report", "sweep_lock"]
+
+BACKENDS = ("local", "ray")
 
 
-def compare_command(args: argparse.Namespace, sweep_dir: Path) -> str:
-    """The ``wnrl compare`` command line that reproduces this sweep.
+@dataclass
+class CompareOutcome:
+    """What :func:`compare` did.
 
-    :param args: parsed arguments of ``wnrl compare``
     :param sweep_dir: the sweep directory
+    :param ran: the records of the runs started by this call, in the order they ended
+    :param failed: the records of every failed run of the sweep (this call's and earlier ones)
+    :param total: runs in the sweep
+    :param report: the path of ``report.md`` (``None`` when not written)
+    :param wall_seconds: wall time of the runs of this call
     """
-    parts = ["wnrl", "compare"] + ([str(args.sweep)] if args.sweep else []) + ["--out", str(sweep_dir)]
-    if args.workers:
-        parts += ["--workers", str(args.workers)]
-    if args.backend != "local":
-        parts += ["--backend", args.backend] + (["--address", args.address] if args.address else [])
-    if args.runs_per_gpu != 1:
-        parts += ["--runs-per-gpu", str(args.runs_per_gpu)]
-    for item in args.set or []:
+
+    sweep_dir: Path
+    ran: list[RunRecord] = field(default_factory=list)
+    failed: list[RunRecord] = field(default_factory=list)
+    total: int = 0
+    report: Path | None = None
+    wall_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether every run of the sweep finished."""
+        return not self.failed
+
+
+def compare_command(
+    sweep: str | Path | None,
+    sweep_dir: Path,
+    workers: int | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    runs_per_gpu: int = 1,
+    overrides: list[str] | None = None,
+) -> str:
+    """The ``wnrl compare`` command line that reproduces a sweep (recorded in ``index.json``)."""
+    parts = ["wnrl", "compare"] + ([str(sweep)] if sweep else []) + ["--out", str(sweep_dir)]
+    if workers:
+        parts += ["--workers", str(workers)]
+    if backend != "local":
+        parts += ["--backend", backend] + (["--address", address] if address else [])
+    if runs_per_gpu != 1:
+        parts += ["--runs-per-gpu", str(runs_per_gpu)]
+    for item in overrides or []:
         parts += ["--set", item]
     return shlex.join(parts)
 
@@ -62,24 +96,27 @@ def sweep_lock(sweep_dir: Path) -> Iterator[None]:
 
     try:
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(sweep_dir / ".lock", "w")  # noqa: SIM115 - held for the whole block
+        handle = open(sweep_dir / ".lock", "w")
     except OSError as e:
-        raise ConfigError(f"--out {sweep_dir}: cannot create the sweep directory: {e.strerror}; "
-                          "choose another --out") from None
+        raise ConfigError(
+            f"--out {sweep_dir}: cannot create the sweep directory: {e.strerror}; choose another --out"
+        ) from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise ConfigError(f"--out {sweep_dir}: another `wnrl compare` is running in this sweep "
-                              "directory; wait for it or choose another --out") from None
+            raise ConfigError(
+                f"--out {sweep_dir}: another `wnrl compare` is running in this sweep "
+                "directory; wait for it or choose another --out"
+            ) from None
         yield
     finally:
         handle.close()
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C while the sweep runs (the workers are stopped, results kept)."""
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C inside the block (what batch schedulers and Ray send)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -104,12 +141,6 @@ def _check_envs(sweep: Any) -> None:
             raise ConfigError(f"{sweep.source}: env.id: {e}") from None
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
 def _sessions(sweep_dir: Path) -> list[dict[str, Any]]:
     try:
         old = json.loads((sweep_dir / "index.json").read_text())
@@ -118,85 +149,129 @@ def _sessions(sweep_dir: Path) -> list[dict[str, Any]]:
         return []
 
 
-def compare(args: argparse.Namespace) -> int:
-    """``wnrl compare``: run a sweep (resuming what is done) and write its report.
+def _write_index(sweep_dir: Path, index: dict[str, Any]) -> None:
+    atomic_write_text(sweep_dir / "index.json", json.dumps(index, indent=2))
 
-    :param args: ``sweep``, ``out``, ``workers``, ``backend``, ``address``, ``runs_per_gpu``,
-        ``retry_failed``, ``set``, ``no_report``
-    :returns: the exit code (0: all runs finished, 1: some failed)
-    """
-    from wnrl.harness.execute import execute, make_task, plan_runs, read_result
-    from wnrl.harness.sweep import load_sweep
 
-    sweep = load_sweep(args.sweep, args.set)
-    _check_envs(sweep)
-    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+def _check_options(workers: int, backend: str, address: str | None, runs_per_gpu: int) -> None:
     if workers < 1:
         raise ConfigError(f"--workers {workers}: must be at least 1")
-    if args.runs_per_gpu < 1:
-        raise ConfigError(f"--runs-per-gpu {args.runs_per_gpu}: must be at least 1")
-    if args.address and args.backend != "ray":
+    if runs_per_gpu < 1:
+        raise ConfigError(f"--runs-per-gpu {runs_per_gpu}: must be at least 1")
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend {backend}: unknown backend; valid values: {', '.join(BACKENDS)}")
+    if address and backend != "ray":
         raise ConfigError("--address: only used with --backend ray; add --backend ray")
-    if args.backend == "ray":
+    if backend == "ray":
         try:
             import ray  # noqa: F401
         except ImportError:
-            raise ConfigError('--backend ray: the ray backend needs the ray extra: '
-                              'pip install "wnrl[ray]"') from None
-    sweep_dir = Path(args.out) if args.out else Path("sweeps") / sweep.name
+            raise ConfigError('--backend ray: the ray backend needs the ray extra: pip install "wnrl[ray]"') from None
+
+
+def _failed_runs(sweep: Any, sweep_dir: Path) -> list[RunRecord]:
+    out = []
+    for run in sweep.runs:
+        try:
+            record = read_record(sweep_dir / "runs" / run.id)
+        except RecordError:
+            continue
+        if record is not None and not record.finished:
+            out.append(record)
+    return out
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def compare(
+    sweep: str | Path | None = None,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    runs_per_gpu: int = 1,
+    retry_failed: bool = False,
+    overrides: list[str] | None = None,
+    write_report: bool = True,
+    progress: bool | None = None,
+) -> CompareOutcome:
+    """Run a sweep (resuming what is done) and write its report.
+
+    :param sweep: a sweep file (``None``: the built-in demo sweep)
+    :param out: the sweep directory (default: ``sweeps/<sweep name>``)
+    :param workers: parallel runs (default: CPU cores)
+    :param backend: ``local`` (process pool) or ``ray``
+    :param address: Ray cluster address (``ray`` backend; default: a local instance)
+    :param runs_per_gpu: runs sharing one GPU
+    :param retry_failed: rerun the runs that failed earlier
+    :param overrides: ``KEY=VALUE`` strings applied to every run's base config (``--set``)
+    :param write_report: write ``report.md``, ``results.csv`` and the figures at the end
+    :param progress: ``None``: a bar on a terminal, a line per run otherwise; ``False``: silent
+    :raises ConfigError: on bad input, before any run starts
+    """
+    from wnrl.harness.execute import execute, make_task, plan_runs
+    from wnrl.harness.sweep import load_sweep
+
+    loaded = load_sweep(sweep, overrides)
+    _check_envs(loaded)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    _check_options(workers, backend, address, runs_per_gpu)
+    sweep_dir = Path(out) if out else Path("sweeps") / loaded.name
     if sweep_dir.exists() and not sweep_dir.is_dir():
         raise ConfigError(f"--out {sweep_dir}: is a file; give a directory")
-    command = compare_command(args, sweep_dir)
+    command = compare_command(sweep, sweep_dir, workers, backend, address, runs_per_gpu, overrides)
+    outcome = CompareOutcome(sweep_dir, total=len(loaded.runs))
     with sweep_lock(sweep_dir):
         sessions = _sessions(sweep_dir)
-        index = {**sweep.index(), "command": command, "sessions": sessions}
-        _write_json(sweep_dir / "index.json", index)
-        todo, counts = plan_runs(sweep.runs, sweep_dir, args.retry_failed)
+        index = {**loaded.index(), "command": command, "sessions": sessions}
+        _write_index(sweep_dir, index)
+        todo, counts = plan_runs(loaded.runs, sweep_dir, retry_failed)
         kept = f", {counts['failed']} failed earlier (kept; rerun them with --retry-failed)" if counts["failed"] else ""
-        doing = (f"running {len(todo)} on the {args.backend} backend with {min(workers, len(todo))} workers"
-                 if todo else "nothing to run")
-        print(f"Sweep {sweep.name}: {len(sweep.runs)} runs in {sweep_dir}; {counts['finished']} finished "
-              f"earlier{kept}; {doing}", file=sys.stderr, flush=True)
+        bad = f", {counts['corrupt']} with a corrupt result.json (rerun)" if counts["corrupt"] else ""
+        doing = (
+            f"running {len(todo)} on the {backend} backend with {min(workers, len(todo))} workers"
+            if todo
+            else "nothing to run"
+        )
+        _say(
+            f"Sweep {loaded.name}: {len(loaded.runs)} runs in {sweep_dir}; {counts['finished']} "
+            f"finished earlier{kept}{bad}; {doing}"
+        )
         started = time.time()
-        tasks = [make_task(r, sweep_dir, sweep.source) for r in todo]
-        with _sigterm_as_interrupt():
-            results = execute(tasks, args.backend, workers, args.address, args.runs_per_gpu)
-        wall = time.time() - started
-        sessions.append({"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-                         "wall_seconds": round(wall, 1), "command": command, "backend": args.backend,
-                         "workers": workers, "ran": len(tasks),
-                         "failed": sum(r["status"] != "finished" for r in results)})
-        _write_json(sweep_dir / "index.json", {**index, "sessions": sessions})
-    failed = [r for r in (read_result(sweep_dir / "runs" / run.id) for run in sweep.runs)
-              if r is not None and r["status"] != "finished"]
-    print(f"Sweep {sweep.name}: ran {len(tasks)} runs in {wall:.0f} s; "
-          f"{len(sweep.runs) - len(failed)} of {len(sweep.runs)} finished, {len(failed)} failed",
-          file=sys.stderr)
-    for r in failed[:10]:
-        print(f"  failed {r['id']}: {str(r['error'])[:200]}", file=sys.stderr)
-    if not args.no_report:
-        from wnrl.harness.report import build_report
-
-        path = build_report(sweep_dir)
-        print(f"Report: {path} (figures in {path.parent / 'figures'}, per-run table in "
-              f"{path.parent / 'results.csv'}); compare the runs in TensorBoard with: "
-              f"tensorboard --logdir {sweep_dir}")
-    else:
-        print(f"Results are in {sweep_dir}; write the report with: wnrl report {sweep_dir}")
-    return 1 if failed else 0
+        tasks = [make_task(r, sweep_dir, loaded.source) for r in todo]
+        with sigterm_as_interrupt():
+            outcome.ran = execute(tasks, backend, workers, address, runs_per_gpu, progress)
+        outcome.wall_seconds = time.time() - started
+        sessions.append(
+            {
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+                "wall_seconds": round(outcome.wall_seconds, 1),
+                "command": command,
+                "backend": backend,
+                "workers": workers,
+                "ran": len(tasks),
+                "failed": sum(not r.finished for r in outcome.ran),
+            }
+        )
+        _write_index(sweep_dir, {**index, "sessions": sessions})
+    outcome.failed = _failed_runs(loaded, sweep_dir)
+    if write_report:
+        outcome.report = report(sweep_dir)
+    return outcome
 
 
-def report(args: argparse.Namespace) -> int:
-    """``wnrl report SWEEP_DIR``: results.csv, report.md and figures of a sweep directory.
+def report(sweep_dir: str | Path, reps: int = 2000) -> Path:
+    """Write ``results.csv``, ``summary.json``, ``report.md`` and ``figures/`` of a sweep directory.
 
-    :param args: ``sweep_dir``, ``reps``
-    :returns: the exit code
+    :param sweep_dir: a directory written by :func:`compare`
+    :param reps: bootstrap resamples
+    :returns: the path of ``report.md``
+    :raises ConfigError: when it is not a sweep directory or ``reps`` < 1
     """
-    from wnrl.harness.report import build_report
+    from wnrl.harness.reporting import build_report
 
-    if args.reps < 1:
-        raise ConfigError(f"--reps {args.reps}: must be at least 1 (2000 is usual)")
-    path = build_report(Path(args.sweep_dir), reps=args.reps)
-    print(f"Report: {path} (figures in {path.parent / 'figures'}, per-run table in "
-          f"{path.parent / 'results.csv'})")
-    return 0
+    if reps < 1:
+        raise ConfigError(f"--reps {reps}: must be at least 1 (2000 is usual)")
+    return build_report(Path(sweep_dir), reps=reps)

@@ -4,14 +4,15 @@ A sweep directory::
 
     index.json              the sweep spec, every run's id, grid values and seed, the last session
     runs/<id>/              one run directory made by :func:`wnrl.train.train` (config.yaml,
-                            eval.json, curve.json, tb/, model.zip, system.json)
-    runs/<id>/result.json   written last, atomically (temp file + rename), by the process that ran
-                            the run: status finished|failed, grid values, seed, final
-                            mean/std/episodes, AUC, curve, seconds (of ``learn``), wall_seconds
-                            and cpu_seconds (the whole run); error and traceback on failure
+                            curve.json, tb/, model.zip, system.json)
+    runs/<id>/result.json   the run's :class:`~wnrl.train.record.RunRecord`, written last,
+                            atomically, by the process that ran the run: status finished|failed,
+                            grid values, seed, final evaluation, AUC, curve, seconds (of
+                            ``learn``), wall_seconds and cpu_seconds (the whole run); error and
+                            traceback on failure
 
 ``result.json`` is the only marker of a done run: a run directory without one (a run killed
-mid-way) is deleted and run again; ``finished`` runs are never rerun; ``failed`` runs are
+mid-way), or with a corrupt one, is deleted and run again; ``finished`` runs are never rerun; ``failed`` runs are
 skipped unless ``retry_failed``. Every run writes its own result, so killing the sweep (Ctrl-C,
 SIGKILL) loses only the runs in flight.
 
@@ -31,7 +32,6 @@ Backends:
 
 from __future__ import annotations
 
-import json
 import math
 import multiprocessing as mp
 import os
@@ -41,71 +41,80 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-__all__ = ["RESULT_FILE", "read_result", "write_result", "failed_result", "run_task", "plan_runs",
-           "make_task", "run_local", "run_ray", "execute", "Progress", "WORKER_DIED"]
+from wnrl.train.record import RecordError, RunRecord, read_record, write_record
 
-RESULT_FILE = "result.json"
-WORKER_DIED = ("the worker process died while this run was in flight (killed by a signal or out of "
-               "memory?); every run in flight at that moment is marked, so this one may not be the "
-               "cause; rerun with --retry-failed")
+__all__ = [
+    "WORKER_DIED",
+    "Progress",
+    "execute",
+    "failed_result",
+    "make_task",
+    "plan_runs",
+    "record_failure",
+    "run_local",
+    "run_ray",
+    "run_task",
+]
+
+WORKER_DIED = (
+    "the worker process died while this run was in flight (killed by a signal or out of "
+    "memory?); every run in flight at that moment is marked, so this one may not be the "
+    "cause; rerun with --retry-failed"
+)
 Task = dict[str, Any]
-OnDone = Callable[[dict[str, Any]], None]
+OnDone = Callable[[RunRecord], None]
 
 
-def read_result(run_dir: Path) -> dict[str, Any] | None:
-    """The ``result.json`` of a run directory, or ``None`` if it is missing or unreadable."""
-    try:
-        data = json.loads((run_dir / RESULT_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("status") in ("finished", "failed") else None
-
-
-def write_result(run_dir: Path, result: dict[str, Any]) -> None:
-    """Write ``result.json`` atomically (temp file + ``os.replace``).
-
-    :param run_dir: the run directory (created if needed)
-    :param result: the result mapping
-    """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / f".{RESULT_FILE}.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(result, indent=2, allow_nan=True))
-    os.replace(tmp, run_dir / RESULT_FILE)
-
-
-def _base_result(task: Task) -> dict[str, Any]:
+def _base(task: Task) -> dict[str, Any]:
     cfg = task["config"]
-    return {"id": task["id"], "grid": task["grid"], "seed": task["seed"], "env_id": cfg["env"]["id"],
-            "algo": cfg["agent"]["algo"], "norm": cfg["agent"]["norm"]}
+    return {
+        "id": task["id"],
+        "grid": task["grid"],
+        "seed": task["seed"],
+        "env_id": cfg["env"]["id"],
+        "algo": cfg["agent"]["algo"],
+        "norm": cfg["agent"]["norm"],
+        "host": os.uname().nodename,
+    }
 
 
-def failed_result(task: Task, error: str, tb: str = "", seconds: float = 0.0) -> dict[str, Any]:
-    """The result of a failed run.
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def failed_result(task: Task, error: str, tb: str = "", seconds: float = 0.0) -> RunRecord:
+    """The record of a failed run.
 
     :param task: the run's task
     :param error: one-line error message
     :param tb: the traceback
     :param seconds: time spent before the failure
     """
-    return {**_base_result(task), "status": "failed", "error": error, "traceback": tb,
-            "final": None, "auc": None, "curve": None, "steps": None, "seconds": round(seconds, 3),
-            "host": os.uname().nodename, "ended": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    return RunRecord(status="failed", error=error, traceback=tb, seconds=round(seconds, 3), ended=_now(), **_base(task))
 
 
-def record_failure(task: Task, error: str) -> dict[str, Any]:
+def _existing(run_dir: Path) -> RunRecord | None:
+    try:
+        return read_record(run_dir)
+    except RecordError:
+        return None
+
+
+def record_failure(task: Task, error: str) -> RunRecord:
     """Write a failed ``result.json`` for ``task`` from outside the run (e.g. its worker died),
-    unless the run already wrote a result; returns the result that is on disk."""
+    unless the run already wrote a result; returns the record that is on disk."""
     run_dir = Path(task["run_dir"])
-    existing = read_result(run_dir)
+    existing = _existing(run_dir)
     if existing is not None:
         return existing
     result = failed_result(task, error)
-    write_result(run_dir, result)
+    write_record(run_dir, result)
     return result
 
 
@@ -114,14 +123,15 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def run_task(task: Task) -> dict[str, Any]:
+def run_task(task: Task) -> RunRecord:
     """Train one run of a sweep and write its ``result.json`` (runs inside a worker).
 
-    Exceptions become a ``failed`` result (so do a NaN final return or AUC); a
+    The record ``wnrl train`` wrote gets the run's sweep id, grid values and whole-run timings.
+    Exceptions become a ``failed`` record (so do a NaN final return or AUC); a
     ``KeyboardInterrupt`` propagates and leaves no result, so the run is redone next time.
 
     :param task: ``{"id", "run_dir", "config", "grid", "seed", "source"}`` (see :func:`make_task`)
-    :returns: the result that was written
+    :returns: the record that was written
     """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     start, cpu = time.time(), time.process_time()
@@ -134,20 +144,23 @@ def run_task(task: Task) -> dict[str, Any]:
 
         torch.set_num_threads(1)
         config = validate(task["config"], task["source"])
-        res = train(config, out=run_dir, progress_bar=False, source=task["source"])
-        ev = json.loads((run_dir / "eval.json").read_text())
-        if not (math.isfinite(res.final_mean) and math.isfinite(res.auc)):
-            raise FloatingPointError(f"the final evaluation return ({res.final_mean}) or the AUC "
-                                     f"({res.auc}) is not finite: training diverged")
-        final = {k: ev["final"][k] for k in ("mean", "std", "episodes")}
-        result = {**_base_result(task), "status": "finished", "error": None, "traceback": None,
-                  "final": final, "auc": res.auc, "curve": ev["curve"], "steps": res.steps,
-                  "seconds": round(res.seconds, 3), "wall_seconds": round(time.time() - start, 3),
-                  "cpu_seconds": round(time.process_time() - cpu, 3), "host": os.uname().nodename,
-                  "ended": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    except Exception as e:  # noqa: BLE001 - any failure of one run is recorded, the sweep goes on
+        record = train(config, out=run_dir, progress_bar=False, source=task["source"])
+        score, auc = record.score, record.auc
+        if score is None or auc is None or not (math.isfinite(score) and math.isfinite(auc)):
+            raise FloatingPointError(
+                f"the final evaluation return ({score}) or the AUC ({auc}) is not finite: training diverged"
+            )
+        result = record.model_copy(
+            update={
+                **_base(task),
+                "ended": _now(),
+                "wall_seconds": round(time.time() - start, 3),
+                "cpu_seconds": round(time.process_time() - cpu, 3),
+            }
+        )
+    except Exception as e:
         result = failed_result(task, _one_line(e), traceback.format_exc(), time.time() - start)
-    write_result(run_dir, result)
+    write_record(run_dir, result)
     return result
 
 
@@ -158,9 +171,14 @@ def make_task(run: Any, sweep_dir: Path, source: str) -> Task:
     :param sweep_dir: the sweep directory
     :param source: the sweep file (for error messages)
     """
-    return {"id": run.id, "run_dir": str((sweep_dir / "runs" / run.id).resolve()),
-            "config": run.config.model_dump(mode="json"), "grid": run.grid, "seed": run.seed,
-            "source": source}
+    return {
+        "id": run.id,
+        "run_dir": str((sweep_dir / "runs" / run.id).resolve()),
+        "config": run.config.model_dump(mode="json"),
+        "grid": run.grid,
+        "seed": run.seed,
+        "source": source,
+    }
 
 
 def plan_runs(runs: list[Any], sweep_dir: Path, retry_failed: bool = False) -> tuple[list[Any], dict[str, int]]:
@@ -175,12 +193,18 @@ def plan_runs(runs: list[Any], sweep_dir: Path, retry_failed: bool = False) -> t
     :returns: ``(runs to start, counts)`` with counts ``finished``, ``failed`` (kept),
         ``retried``, ``partial`` (deleted incomplete directories), ``todo``
     """
-    counts = {"finished": 0, "failed": 0, "retried": 0, "partial": 0}
+    counts = {"finished": 0, "failed": 0, "retried": 0, "partial": 0, "corrupt": 0}
     todo = []
     for run in runs:
         run_dir = sweep_dir / "runs" / run.id
-        result = read_result(run_dir)
-        if result is not None and result["status"] == "finished":
+        try:
+            result = read_record(run_dir)
+        except RecordError:
+            counts["corrupt"] += 1
+            shutil.rmtree(run_dir)
+            todo.append(run)
+            continue
+        if result is not None and result.finished:
             counts["finished"] += 1
             continue
         if result is not None and not retry_failed:
@@ -213,23 +237,25 @@ class Progress:
             self.bar = tqdm(total=total, desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True)
             self.bar.set_postfix(failed=0)
 
-    def update(self, result: dict[str, Any]) -> None:
+    def update(self, result: RunRecord) -> None:
         """Count one done run.
 
         :param result: its result
         """
         self.done += 1
-        self.failed += result.get("status") != "finished"
+        self.failed += not result.finished
         if self.bar is not None:
             self.bar.set_postfix(failed=self.failed, refresh=False)
             self.bar.update(1)
         elif self.enabled:
             elapsed = time.time() - self.start
             eta = elapsed / self.done * (self.total - self.done)
-            what = (f"return {result['final']['mean']:.1f}" if result.get("status") == "finished"
-                    else f"FAILED: {str(result.get('error'))[:120]}")
-            print(f"[{self.done}/{self.total}] {result['id']}: {what}; {self.failed} failed, "
-                  f"ETA {eta / 60:.1f} min", file=sys.stderr, flush=True)
+            what = f"return {result.score:.1f}" if result.score is not None else f"FAILED: {str(result.error)[:120]}"
+            print(
+                f"[{self.done}/{self.total}] {result.id}: {what}; {self.failed} failed, ETA {eta / 60:.1f} min",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def close(self) -> None:
         """Close the bar."""
@@ -262,8 +288,14 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def run_local(tasks: list[Task], workers: int, on_done: OnDone, fn: Callable[[Task], dict[str, Any]] = run_task,
-              gpus: int = 0, runs_per_gpu: int = 1) -> None:
+def run_local(
+    tasks: list[Task],
+    workers: int,
+    on_done: OnDone,
+    fn: Callable[[Task], RunRecord] = run_task,
+    gpus: int = 0,
+    runs_per_gpu: int = 1,
+) -> None:
     """Run ``tasks`` on a process pool; ``on_done(result)`` is called as each one ends.
 
     :param tasks: the tasks (see :func:`make_task`)
@@ -282,8 +314,7 @@ def run_local(tasks: list[Task], workers: int, on_done: OnDone, fn: Callable[[Ta
             slots = ctx.Queue()
             for i in range(size):
                 slots.put(i % gpus)
-        pool = ProcessPoolExecutor(size, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(slots, os.getpid()))
+        pool = ProcessPoolExecutor(size, mp_context=ctx, initializer=_init_worker, initargs=(slots, os.getpid()))
         inflight: dict[Future, Task] = {}
         try:
             broken = False
@@ -316,8 +347,15 @@ def run_local(tasks: list[Task], workers: int, on_done: OnDone, fn: Callable[[Ta
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run_ray(tasks: list[Task], workers: int, on_done: OnDone, fn: Callable[[Task], dict[str, Any]] = run_task,
-            address: str | None = None, runs_per_gpu: int = 1, use_gpu: bool = False) -> None:
+def run_ray(
+    tasks: list[Task],
+    workers: int,
+    on_done: OnDone,
+    fn: Callable[[Task], RunRecord] = run_task,
+    address: str | None = None,
+    runs_per_gpu: int = 1,
+    use_gpu: bool = False,
+) -> None:
     """Run ``tasks`` as Ray tasks; ``on_done(result)`` is called as each one ends.
 
     :param tasks: the tasks (see :func:`make_task`); their ``run_dir`` must be on storage every
@@ -346,9 +384,11 @@ def run_ray(tasks: list[Task], workers: int, on_done: OnDone, fn: Callable[[Task
             except (ConnectionError, RuntimeError, ValueError) as e:
                 from wnrl.config import ConfigError
 
-                raise ConfigError(f"--address {address}: cannot connect to the Ray cluster "
-                                  f"({' '.join(str(e).split())[:200]}); check the address or start "
-                                  "one with `ray start --head`") from None
+                raise ConfigError(
+                    f"--address {address}: cannot connect to the Ray cluster "
+                    f"({' '.join(str(e).split())[:200]}); check the address or start "
+                    "one with `ray start --head`"
+                ) from None
         else:
             ray.init(num_cpus=workers, **options)
     refs: dict[Any, Task] = {}
@@ -386,13 +426,19 @@ def _cuda_gpus(tasks: list[Task]) -> int:
         import torch
 
         return torch.cuda.device_count() if torch.cuda.is_available() else 0
-    except Exception:  # noqa: BLE001 - no usable CUDA
+    except Exception:
         return 0
 
 
-def execute(tasks: list[Task], backend: str = "local", workers: int | None = None,
-            address: str | None = None, runs_per_gpu: int = 1, progress: bool | None = None,
-            fn: Callable[[Task], dict[str, Any]] = run_task) -> list[dict[str, Any]]:
+def execute(
+    tasks: list[Task],
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    runs_per_gpu: int = 1,
+    progress: bool | None = None,
+    fn: Callable[[Task], RunRecord] = run_task,
+) -> list[RunRecord]:
     """Run the tasks of a sweep on a backend, with one progress display.
 
     :param tasks: the tasks (see :func:`make_task`)
@@ -405,20 +451,27 @@ def execute(tasks: list[Task], backend: str = "local", workers: int | None = Non
     :returns: the results, in the order they ended
     """
     workers = workers or os.cpu_count() or 1
-    results: list[dict[str, Any]] = []
+    results: list[RunRecord] = []
     if not tasks:
         return results
     bar = Progress(len(tasks), enabled=progress)
 
-    def on_done(result: dict[str, Any]) -> None:
+    def on_done(result: RunRecord) -> None:
         results.append(result)
         bar.update(result)
 
     gpus = _cuda_gpus(tasks)
     try:
         if backend == "ray":
-            run_ray(tasks, workers, on_done, fn, address, runs_per_gpu,
-                    use_gpu=gpus > 0 or (address is not None and _wants_gpu(tasks)))
+            run_ray(
+                tasks,
+                workers,
+                on_done,
+                fn,
+                address,
+                runs_per_gpu,
+                use_gpu=gpus > 0 or (address is not None and _wants_gpu(tasks)),
+            )
         else:
             run_local(tasks, workers, on_done, fn, gpus, runs_per_gpu)
     finally:

@@ -15,9 +15,16 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from wnrl.envs import sync_normalization
+from wnrl.train.record import atomic_write_text
 
-__all__ = ["EvalCurveCallback", "RunCheckpointCallback", "EverySteps", "atomic_write_text",
-           "evaluate", "save_checkpoint", "latest_checkpoint"]
+__all__ = [
+    "EvalCurveCallback",
+    "EverySteps",
+    "RunCheckpointCallback",
+    "evaluate",
+    "latest_checkpoint",
+    "save_checkpoint",
+]
 
 
 class EverySteps:
@@ -45,21 +52,21 @@ class EverySteps:
         return True
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file + rename): never a half-written file."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def evaluate(model: BaseAlgorithm, eval_env: VecEnv, episodes: int) -> dict[str, Any]:
     """Deterministic evaluation: mean, std and every episode's return and length."""
-    sync_normalization(model.get_env(), eval_env) if model.get_env() is not None else None
-    returns, lengths = evaluate_policy(model, eval_env, n_eval_episodes=episodes, deterministic=True,
-                                       return_episode_rewards=True, warn=False)
+    train_env = model.get_env()
+    if train_env is not None:
+        sync_normalization(train_env, eval_env)
+    returns, lengths = evaluate_policy(
+        model, eval_env, n_eval_episodes=episodes, deterministic=True, return_episode_rewards=True, warn=False
+    )
     r = np.asarray(returns, dtype=float)
-    return {"mean": float(r.mean()), "std": float(r.std()), "episodes": [float(x) for x in r],
-            "lengths": [int(x) for x in lengths]}
+    return {
+        "mean": float(r.mean()),
+        "std": float(r.std()),
+        "episodes": [float(x) for x in r],
+        "lengths": [int(x) for x in np.asarray(lengths).ravel()],
+    }
 
 
 class EvalCurveCallback(BaseCallback):
@@ -77,6 +84,7 @@ class EvalCurveCallback(BaseCallback):
         self.eval_env, self.eval_freq, self.episodes = eval_env, eval_freq, episodes
         self.curve_path = curve_path
         self.curve: dict[str, list[float]] = {"steps": [], "mean": [], "std": []}
+        self.last: dict[str, Any] | None = None  # the latest evaluation, with its step
         self._schedule = EverySteps(eval_freq)
 
     def _on_training_start(self) -> None:
@@ -91,12 +99,22 @@ class EvalCurveCallback(BaseCallback):
             self.record_point()
         return True
 
+    def final_point(self) -> dict[str, Any]:
+        """The evaluation at the current step: the one already on the curve when training ended
+        on an evaluation step, else a new one. The final score is always the curve's last point."""
+        if self.last is not None and self.last["step"] == self.num_timesteps:
+            return {k: v for k, v in self.last.items() if k != "step"}
+        return self.record_point()
+
     def record_point(self) -> dict[str, Any]:
         """Evaluate now and add the result to the curve."""
         result = evaluate(self.model, self.eval_env, self.episodes)
-        if not self.curve["steps"] or self.curve["steps"][-1] != self.num_timesteps:
-            for k, v in (("steps", self.num_timesteps), ("mean", result["mean"]), ("std", result["std"])):
-                self.curve[k].append(v)
+        self.last = {**result, "step": self.num_timesteps}
+        if self.curve["steps"] and self.curve["steps"][-1] == self.num_timesteps:
+            for k in self.curve:  # a second evaluation at one step (a resume): keep the newest
+                self.curve[k].pop()
+        for k, v in (("steps", self.num_timesteps), ("mean", result["mean"]), ("std", result["std"])):
+            self.curve[k].append(v)
         self.logger.record("eval/mean_return", result["mean"])
         self.logger.record("eval/std_return", result["std"])
         self.logger.dump(self.num_timesteps)
@@ -106,7 +124,8 @@ class EvalCurveCallback(BaseCallback):
 
 class RunCheckpointCallback(BaseCallback):
     """Save the model (and replay buffer, VecNormalize statistics) every ``save_freq`` env steps
-    (at the next rollout boundary for on-policy algorithms) into ``directory`` as ``step_<N>.zip`` / ``step_<N>_replay.pkl`` / ``step_<N>_vecnorm.pkl``.
+    (at the next rollout boundary for on-policy algorithms) into ``directory`` as ``step_<N>.zip`` /
+    ``step_<N>_replay.pkl`` / ``step_<N>_vecnorm.pkl``.
     The ``.zip`` is written last (atomically), so a checkpoint is complete when its zip exists.
 
     :param directory: checkpoint folder

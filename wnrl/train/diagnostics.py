@@ -60,23 +60,29 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam
 from torch import nn
 
-from wnrl.nn.batch_norm import MeanOnlyBatchNorm
-from wnrl.nn.weight_norm import WeightNormMixin
 from wnrl.agents import hyperparam_names
+from wnrl.nn.batch_norm import BATCH_NORMS as _BATCH_NORMS
+from wnrl.nn.weight_norm import WeightNormMixin
 from wnrl.registry import schedule_start
 from wnrl.train.callbacks import EverySteps
 
-__all__ = ["DiagnosticsCallback", "HParamsCallback", "hparams_callback", "run_hparams",
-           "sanitize_hparams", "trained_modules", "PREFIX"]
+__all__ = [
+    "DiagnosticsCallback",
+    "HParamsCallback",
+    "hparams_callback",
+    "run_hparams",
+    "sanitize_hparams",
+    "trained_modules",
+    "PREFIX",
+]
 
 PREFIX = "wnrl/"
 HParamValue = str | bool | int | float
-_BATCH_NORMS = (nn.modules.batchnorm._BatchNorm, MeanOnlyBatchNorm)
 
 
 def _short(name: str) -> str:
     if name.startswith("mlp_extractor."):
-        name = name[len("mlp_extractor."):]
+        name = name[len("mlp_extractor.") :]
     return name.replace(".", "_") or "root"
 
 
@@ -84,7 +90,8 @@ def trained_modules(policy: nn.Module) -> Iterator[tuple[str, nn.Module]]:
     """``(short_name, module)`` for every module of the networks that ``policy``'s optimizer trains.
 
     DQN-style policies: the online ``q_net`` (names relative to it: SB3's ``QNetwork`` holds its
-    layers in ``q_net``, so ``q_net_0_0``), never ``q_net_target``; other policies: every module except those under a ``*target*`` attribute.
+    layers in ``q_net``, so ``q_net_0_0``), never ``q_net_target``; other policies: every module
+    except those under a ``*target*`` attribute.
     """
     root: nn.Module = policy
     q_net = getattr(policy, "q_net", None)
@@ -156,8 +163,9 @@ class DiagnosticsCallback(BaseCallback):
     def _collect_layers(self) -> None:
         modules = list(trained_modules(self.model.policy))
         self._wn = [(n, m) for n, m in modules if isinstance(m, WeightNormMixin)]
-        self._bn = [(n, m) for n, m in modules if isinstance(m, _BATCH_NORMS)
-                    and getattr(m, "running_mean", None) is not None]
+        self._bn = [
+            (n, m) for n, m in modules if isinstance(m, _BATCH_NORMS) and getattr(m, "running_mean", None) is not None
+        ]
         self._collected = True
 
     def _install_hook(self) -> None:
@@ -205,7 +213,9 @@ class DiagnosticsCallback(BaseCallback):
             if ref is not None and ref > 0 and math.isfinite(ref):
                 out[f"{name}/eff_lr_factor"] = float(norms.pow(-2).mean()) / ref
         for name, bn in self._bn:
-            out[f"{name}/running_mean"] = float(bn.running_mean.detach().double().abs().mean())
+            mean = bn.running_mean
+            assert isinstance(mean, torch.Tensor)  # _collect_layers keeps only those with one
+            out[f"{name}/running_mean"] = float(mean.detach().double().abs().mean())
             var = getattr(bn, "running_var", None)
             if var is not None:
                 out[f"{name}/running_var"] = float(var.detach().double().mean())
@@ -268,21 +278,23 @@ class HParamsCallback(BaseCallback):
     def __init__(self, hparams: Mapping[str, Any], metrics: Mapping[str, float]) -> None:
         super().__init__()
         if not metrics:
-            raise ValueError("metrics must name at least one scalar tag: TensorBoard's HParams "
-                             "dashboard ignores a run without metrics")
+            raise ValueError(
+                "metrics must name at least one scalar tag: TensorBoard's HParams "
+                "dashboard ignores a run without metrics"
+            )
         self.hparams = sanitize_hparams(hparams)
         self.metrics = {str(k): float(v) for k, v in metrics.items()}
 
     def _on_training_start(self) -> None:
-        self.logger.record("hparams", HParam(self.hparams, self.metrics),
-                           exclude=("stdout", "log", "json", "csv"))
+        self.logger.record("hparams", HParam(self.hparams, self.metrics), exclude=("stdout", "log", "json", "csv"))
 
     def _on_step(self) -> bool:
         return True
 
 
-def hparams_callback(hparams: Mapping[str, HParamValue | None | list[Any]],
-                     metrics: Mapping[str, float]) -> BaseCallback:
+def hparams_callback(
+    hparams: Mapping[str, HParamValue | None | list[Any]], metrics: Mapping[str, float]
+) -> BaseCallback:
     """A callback that lists the run in TensorBoard's HParams dashboard (see :class:`HParamsCallback`).
 
     :param hparams: name → value; converted by :func:`sanitize_hparams`

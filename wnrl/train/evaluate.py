@@ -23,8 +23,9 @@ def load_run_model(run_dir: Path, device: str = "auto") -> tuple[Any, BaseAlgori
     config = load_run_config(run_dir)
     path = run_dir / "model.zip"
     if not path.is_file():
-        raise ConfigError(f"{run_dir}: no model.zip (the run did not finish); resume it with "
-                          f"`wnrl train --resume {run_dir}`")
+        raise ConfigError(
+            f"{run_dir}: no model.zip (the run did not finish); resume it with `wnrl train --resume {run_dir}`"
+        )
     model = ALGORITHMS[config.agent.algo].algo_class().load(path, device=device)
     return config, model
 
@@ -38,8 +39,9 @@ def _eval_env(config: Any, run_dir: Path, noise: dict[str, float] | None, render
     return env
 
 
-def evaluate_run(run_dir: Path, episodes: int = 10, noise: dict[str, float] | None = None,
-                 device: str = "auto") -> dict[str, Any]:
+def evaluate_run(
+    run_dir: Path, episodes: int = 10, noise: dict[str, float] | None = None, device: str = "auto"
+) -> dict[str, Any]:
     """Evaluate the final model of ``run_dir`` deterministically.
 
     :param run_dir: a finished run directory
@@ -60,8 +62,14 @@ def evaluate_run(run_dir: Path, episodes: int = 10, noise: dict[str, float] | No
         env.close()
 
 
-def record_video(run_dir: Path, out_dir: Path, episodes: int = 1, noise: dict[str, float] | None = None,
-                 max_frames: int = 2000, fps: int = 30) -> list[Path]:
+def record_video(
+    run_dir: Path,
+    out_dir: Path,
+    episodes: int = 1,
+    noise: dict[str, float] | None = None,
+    max_frames: int = 2000,
+    fps: int = 30,
+) -> list[Path]:
     """Record episodes of the final policy as animated GIFs (Pillow, no video codec needed).
 
     :param run_dir: a finished run directory
@@ -80,7 +88,8 @@ def record_video(run_dir: Path, out_dir: Path, episodes: int = 1, noise: dict[st
     paths = []
     try:
         for i in range(episodes):
-            obs, frames, done = env.reset(), [], False
+            obs, done = env.reset(), False
+            frames: list[Any] = []
             while not done and len(frames) < max_frames:
                 frame = env.render()
                 if frame is not None:

@@ -1,0 +1,215 @@
+r"""The one typed record of a run (``result.json``) and the atomic file writes of wnrl.
+
+:class:`RunRecord` is written by ``wnrl train`` (into the run directory) and by the sweep
+executor (adding the run's sweep id, grid values and whole-run timings), and read by the report
+and the plots: one shape, one JSON form, from the run to the report.
+
+``result.json`` is written last and atomically (temp file + ``os.replace``): a run directory
+without one did not finish. Older files (written before this record existed) load unchanged:
+their keys are a subset of these.
+
+The score of a run is ``final.mean``: the last point of the evaluation curve (the final policy's
+deterministic evaluation); ``auc`` is the normalised area under that curve
+(:func:`area_under_curve`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = [
+    "RESULT_FILE",
+    "Curve",
+    "Evaluation",
+    "RecordError",
+    "RunRecord",
+    "area_under_curve",
+    "atomic_write_text",
+    "read_record",
+    "write_record",
+]
+
+RESULT_FILE = "result.json"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temp file + rename): never a half-written file.
+
+    :param path: the file (its folder must exist)
+    :param text: the content
+    """
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def area_under_curve(steps: ArrayLike, returns: ArrayLike) -> Any:
+    r"""Normalised area under a learning curve: the mean return over training.
+
+    :math:`\frac{1}{s_K - s_0}\int_{s_0}^{s_K} r(s)\,ds` with the trapezoid rule, per run: a
+    sample-efficiency score in the units of the return. A single point gives that point's value.
+
+    :param steps: strictly increasing step vector of length ``points``.
+    :param returns: ``(runs, points)`` (one AUC per run) or ``(points,)`` (one curve).
+    :returns: array of shape ``(runs,)``, or a float for a 1-D curve.
+    :raises ValueError: on empty input, length mismatch, non-increasing steps or NaN/inf.
+    """
+    s = np.asarray(steps, dtype=np.float64)
+    r = np.asarray(returns, dtype=np.float64)
+    single = r.ndim == 1
+    r2 = r[None, :] if single else r
+    if s.ndim != 1 or r2.ndim != 2:
+        raise ValueError(f"need steps (points,) and returns (runs, points), got {s.shape}, {r.shape}")
+    if s.size == 0 or r2.size == 0:
+        raise ValueError("area_under_curve: empty steps or returns")
+    if r2.shape[1] != s.shape[0]:
+        raise ValueError(f"returns have {r2.shape[1]} points but steps has {s.shape[0]}")
+    if not (np.isfinite(s).all() and np.isfinite(r2).all()):
+        raise ValueError("area_under_curve: steps and returns must be finite (no NaN or inf)")
+    if s.size == 1:
+        auc = r2[:, 0].copy()
+    else:
+        if np.any(np.diff(s) <= 0):
+            raise ValueError("steps must be strictly increasing")
+        area = (0.5 * (r2[:, 1:] + r2[:, :-1]) * np.diff(s)[None, :]).sum(axis=1)
+        auc = area / (s[-1] - s[0])
+    return float(auc[0]) if single else auc
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Evaluation(_Record):
+    """One deterministic evaluation: mean and std of the episode returns, and each episode."""
+
+    mean: float
+    std: float
+    episodes: list[float] = Field(default_factory=list)
+    lengths: list[int] = Field(default_factory=list)
+
+
+class Curve(_Record):
+    """The evaluation curve: mean (and std) return at each evaluation step."""
+
+    steps: list[int] = Field(default_factory=list)
+    mean: list[float] = Field(default_factory=list)
+    std: list[float] = Field(default_factory=list)
+
+    def auc(self) -> float:
+        """:func:`area_under_curve` of this curve (NaN when it is empty)."""
+        return float(area_under_curve(self.steps, self.mean)) if self.steps else float("nan")
+
+
+class RunRecord(_Record):
+    """What one run produced (``result.json``).
+
+    :param status: ``finished`` or ``failed``
+    :param env_id: the environment id
+    :param algo: the algorithm name
+    :param norm: the normalization
+    :param seed: ``train.seed``
+    :param id: the run's id (the sweep run id, or the run directory's name)
+    :param grid: the run's sweep grid values (empty outside a sweep)
+    :param final: the final evaluation (the curve's last point)
+    :param auc: area under the evaluation curve
+    :param curve: the evaluation curve
+    :param steps: environment steps trained
+    :param seconds: time inside ``learn()`` (all parts of a resumed run)
+    :param wall_seconds: wall time of the whole run (start-up, evaluation, saving)
+    :param cpu_seconds: CPU time of the whole run
+    :param eval_noise: the noise the evaluations ran under (empty: clean)
+    :param warnings: budget and setting warnings given when the run started
+    :param host: the machine
+    :param ended: when the record was written (local time, ISO 8601)
+    :param error: one-line error of a failed run
+    :param traceback: the traceback of a failed run
+    """
+
+    status: Literal["finished", "failed"]
+    env_id: str | None = None
+    algo: str | None = None
+    norm: str | None = None
+    seed: int | None = None
+    id: str | None = None
+    grid: dict[str, Any] = Field(default_factory=dict)
+    final: Evaluation | None = None
+    auc: float | None = None
+    curve: Curve | None = None
+    steps: int | None = None
+    seconds: float = 0.0
+    wall_seconds: float | None = None
+    cpu_seconds: float | None = None
+    eval_noise: dict[str, float] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    host: str | None = None
+    ended: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run finished."""
+        return self.status == "finished"
+
+    @property
+    def score(self) -> float | None:
+        """The run's score: the final evaluation's mean return (``None`` unless finished)."""
+        return self.final.mean if self.final is not None and self.finished else None
+
+    def to_json(self) -> str:
+        """The JSON form (NaN kept as ``NaN``, as Python's json writes it)."""
+        return json.dumps(self.model_dump(mode="python"), indent=2, allow_nan=True)
+
+
+class RecordError(ValueError):
+    """A ``result.json`` that exists but cannot be read (truncated, wrong types)."""
+
+
+def read_record(run_dir: Path) -> RunRecord | None:
+    """The record in ``run_dir/result.json``; ``None`` when there is none.
+
+    :param run_dir: a run directory
+    :raises RecordError: when the file exists but is corrupt (one line naming it)
+    """
+    path = run_dir / RESULT_FILE
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise RecordError(f"{path}: cannot be read ({e.strerror})") from None
+    try:
+        return RunRecord.model_validate(json.loads(text))
+    except ValueError as e:  # json.JSONDecodeError and pydantic's ValidationError
+        what = (
+            "not valid JSON (truncated?)"
+            if not isinstance(e, ValidationError)
+            else f"not a run record ({_first_error(e)})"
+        )
+        raise RecordError(f"{path}: {what}") from None
+
+
+def _first_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    return f"{'.'.join(str(p) for p in err['loc']) or 'record'}: {err['msg'].lower()}"
+
+
+def write_record(run_dir: Path, record: RunRecord) -> Path:
+    """Write ``run_dir/result.json`` atomically (the folder is created if needed).
+
+    :param run_dir: the run directory
+    :param record: the record
+    :returns: the file's path
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / RESULT_FILE
+    atomic_write_text(path, record.to_json())
+    return path
