@@ -1,23 +1,35 @@
 # Quick start: `make demo` runs the main job, `make test` runs the test suite.
-# Each makes its own virtual environment (.venv) and installs what it needs into it.
+# Each makes its own virtual environment (.venv) and installs what it needs into it:
+# `demo` only the package, `test` the package with its dev extras (Ray, ALE, Box2D, MinAtar, ...).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install clean
+.PHONY: demo test lint install clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e ".[dev]"
+
+$(BIN)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
 	touch $@
+
+$(BIN)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(BIN)/.installed $@
 
 install: $(BIN)/.installed
 
 demo: $(BIN)/.installed
 	$(BIN)/wnrl compare configs/sweeps/demo.yaml
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed-dev
 	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy wnrl agents
 
 clean:
 	rm -rf $(VENV) runs sweeps

@@ -12,12 +12,16 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from wnrl.agents.common import (AgentError, build_model, check_action_space, check_hyperparams,
-                                hyperparam_names)
+from wnrl.agents.common import (
+    AgentError,
+    build_model,
+    check_action_space,
+    check_hyperparams,
+    hyperparam_names,
+)
 from wnrl.registry import algo_spec
 
-__all__ = ["AgentError", "build_model", "check_action_space", "check_hyperparams", "get",
-           "hyperparam_names", "make"]
+__all__ = ["AgentError", "build_model", "check_action_space", "check_hyperparams", "get", "hyperparam_names", "make"]
 
 
 def get(algo: str) -> ModuleType:

@@ -12,4 +12,4 @@ from wnrl.registry import ALGORITHMS
 
 def make(env: Any, **config: Any) -> A2C:
     """Build an A2C model; ``config`` as :func:`wnrl.agents.common.build_model`."""
-    return build_model(ALGORITHMS["a2c"], env, **config)  # type: ignore[return-value]
+    return build_model(ALGORITHMS["a2c"], env, **config)

@@ -3,29 +3,49 @@
 from __future__ import annotations
 
 import inspect
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import gymnasium as gym
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
-from wnrl.registry import (ACTIVATIONS, ALGORITHMS, NORMS, SCHEDULED, AlgoSpec, algo_spec,
-                           load_object, parse_schedule, suggest)
+from wnrl.registry import (
+    ACTIVATIONS,
+    ALGORITHMS,
+    NORMS,
+    SCHEDULED,
+    AlgoSpec,
+    algo_spec,
+    load_object,
+    parse_schedule,
+    suggest,
+)
 
-__all__ = ["RESERVED", "AgentError", "build_model", "check_action_space", "check_hyperparams",
-           "hyperparam_names"]
+__all__ = ["RESERVED", "AgentError", "build_model", "check_action_space", "check_hyperparams", "hyperparam_names"]
 
 #: Arguments of the SB3 constructors that wnrl sets itself (not ``agent.hyperparams``).
-RESERVED = frozenset({"self", "policy", "env", "policy_kwargs", "seed", "device", "tensorboard_log",
-                      "verbose", "_init_setup_model", "stats_window_size"})
+RESERVED = frozenset(
+    {
+        "self",
+        "policy",
+        "env",
+        "policy_kwargs",
+        "seed",
+        "device",
+        "tensorboard_log",
+        "verbose",
+        "_init_setup_model",
+        "stats_window_size",
+    }
+)
 
 
 class AgentError(ValueError):
     """A configuration that cannot become a model (message says which key and how to fix it)."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def hyperparam_names(algo: str) -> dict[str, inspect.Parameter]:
     """The ``agent.hyperparams`` an algorithm takes: its SB3 constructor's arguments, less
     :data:`RESERVED` (imports SB3)."""
@@ -42,8 +62,9 @@ def check_hyperparams(algo: str, hyperparams: dict[str, Any]) -> None:
     valid = hyperparam_names(algo)
     for key, value in hyperparams.items():
         if key not in valid:
-            raise AgentError(f"unknown key 'agent.hyperparams.{key}'; "
-                             f"{suggest(key, sorted(valid), f'{algo.upper()} takes')}")
+            raise AgentError(
+                f"unknown key 'agent.hyperparams.{key}'; {suggest(key, sorted(valid), f'{algo.upper()} takes')}"
+            )
         if key in SCHEDULED:
             try:
                 parse_schedule(key, value)
@@ -60,18 +81,31 @@ def check_action_space(algo: str, action_space: gym.Space, env_id: str = "the en
     if spec.supports(action_space):
         return
     others = [s.name for s in ALGORITHMS.values() if s.supports(action_space)]
-    raise AgentError(f"agent.algo: {spec.name.upper()} needs a {' or '.join(spec.action_spaces)} "
-                     f"action space but {env_id} has {action_space}; use "
-                     f"{' or '.join(others) or 'another environment'}")
+    raise AgentError(
+        f"agent.algo: {spec.name.upper()} needs a {' or '.join(spec.action_spaces)} "
+        f"action space but {env_id} has {action_space}; use "
+        f"{' or '.join(others) or 'another environment'}"
+    )
 
 
-def build_model(spec: AlgoSpec, env: VecEnv | gym.Env | str, *,
-                norm: str = "weight", net_arch: list[int] | dict[str, list[int]] | None = None,
-                activation: str | None = None, data_init: bool | None = None,
-                init_scale: float = 1.0, init_batch: int = 1024, norm_output: bool = False,
-                hyperparams: dict[str, Any] | None = None, policy_kwargs: dict[str, Any] | None = None,
-                seed: int | None = None, device: str = "auto", tensorboard_log: str | None = None,
-                verbose: int = 0) -> BaseAlgorithm:
+def build_model(
+    spec: AlgoSpec,
+    env: VecEnv | gym.Env | str,
+    *,
+    norm: str = "weight",
+    net_arch: list[int] | dict[str, list[int]] | None = None,
+    activation: str | None = None,
+    data_init: bool | None = None,
+    init_scale: float = 1.0,
+    init_batch: int = 1024,
+    norm_output: bool = False,
+    hyperparams: dict[str, Any] | None = None,
+    policy_kwargs: dict[str, Any] | None = None,
+    seed: int | None = None,
+    device: str = "auto",
+    tensorboard_log: str | None = None,
+    verbose: int = 0,
+) -> BaseAlgorithm:
     """Build an SB3 model with a normalized policy from plain values.
 
     :param spec: the algorithm's registry entry
@@ -95,14 +129,14 @@ def build_model(spec: AlgoSpec, env: VecEnv | gym.Env | str, *,
     if norm not in NORMS:
         raise AgentError(f"agent.norm: unknown norm {norm!r}; valid values: {', '.join(NORMS)}")
     pk: dict[str, Any] = dict(policy_kwargs or {})
-    pk.update(norm=norm, norm_output=norm_output, data_init=data_init, init_scale=init_scale,
-              init_batch=init_batch)
+    pk.update(norm=norm, norm_output=norm_output, data_init=data_init, init_scale=init_scale, init_batch=init_batch)
     if net_arch is not None:
         pk["net_arch"] = net_arch
     if activation is not None:
         if activation not in ACTIVATIONS:
-            raise AgentError(f"agent.activation: unknown activation {activation!r}; valid values: "
-                             f"{', '.join(ACTIVATIONS)}")
+            raise AgentError(
+                f"agent.activation: unknown activation {activation!r}; valid values: {', '.join(ACTIVATIONS)}"
+            )
         pk["activation_fn"] = load_object(ACTIVATIONS[activation])
     merged = {**spec.defaults, **(hyperparams or {})}
     try:
@@ -111,8 +145,18 @@ def build_model(spec: AlgoSpec, env: VecEnv | gym.Env | str, *,
         raise AgentError(f"agent.hyperparams.{e}") from None
     algo_cls = spec.algo_class()
     try:
-        return algo_cls(spec.policy_class(), env, policy_kwargs=pk, seed=seed, device=device,  # type: ignore[no-any-return]
-                        tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
+        return algo_cls(
+            spec.policy_class(),
+            env,
+            policy_kwargs=pk,
+            seed=seed,
+            device=device,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            **kwargs,
+        )
     except TypeError as e:  # an unknown hyperparameter
-        raise AgentError(f"agent.hyperparams: {e}; see the {algo_cls.__name__} documentation "
-                         "of stable-baselines3 for valid arguments") from None
+        raise AgentError(
+            f"agent.hyperparams: {e}; see the {algo_cls.__name__} documentation "
+            "of stable-baselines3 for valid arguments"
+        ) from None

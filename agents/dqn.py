@@ -12,4 +12,4 @@ from wnrl.registry import ALGORITHMS
 
 def make(env: Any, **config: Any) -> DQN:
     """Build a DQN model; ``config`` as :func:`wnrl.agents.common.build_model`."""
-    return build_model(ALGORITHMS["dqn"], env, **config)  # type: ignore[return-value]
+    return build_model(ALGORITHMS["dqn"], env, **config)

@@ -12,4 +12,4 @@ from wnrl.registry import ALGORITHMS
 
 def make(env: Any, **config: Any) -> PPO:
     """Build a PPO model; ``config`` as :func:`wnrl.agents.common.build_model`."""
-    return build_model(ALGORITHMS["ppo"], env, **config)  # type: ignore[return-value]
+    return build_model(ALGORITHMS["ppo"], env, **config)

@@ -23,8 +23,15 @@ from wnrl.policies import NormActorCriticPolicy
 
 def mismatch(remedy: bool, seed: int, train_steps: int, batch: int) -> list[float]:
     env = make_vec_env("CartPole-v1", n_envs=8, seed=seed)
-    model = PPO(NormActorCriticPolicy, env, n_steps=128, batch_size=batch, seed=seed, device="cpu",
-                policy_kwargs=dict(norm="batch", bn_running_stats_in_update=remedy))
+    model = PPO(
+        NormActorCriticPolicy,
+        env,
+        n_steps=128,
+        batch_size=batch,
+        seed=seed,
+        device="cpu",
+        policy_kwargs=dict(norm="batch", bn_running_stats_in_update=remedy),
+    )
     model.learn(train_steps)
     model.collect_rollouts(model.env, _NullCallback(), model.rollout_buffer, model.n_steps)
     policy, out = model.policy, []

@@ -45,18 +45,19 @@ from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.nn.utils import parametrizations, parametrize  # noqa: E402
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrizations, parametrize
 
-from wnrl.nn import convert_to_weight_norm  # noqa: E402
+from wnrl.nn import convert_to_weight_norm
 
 VARIANTS = ["plain", "wnrl", "torch WN", "torch WN cached()", "BatchNorm", "LayerNorm"]
 TARGET_INFER, TARGET_TRAIN = 1.05, 1.15
 
 
 # --------------------------------------------------------------------------- networks
+
 
 def _mlp(hidden: int, norm: str | None = None) -> nn.Sequential:
     layers: list[nn.Module] = []
@@ -80,12 +81,23 @@ def _cnn(norm: str | None = None) -> nn.Sequential:
         if norm == "ln":
             return [nn.GroupNorm(1, c) if conv else nn.LayerNorm(c)]
         return []
+
     return nn.Sequential(
-        nn.Conv2d(4, 32, 8, stride=4), *after(32, True), nn.ReLU(),
-        nn.Conv2d(32, 64, 4, stride=2), *after(64, True), nn.ReLU(),
-        nn.Conv2d(64, 64, 3, stride=1), *after(64, True), nn.ReLU(),
-        nn.Flatten(), nn.Linear(64 * 7 * 7, 512), *after(512, False), nn.ReLU(),
-        nn.Linear(512, 6))
+        nn.Conv2d(4, 32, 8, stride=4),
+        *after(32, True),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 4, stride=2),
+        *after(64, True),
+        nn.ReLU(),
+        nn.Conv2d(64, 64, 3, stride=1),
+        *after(64, True),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 512),
+        *after(512, False),
+        nn.ReLU(),
+        nn.Linear(512, 6),
+    )
 
 
 def _torch_wn(model: nn.Module) -> nn.Module:
@@ -108,8 +120,13 @@ def _copy_plain_weights(src: nn.Module, dst: nn.Module) -> nn.Module:
 
 def build(family: str) -> dict[str, nn.Module]:
     torch.manual_seed(0)
-    make = (lambda norm=None: _mlp(64, norm)) if family == "MLP 64" else \
-        (lambda norm=None: _mlp(256, norm)) if family == "MLP 256" else _cnn
+    make = (
+        (lambda norm=None: _mlp(64, norm))
+        if family == "MLP 64"
+        else (lambda norm=None: _mlp(256, norm))
+        if family == "MLP 256"
+        else _cnn
+    )
     plain = make()
     return {
         "plain": plain,
@@ -121,6 +138,7 @@ def build(family: str) -> dict[str, nn.Module]:
 
 
 # --------------------------------------------------------------------------- timing
+
 
 @dataclass
 class Cell:
@@ -143,18 +161,20 @@ def _forward_fn(model: nn.Module, x: torch.Tensor, cached: bool) -> Callable[[],
     model.eval()
 
     if cached:
+
         def run() -> object:
             with torch.no_grad(), parametrize.cached():
                 return model(x)
     else:
+
         def run() -> object:
             with torch.no_grad():
                 return model(x)
+
     return run
 
 
-def _train_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, foreach: bool | None
-              ) -> Callable[[], object]:
+def _train_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, foreach: bool | None) -> Callable[[], object]:
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, foreach=foreach)
 
@@ -164,11 +184,11 @@ def _train_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, foreach: bool 
         loss.backward()
         opt.step()
         return loss
+
     return run
 
 
-def measure(fns: dict[str, Callable[[], object]], repeats: int, block_s: float, warmup: int
-            ) -> dict[str, list[float]]:
+def measure(fns: dict[str, Callable[[], object]], repeats: int, block_s: float, warmup: int) -> dict[str, list[float]]:
     for f in fns.values():
         for _ in range(warmup):
             f()
@@ -184,7 +204,7 @@ def measure(fns: dict[str, Callable[[], object]], repeats: int, block_s: float, 
     names = list(fns)
     out: dict[str, list[float]] = {k: [] for k in names}
     for r in range(repeats):
-        for k in names[r % len(names):] + names[:r % len(names)]:
+        for k in names[r % len(names) :] + names[: r % len(names)]:
             f = fns[k]
             t0 = time.perf_counter()
             for _ in range(n):
@@ -195,8 +215,7 @@ def measure(fns: dict[str, Callable[[], object]], repeats: int, block_s: float, 
 
 def run_all(quick: bool, with_foreach: bool) -> list[Cell]:
     repeats, block_s, warmup = (3, 0.01, 3) if quick else (21, 0.025, 20)
-    plan = [("MLP 64", (1, 8, 256), (64, 256)), ("MLP 256", (1, 8, 256), (64, 256)),
-            ("NatureCNN", (1, 8, 32), (32,))]
+    plan = [("MLP 64", (1, 8, 256), (64, 256)), ("MLP 256", (1, 8, 256), (64, 256)), ("NatureCNN", (1, 8, 32), (32,))]
     cells: list[Cell] = []
     for family, fwd_batches, train_batches in plan:
         in_shape = (8,) if family.startswith("MLP") else (4, 84, 84)
@@ -222,12 +241,17 @@ def run_all(quick: bool, with_foreach: bool) -> list[Cell]:
 
 
 def _progress(cell: Cell) -> None:
-    print(f"  {cell.family:9s} {cell.task:13s} batch {cell.batch:3d}: plain "
-          f"{_fmt(cell.median('plain'))}, wnrl {_fmt(cell.median('wnrl'))} "
-          f"({cell.ratio('wnrl'):.3f}x)", file=sys.stderr, flush=True)
+    print(
+        f"  {cell.family:9s} {cell.task:13s} batch {cell.batch:3d}: plain "
+        f"{_fmt(cell.median('plain'))}, wnrl {_fmt(cell.median('wnrl'))} "
+        f"({cell.ratio('wnrl'):.3f}x)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 # --------------------------------------------------------------------------- report
+
 
 def _fmt(t: float | None) -> str:
     if t is None:
@@ -237,8 +261,7 @@ def _fmt(t: float | None) -> str:
     return f"{t * 1e3:.2f} ms"
 
 
-TASKS = {"forward": "forward (eval, no_grad)", "train": "train step",
-         "train-foreach": "train step, Adam foreach"}
+TASKS = {"forward": "forward (eval, no_grad)", "train": "train step", "train-foreach": "train step, Adam foreach"}
 
 
 def table(cells: list[Cell]) -> str:
@@ -264,16 +287,17 @@ def table(cells: list[Cell]) -> str:
 def targets(cells: list[Cell]) -> str:
     out = ["", "Targets for wnrl (ratio to plain; torch WN = parametrization, best of its rows):", ""]
     ok_all = True
-    for task, target in (("forward", TARGET_INFER), ("train", TARGET_TRAIN),
-                         ("train-foreach", TARGET_TRAIN)):
+    for task, target in (("forward", TARGET_INFER), ("train", TARGET_TRAIN), ("train-foreach", TARGET_TRAIN)):
         for c in (c for c in cells if c.task == task):
             r = c.ratio("wnrl")
             rt = min(t for t in (c.ratio("torch WN"), c.ratio("torch WN cached()")) if t is not None)
             ok = r <= target and r < rt
             ok_all &= ok
-            out.append(f"- {c.family} {TASKS[task]} batch {c.batch}: wnrl {r:.3f}× "
-                       f"(target ≤ {target}), "
-                       f"torch WN {rt:.3f}× → {'OK' if ok else 'MISSED'}")
+            out.append(
+                f"- {c.family} {TASKS[task]} batch {c.batch}: wnrl {r:.3f}× "
+                f"(target ≤ {target}), "
+                f"torch WN {rt:.3f}× → {'OK' if ok else 'MISSED'}"
+            )
     out.append("")
     out.append("All targets met." if ok_all else "Some targets missed (see above).")
     return "\n".join(out)
@@ -283,8 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="few repeats, short blocks (smoke run)")
     ap.add_argument("--out", help="also write the markdown table to this file")
-    ap.add_argument("--foreach", action="store_true",
-                    help="also time the train step with Adam(foreach=True)")
+    ap.add_argument("--foreach", action="store_true", help="also time the train step with Adam(foreach=True)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.perf_counter()

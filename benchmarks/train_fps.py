@@ -24,11 +24,19 @@ from torch.nn.utils.parametrizations import weight_norm
 
 from wnrl.policies import NORMS, DataInitCallback, NormActorCriticPolicy, NormDQNPolicy
 
-PPO_HP = dict(n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
-              learning_rate=1e-3)
-DQN_HP = dict(learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000,
-              gamma=0.99, target_update_interval=10, train_freq=256, gradient_steps=128,
-              exploration_fraction=0.16, exploration_final_eps=0.04)
+PPO_HP = dict(n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0, learning_rate=1e-3)
+DQN_HP = dict(
+    learning_rate=2.3e-3,
+    batch_size=64,
+    buffer_size=100_000,
+    learning_starts=1000,
+    gamma=0.99,
+    target_update_interval=10,
+    train_freq=256,
+    gradient_steps=128,
+    exploration_fraction=0.16,
+    exploration_final_eps=0.04,
+)
 ARCH = {"ppo": [64, 64], "dqn": [256, 256]}
 
 
@@ -45,22 +53,21 @@ def _torch_weight_norm(model) -> None:
         params = policy.q_net.parameters()
     else:
         params = policy.parameters()
-    policy.optimizer = policy.optimizer_class(params, lr=policy.optimizer.param_groups[0]["lr"],
-                                              **policy.optimizer_kwargs)
+    policy.optimizer = policy.optimizer_class(
+        params, lr=policy.optimizer.param_groups[0]["lr"], **policy.optimizer_kwargs
+    )
 
 
 def build(algo: str, variant: str, seed: int):
     cls, hp = (PPO, PPO_HP) if algo == "ppo" else (DQN, DQN_HP)
     env = make_vec_env("CartPole-v1", n_envs=8 if algo == "ppo" else 1, seed=seed)
     if variant in ("stock", "torch_wn"):
-        model = cls("MlpPolicy", env, policy_kwargs=dict(net_arch=ARCH[algo]), seed=seed,
-                    device="cpu", **hp)
+        model = cls("MlpPolicy", env, policy_kwargs=dict(net_arch=ARCH[algo]), seed=seed, device="cpu", **hp)
         if variant == "torch_wn":
             _torch_weight_norm(model)
         return model
     policy = NormActorCriticPolicy if algo == "ppo" else NormDQNPolicy
-    return cls(policy, env, policy_kwargs=dict(net_arch=ARCH[algo], norm=variant), seed=seed,
-               device="cpu", **hp)
+    return cls(policy, env, policy_kwargs=dict(net_arch=ARCH[algo], norm=variant), seed=seed, device="cpu", **hp)
 
 
 def measure(algo: str, variant: str, steps: int, seed: int) -> float:
@@ -91,9 +98,15 @@ def main() -> None:
         for v in variants:
             med = statistics.median(fps[v])
             rows.append(f"| {algo.upper()} | {v} | {med:,.0f} | {med / base:.2f}× |")
-    table = "\n".join([f"CartPole-v1, 1 torch thread, median of {repeats} repeat(s), "
-                       f"{steps['ppo']} PPO / {steps['dqn']} DQN steps each\n",
-                       "| algo | policy | steps/s | vs stock |", "|---|---|---:|---:|", *rows])
+    table = "\n".join(
+        [
+            f"CartPole-v1, 1 torch thread, median of {repeats} repeat(s), "
+            f"{steps['ppo']} PPO / {steps['dqn']} DQN steps each\n",
+            "| algo | policy | steps/s | vs stock |",
+            "|---|---|---:|---:|",
+            *rows,
+        ]
+    )
     print(table)
     if args.out:
         args.out.write_text(table + "\n")

@@ -26,11 +26,22 @@ CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))  # not recursive: configs/sweeps/ ho
 IDS = [p.stem for p in CONFIGS]
 
 # What the configs must cover: (env id, algorithm).
-EXPECTED = {(env, algo) for env in ("CartPole-v1", "Acrobot-v1", "LunarLander-v3",
-                                    "MinAtar/Breakout-v1", "MinAtar/Seaquest-v1",
-                                    "MinAtar/SpaceInvaders-v1", "ALE/Breakout-v5", "ALE/Enduro-v5",
-                                    "ALE/Seaquest-v5", "ALE/SpaceInvaders-v5")
-            for algo in ("dqn", "ppo")} | {("HalfCheetah-v5", "ppo")}
+EXPECTED = {
+    (env, algo)
+    for env in (
+        "CartPole-v1",
+        "Acrobot-v1",
+        "LunarLander-v3",
+        "MinAtar/Breakout-v1",
+        "MinAtar/Seaquest-v1",
+        "MinAtar/SpaceInvaders-v1",
+        "ALE/Breakout-v5",
+        "ALE/Enduro-v5",
+        "ALE/Seaquest-v5",
+        "ALE/SpaceInvaders-v5",
+    )
+    for algo in ("dqn", "ppo")
+} | {("HalfCheetah-v5", "ppo")}
 
 SOURCES = ("rl-baselines3-zoo", "MinAtar")
 # A string that YAML 1.1 (PyYAML) did not read as a number but that is meant as one, e.g. 3e-4.
@@ -92,25 +103,29 @@ def test_config_validates_and_documents_its_source(path: Path) -> None:
     config = load_config(path)
     header = _header(path)
     assert header, f"{path.name}: starts without a header comment"
-    assert any(s in header for s in SOURCES), \
+    assert any(s in header for s in SOURCES), (
         f"{path.name}: the header must say where the hyperparameters come from ({SOURCES})"
+    )
     assert "--set agent.norm=" in header, f"{path.name}: the header must show the norm switch"
     assert config.agent.norm == "weight", "weight norm is the default of every ready config"
     assert 0 < config.train.eval_freq <= config.train.total_timesteps
     for key, value in config.agent.hyperparams.items():
-        assert not (isinstance(value, str) and NUMBER_LIKE.match(value)), \
+        assert not (isinstance(value, str) and NUMBER_LIKE.match(value)), (
             f"{path.name}: hyperparams.{key}={value!r} is a string; write it with a dot (e.g. 3.0e-4)"
+        )
     hp = config.agent.hyperparams
     if config.agent.algo == "ppo":
         rollout = hp.get("n_steps", 2048) * config.env.n_envs
-        assert rollout % hp.get("batch_size", 64) == 0, \
+        assert rollout % hp.get("batch_size", 64) == 0, (
             f"{path.name}: batch_size should divide n_steps * n_envs = {rollout}"
+        )
     suggested = _suggested_overrides(path)
     if suggested:  # what the header tells users to --set must be valid
         load_config(path, suggested)
     if hp.get("optimize_memory_usage"):
-        assert hp.get("replay_buffer_kwargs", {}).get("handle_timeout_termination") is False, \
+        assert hp.get("replay_buffer_kwargs", {}).get("handle_timeout_termination") is False, (
             "SB3 refuses optimize_memory_usage with handle_timeout_termination"
+        )
 
 
 @pytest.mark.filterwarnings(PPO_BATCH_WARNING)
@@ -126,8 +141,9 @@ def test_config_builds_its_env_and_model(path: Path) -> None:
             pytest.skip(f"{path.name}: {e}")
         # The agent settings still have to build a model on an env with the same kind of spaces.
         e_cfg = config.env
-        env = make_vec_env(STAND_INS[family], n_envs=1, normalize_obs=e_cfg.normalize_obs,
-                           normalize_reward=e_cfg.normalize_reward)
+        env = make_vec_env(
+            STAND_INS[family], n_envs=1, normalize_obs=e_cfg.normalize_obs, normalize_reward=e_cfg.normalize_reward
+        )
     else:
         env = build_env(config)
     try:
@@ -158,10 +174,15 @@ def test_norm_switch_builds_every_norm(norm: str) -> None:
         env.close()
     assert model.policy.norm == norm
     modules = list(model.policy.q_net.modules())
-    kinds = {"weight": WeightNormMixin, "batch": nn.BatchNorm1d, "layer": nn.LayerNorm,
-             "meanbn": MeanOnlyBatchNorm}
-    expected = {"none": set(), "batch": {"batch"}, "layer": {"layer"}, "weight": {"weight"},
-                "weight_meanbn": {"weight", "meanbn"}, "weight_proj": {"weight"}}[norm]
+    kinds = {"weight": WeightNormMixin, "batch": nn.BatchNorm1d, "layer": nn.LayerNorm, "meanbn": MeanOnlyBatchNorm}
+    expected = {
+        "none": set(),
+        "batch": {"batch"},
+        "layer": {"layer"},
+        "weight": {"weight"},
+        "weight_meanbn": {"weight", "meanbn"},
+        "weight_proj": {"weight"},
+    }[norm]
     found = {k for k, cls in kinds.items() if any(isinstance(m, cls) for m in modules)}
     assert found == expected
 

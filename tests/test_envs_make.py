@@ -7,11 +7,24 @@ import sys
 import numpy as np
 import pytest
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import (DummyVecEnv, SubprocVecEnv, VecNormalize, VecTransposeImage,
-                                              unwrap_vec_normalize)
+from stable_baselines3.common.vec_env import (
+    DummyVecEnv,
+    SubprocVecEnv,
+    VecNormalize,
+    VecTransposeImage,
+    unwrap_vec_normalize,
+)
 
-from wnrl.envs import (EnvError, MissingExtraError, UnknownEnvError, ensure_registered, env_family,
-                       make_eval_env, make_vec_env, sync_normalization)
+from wnrl.envs import (
+    EnvError,
+    MissingExtraError,
+    UnknownEnvError,
+    ensure_registered,
+    env_family,
+    make_eval_env,
+    make_vec_env,
+    sync_normalization,
+)
 
 
 def _run(venv, steps: int, seed: int = 0) -> np.ndarray:
@@ -56,8 +69,14 @@ def test_seeding_reproducible_and_distinct_per_env():
 
 
 def test_subproc_two_envs_matches_dummy():
-    sub = make_vec_env("CartPole-v1", n_envs=2, seed=5, vec_env="subproc", noise={"obs_std": 0.1},
-                       vec_env_kwargs={"start_method": "fork"})
+    sub = make_vec_env(
+        "CartPole-v1",
+        n_envs=2,
+        seed=5,
+        vec_env="subproc",
+        noise={"obs_std": 0.1},
+        vec_env_kwargs={"start_method": "fork"},
+    )
     assert isinstance(sub, SubprocVecEnv)
     dummy = make_vec_env("CartPole-v1", n_envs=2, seed=5, noise={"obs_std": 0.1})
     np.testing.assert_array_equal(_run(sub, 10), _run(dummy, 10))
@@ -140,13 +159,16 @@ def test_unknown_id_suggests():
         ensure_registered("MinAtar/breakout-v1")
 
 
-@pytest.mark.parametrize("env_id,module,extra", [
-    ("ALE/Breakout-v5", "ale_py", "atari"),
-    ("BreakoutNoFrameskip-v4", "ale_py", "atari"),
-    ("MinAtar/Breakout-v1", "minatar", "minatar"),
-    ("LunarLander-v3", "Box2D", "box2d"),
-    ("HalfCheetah-v5", "mujoco", "mujoco"),
-])
+@pytest.mark.parametrize(
+    "env_id,module,extra",
+    [
+        ("ALE/Breakout-v5", "ale_py", "atari"),
+        ("BreakoutNoFrameskip-v4", "ale_py", "atari"),
+        ("MinAtar/Breakout-v1", "minatar", "minatar"),
+        ("LunarLander-v3", "Box2D", "box2d"),
+        ("HalfCheetah-v5", "mujoco", "mujoco"),
+    ],
+)
 def test_missing_extra_names_extra(monkeypatch, env_id, module, extra):
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
     if module == "minatar":

@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from wnrl.envs import (NOISE_ORDER, GaussianActionNoise, GaussianObservationNoise, GaussianRewardNoise,
-                       ObservationDropout, RewardSignFlip, StickyActions, apply_noise)
+from wnrl.envs import (
+    NOISE_ORDER,
+    GaussianActionNoise,
+    GaussianObservationNoise,
+    GaussianRewardNoise,
+    ObservationDropout,
+    RewardSignFlip,
+    StickyActions,
+    apply_noise,
+)
 
 
 class EchoEnv(gym.Env):
@@ -197,8 +205,15 @@ def test_noise_does_not_touch_global_numpy_rng():
 def test_apply_noise_order_and_identity():
     base = EchoEnv(discrete=False)
     assert apply_noise(base) is base
-    env = apply_noise(EchoEnv(discrete=False), obs_std=0.1, obs_dropout=0.1, reward_std=0.1,
-                      reward_flip=0.1, sticky=0.1, action_std=0.1)
+    env = apply_noise(
+        EchoEnv(discrete=False),
+        obs_std=0.1,
+        obs_dropout=0.1,
+        reward_std=0.1,
+        reward_flip=0.1,
+        sticky=0.1,
+        action_std=0.1,
+    )
     chain = []
     while isinstance(env, gym.Wrapper):
         chain.append(type(env))
@@ -208,19 +223,35 @@ def test_apply_noise_order_and_identity():
     assert isinstance(only, RewardSignFlip) and isinstance(only.env, EchoEnv)
 
 
-@pytest.mark.parametrize("name,value", [
-    ("obs_std", -0.1), ("obs_std", float("nan")), ("reward_std", float("inf")), ("action_std", -1),
-    ("obs_dropout", 1.5), ("reward_flip", -0.1), ("sticky", float("nan")), ("sticky", "abc"),
-])
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("obs_std", -0.1),
+        ("obs_std", float("nan")),
+        ("reward_std", float("inf")),
+        ("action_std", -1),
+        ("obs_dropout", 1.5),
+        ("reward_flip", -0.1),
+        ("sticky", float("nan")),
+        ("sticky", "abc"),
+    ],
+)
 def test_apply_noise_validation_names_parameter(name, value):
     with pytest.raises(ValueError, match=name):
         apply_noise(EchoEnv(discrete=False), **{name: value})
 
 
-@pytest.mark.parametrize("wrapper,value", [
-    (GaussianObservationNoise, -1.0), (ObservationDropout, 2.0), (GaussianRewardNoise, float("nan")),
-    (RewardSignFlip, 1.1), (StickyActions, -0.5), (GaussianActionNoise, -0.2),
-])
+@pytest.mark.parametrize(
+    "wrapper,value",
+    [
+        (GaussianObservationNoise, -1.0),
+        (ObservationDropout, 2.0),
+        (GaussianRewardNoise, float("nan")),
+        (RewardSignFlip, 1.1),
+        (StickyActions, -0.5),
+        (GaussianActionNoise, -0.2),
+    ],
+)
 def test_wrappers_validate(wrapper, value):
     with pytest.raises(ValueError):
         wrapper(EchoEnv(discrete=False), value)

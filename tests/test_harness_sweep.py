@@ -11,15 +11,17 @@ import yaml
 
 from wnrl.cli import main
 from wnrl.config import ConfigError
-from wnrl.harness.sweep import DEMO_SWEEP, expand_sweep, load_sweep
+from wnrl.harness.sweep import demo_sweep, expand_sweep, load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
 SWEEP = {
     "name": "unit",
-    "base": {"env": {"id": "CartPole-v1"},
-             "agent": {"algo": "ppo", "net_arch": [16]},
-             "train": {"total_timesteps": 256, "device": "cpu"}},
+    "base": {
+        "env": {"id": "CartPole-v1"},
+        "agent": {"algo": "ppo", "net_arch": [16]},
+        "train": {"total_timesteps": 256, "device": "cpu"},
+    },
     "grid": {"agent.norm": ["none", "weight"], "env.noise.obs_std": [0.0, 0.2]},
     "seeds": 2,
 }
@@ -35,7 +37,10 @@ def test_grid_times_seeds_in_order() -> None:
     sweep = expand_sweep(copy.deepcopy(SWEEP), "unit.yaml")
     assert len(sweep.runs) == 2 * 2 * 2
     assert [(r.grid["agent.norm"], r.grid["env.noise.obs_std"], r.seed) for r in sweep.runs[:3]] == [
-        ("none", 0.0, 0), ("none", 0.0, 1), ("none", 0.2, 0)]
+        ("none", 0.0, 0),
+        ("none", 0.0, 1),
+        ("none", 0.2, 0),
+    ]
     run = sweep.runs[-1]
     c = run.config
     assert (c.agent.norm, c.env.noise.obs_std, c.train.seed) == ("weight", 0.2, 1)
@@ -70,10 +75,13 @@ def test_per_value_settings_and_set_overrides() -> None:
     data = copy.deepcopy(SWEEP)
     data["grid"] = {"agent.algo": ["ppo", "dqn"], "agent.norm": ["none"]}
     data["base"]["agent"].pop("algo")
-    data["per"] = {"agent.algo": {"ppo": {"env.n_envs": 4, "agent.hyperparams": {"n_steps": 32}},
-                                  "dqn": {"agent.hyperparams": {"buffer_size": 1000}}}}
-    sweep = expand_sweep(data, "unit.yaml", overrides=["train.total_timesteps=1000",
-                                                       "agent.hyperparams.gamma=0.9"])
+    data["per"] = {
+        "agent.algo": {
+            "ppo": {"env.n_envs": 4, "agent.hyperparams": {"n_steps": 32}},
+            "dqn": {"agent.hyperparams": {"buffer_size": 1000}},
+        }
+    }
+    sweep = expand_sweep(data, "unit.yaml", overrides=["train.total_timesteps=1000", "agent.hyperparams.gamma=0.9"])
     ppo, dqn = sweep.runs[0].config, sweep.runs[2].config
     assert ppo.env.n_envs == 4 and ppo.agent.hyperparams == {"n_steps": 32, "gamma": 0.9}
     assert dqn.env.n_envs == 1 and dqn.agent.hyperparams == {"buffer_size": 1000, "gamma": 0.9}
@@ -86,32 +94,46 @@ def test_base_from_a_file_and_floats_like_1e_minus_3(tmp_path: Path) -> None:
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "base.yaml").write_text(yaml.safe_dump(SWEEP["base"]))
     path = tmp_path / "s.yaml"
-    path.write_text("name: f\nbase: runs/base.yaml\nseeds: 1\n"
-                    "grid:\n  agent.hyperparams.learning_rate: [1e-3, 3.0e-4]\n")
+    path.write_text(
+        "name: f\nbase: runs/base.yaml\nseeds: 1\ngrid:\n  agent.hyperparams.learning_rate: [1e-3, 3.0e-4]\n"
+    )
     sweep = load_sweep(path)
     assert [r.config.agent.hyperparams["learning_rate"] for r in sweep.runs] == [0.001, 0.0003]
 
 
-@pytest.mark.parametrize("change, expected", [
-    ({"grid": {"agent.norm": ["none", "weigth"]}}, r"agent\.norm: .*weigth.*\(in the run agent.norm=weigth, seed=0\)"),
-    ({"grid": {"agent.nrom": ["none"]}}, r"grid: unknown key 'agent.nrom'; did you mean 'agent.norm'\?"),
-    ({"grid": {"agent.norm": "none"}}, r"grid: agent.norm: give a non-empty list"),
-    ({"grid": {"train.seed": [1, 2]}}, r"train.seed: the seeds come from `seeds`"),
-    ({"seeds": 0}, r"seeds: must be at least 1"),
-    ({"seeds": [1, 1]}, r"seeds: .* repeats a seed"),
-    ({"seed": 3}, r"unknown key 'seed'; did you mean 'seeds'\?"),
-    ({"per": {"agent.algo": {"dqn": {}}}}, r"per: agent.algo: not a grid key"),
-    ({"per": {"agent.norm": {"batch": {"env.n_envs": 2}}}}, r"per: agent.norm: 'batch' is not one of"),
-    ({"per": {"agent.norm": {"none": {"env.n_env": 2}}}}, r"per: agent.norm: none: unknown key 'env.n_env'"),
-    ({"base": {"env": {"id": "CartPole-v1"}, "agent": {"algo": "ppo"}}}, r"train.total_timesteps: required key is missing"),
-    ({"base": {**SWEEP["base"], "agent": {"algo": "ppo", "hyperparams": {"n_step": 3}}}},
-     r"unknown key 'agent.hyperparams.n_step'; did you mean 'n_steps'\?"),
-    ({"base": "missing.yaml"}, r"base: .*missing.yaml: no such config file"),
-    ({"grid": {"agent.norm": ["none", "none"]}}, r"have the same config; remove the duplicate value"),
-    ({"base": {**SWEEP["base"], "env": {"id": "CartPol-v1"}}}, r"env.id: unknown environment 'CartPol-v1'"),
-])
-def test_bad_sweeps_fail_on_one_line_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                                 change: dict, expected: str) -> None:
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (
+            {"grid": {"agent.norm": ["none", "weigth"]}},
+            r"agent\.norm: .*weigth.*\(in the run agent.norm=weigth, seed=0\)",
+        ),
+        ({"grid": {"agent.nrom": ["none"]}}, r"grid: unknown key 'agent.nrom'; did you mean 'agent.norm'\?"),
+        ({"grid": {"agent.norm": "none"}}, r"grid: agent.norm: give a non-empty list"),
+        ({"grid": {"train.seed": [1, 2]}}, r"train.seed: the seeds come from `seeds`"),
+        ({"seeds": 0}, r"seeds: must be at least 1"),
+        ({"seeds": [1, 1]}, r"seeds: .* repeats a seed"),
+        ({"seeds": 1000000}, r"seeds: 1000000 seeds is more than 10000; give fewer seeds"),
+        ({"seed": 3}, r"unknown key 'seed'; did you mean 'seeds'\?"),
+        ({"per": {"agent.algo": {"dqn": {}}}}, r"per: agent.algo: not a grid key"),
+        ({"per": {"agent.norm": {"batch": {"env.n_envs": 2}}}}, r"per: agent.norm: 'batch' is not one of"),
+        ({"per": {"agent.norm": {"none": {"env.n_env": 2}}}}, r"per: agent.norm: none: unknown key 'env.n_env'"),
+        (
+            {"base": {"env": {"id": "CartPole-v1"}, "agent": {"algo": "ppo"}}},
+            r"train.total_timesteps: required key is missing",
+        ),
+        (
+            {"base": {**SWEEP["base"], "agent": {"algo": "ppo", "hyperparams": {"n_step": 3}}}},
+            r"unknown key 'agent.hyperparams.n_step'; did you mean 'n_steps'\?",
+        ),
+        ({"base": "missing.yaml"}, r"base: .*missing.yaml: no such config file"),
+        ({"grid": {"agent.norm": ["none", "none"]}}, r"have the same config; remove the duplicate value"),
+        ({"base": {**SWEEP["base"], "env": {"id": "CartPol-v1"}}}, r"env.id: unknown environment 'CartPol-v1'"),
+    ],
+)
+def test_bad_sweeps_fail_on_one_line_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture, change: dict, expected: str
+) -> None:
     path = write(tmp_path, {**copy.deepcopy(SWEEP), **change})
     out = tmp_path / "out"
     assert main(["compare", str(path), "--out", str(out)]) == 2
@@ -123,10 +145,12 @@ def test_bad_sweeps_fail_on_one_line_with_exit_2(tmp_path: Path, capsys: pytest.
 
 def test_bad_command_line_values_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = write(tmp_path, copy.deepcopy(SWEEP))
-    for args, expected in [(["--workers", "0"], "--workers 0: must be at least 1"),
-                           (["--set", "agent.norm=batch"], "is a grid key"),
-                           (["--set", "agent.hyperparams.n_step=3"], "unknown key 'agent.hyperparams.n_step'"),
-                           (["--address", "auto"], "--address: only used with --backend ray")]:
+    for args, expected in [
+        (["--workers", "0"], "--workers 0: must be at least 1"),
+        (["--set", "agent.norm=batch"], "is a grid key"),
+        (["--set", "agent.hyperparams.n_step=3"], "unknown key 'agent.hyperparams.n_step'"),
+        (["--address", "auto"], "--address: only used with --backend ray"),
+    ]:
         assert main(["compare", str(path), "--out", str(tmp_path / "o"), *args]) == 2
         err = capsys.readouterr().err
         assert expected in err and err.count("\n") == 1, err
@@ -148,7 +172,7 @@ def test_every_sweep_file_in_configs_expands() -> None:
 def test_builtin_demo_is_configs_sweeps_demo() -> None:
     builtin, file = load_sweep(None), load_sweep(ROOT / "configs" / "sweeps" / "demo.yaml")
     assert [r.id for r in builtin.runs] == [r.id for r in file.runs]
-    assert len(builtin.runs) == 36 and builtin.name == DEMO_SWEEP["name"] == "demo"
+    assert len(builtin.runs) == 36 and builtin.name == demo_sweep()["name"] == "demo"
     algos = {r.grid["agent.algo"]: r.config for r in builtin.runs}
     assert algos["ppo"].env.n_envs == 8 and algos["ppo"].agent.hyperparams["n_epochs"] == 20
     assert algos["dqn"].agent.hyperparams["gradient_steps"] == 128

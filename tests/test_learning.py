@@ -17,11 +17,30 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from wnrl import agents
 from wnrl.policies import DataInitCallback
 
-PPO_HP = dict(n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
-              learning_rate="lin_0.001", clip_range="lin_0.2")
-DQN_HP = dict(learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000,
-              gamma=0.99, target_update_interval=10, train_freq=256, gradient_steps=128,
-              exploration_fraction=0.16, exploration_final_eps=0.04)
+pytestmark = pytest.mark.slow  # learning tests: minutes, not seconds
+
+PPO_HP = dict(
+    n_steps=32,
+    batch_size=256,
+    gae_lambda=0.8,
+    gamma=0.98,
+    n_epochs=20,
+    ent_coef=0.0,
+    learning_rate="lin_0.001",
+    clip_range="lin_0.2",
+)
+DQN_HP = dict(
+    learning_rate=2.3e-3,
+    batch_size=64,
+    buffer_size=100_000,
+    learning_starts=1000,
+    gamma=0.99,
+    target_update_interval=10,
+    train_freq=256,
+    gradient_steps=128,
+    exploration_fraction=0.16,
+    exploration_final_eps=0.04,
+)
 SETUPS = {"ppo": (8, PPO_HP, 40_000), "dqn": (1, DQN_HP, 40_000)}
 
 
@@ -33,6 +52,7 @@ def test_solves_cartpole(algo: str, norm: str) -> None:
     env = make_vec_env("CartPole-v1", n_envs=n_envs, seed=0)
     model = agents.make(algo, env, norm=norm, net_arch=[64, 64], hyperparams=hp, seed=0, device="cpu")
     model.learn(steps, callback=DataInitCallback())
-    mean, _ = evaluate_policy(model, make_vec_env("CartPole-v1", n_envs=1, seed=1000),
-                              n_eval_episodes=10, deterministic=True)
+    mean, _ = evaluate_policy(
+        model, make_vec_env("CartPole-v1", n_envs=1, seed=1000), n_eval_episodes=10, deterministic=True
+    )
     assert mean >= 400, f"{algo}/{norm}: mean evaluation return {mean:.1f} < 400"

@@ -29,8 +29,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from wnrl.config.schema import RunConfig
 from wnrl.nn import weight_norm_layers
 from wnrl.policies import DataInitCallback, NormActorCriticPolicy, NormDQNPolicy
-from wnrl.train.diagnostics import (DiagnosticsCallback, hparams_callback, run_hparams,
-                                    sanitize_hparams)
+from wnrl.train.diagnostics import DiagnosticsCallback, hparams_callback, run_hparams, sanitize_hparams
 
 PPO_STEPS, PPO_ROLLOUT = 1024, 128  # n_envs=2 × n_steps=64: 8 rollouts, one dump after each
 PPO_LAYERS = ("policy_net_0", "policy_net_2", "value_net_0", "value_net_2")
@@ -113,32 +112,73 @@ def logdir(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     torch.set_num_threads(1)
     try:
         env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
-        ppo = PPO(NormActorCriticPolicy, env, n_steps=64, batch_size=64, n_epochs=2, seed=0,
-                  max_grad_norm=0.5, policy_kwargs=dict(norm="weight", net_arch=[32, 32], init_batch=64))
+        ppo = PPO(
+            NormActorCriticPolicy,
+            env,
+            n_steps=64,
+            batch_size=64,
+            n_epochs=2,
+            seed=0,
+            max_grad_norm=0.5,
+            policy_kwargs=dict(norm="weight", net_arch=[32, 32], init_batch=64),
+        )
         ppo.set_logger(configure(str(root / "ppo_weight"), ["tensorboard"]))
         ppo_diag, ppo_eval, snap = DiagnosticsCallback(PPO_ROLLOUT), EvalLogger(), WeightSnapshot()
-        ppo_hp = {"algo": "ppo", "env": "CartPole-v1", "norm": "weight", "learning_rate": 3e-4,
-                  "seed": 0, "net_arch": [32, 32], "noise": None}
-        ppo.learn(PPO_STEPS, callback=CallbackList([
-            DataInitCallback(), snap, ppo_diag, ppo_eval, hparams_callback(ppo_hp, METRICS)]))
+        ppo_hp = {
+            "algo": "ppo",
+            "env": "CartPole-v1",
+            "norm": "weight",
+            "learning_rate": 3e-4,
+            "seed": 0,
+            "net_arch": [32, 32],
+            "noise": None,
+        }
+        ppo.learn(
+            PPO_STEPS,
+            callback=CallbackList([DataInitCallback(), snap, ppo_diag, ppo_eval, hparams_callback(ppo_hp, METRICS)]),
+        )
         hook_left = ppo_diag._hook is not None
         _finish(ppo, float(np.mean([ep["r"] for ep in ppo.ep_info_buffer])))
 
         env = make_vec_env("CartPole-v1", n_envs=1, seed=1)
-        dqn = DQN(NormDQNPolicy, env, learning_starts=200, train_freq=4, batch_size=32, seed=1,
-                  target_update_interval=200, policy_kwargs=dict(norm="batch", net_arch=[32, 32]))
+        dqn = DQN(
+            NormDQNPolicy,
+            env,
+            learning_starts=200,
+            train_freq=4,
+            batch_size=32,
+            seed=1,
+            target_update_interval=200,
+            policy_kwargs=dict(norm="batch", net_arch=[32, 32]),
+        )
         dqn.set_logger(configure(str(root / "dqn_batch"), ["tensorboard"]))
         dqn_diag, bn_snap = DiagnosticsCallback(250), BatchNormSnapshot(250)
-        dqn_hp = {"algo": "dqn", "env": "CartPole-v1", "norm": "batch", "learning_rate": 1e-4,
-                  "seed": 1, "net_arch": [32, 32], "noise": None}
-        dqn.learn(1000, log_interval=1, callback=CallbackList([
-            dqn_diag, bn_snap, EvalLogger(), hparams_callback(dqn_hp, METRICS)]))
+        dqn_hp = {
+            "algo": "dqn",
+            "env": "CartPole-v1",
+            "norm": "batch",
+            "learning_rate": 1e-4,
+            "seed": 1,
+            "net_arch": [32, 32],
+            "noise": None,
+        }
+        dqn.learn(
+            1000,
+            log_interval=1,
+            callback=CallbackList([dqn_diag, bn_snap, EvalLogger(), hparams_callback(dqn_hp, METRICS)]),
+        )
         _finish(dqn, 0.0)
     finally:
         torch.set_num_threads(threads)
-    return {"root": root, "ppo": ppo, "dqn": dqn, "snap": snap, "hook_left": hook_left,
-            "eval_steps": ppo_eval.steps,
-            "bn_snap": bn_snap.values}
+    return {
+        "root": root,
+        "ppo": ppo,
+        "dqn": dqn,
+        "snap": snap,
+        "hook_left": hook_left,
+        "eval_steps": ppo_eval.steps,
+        "bn_snap": bn_snap.values,
+    }
 
 
 def _accumulator(run_dir: Path) -> EventAccumulator:
@@ -159,10 +199,14 @@ def _hparams_content(ea: EventAccumulator) -> tuple[dict[str, Any], list[str], l
     exp = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
     values = {}
     for k, v in start.session_start_info.hparams.items():
-        values[k] = v.string_value if v.HasField("string_value") else \
-            v.bool_value if v.HasField("bool_value") else v.number_value
-    return (values, [h.name for h in exp.experiment.hparam_infos],
-            [m.name.tag for m in exp.experiment.metric_infos])
+        values[k] = (
+            v.string_value
+            if v.HasField("string_value")
+            else v.bool_value
+            if v.HasField("bool_value")
+            else v.number_value
+        )
+    return (values, [h.name for h in exp.experiment.hparam_infos], [m.name.tag for m in exp.experiment.metric_infos])
 
 
 # -- event files -----------------------------------------------------------------------------
@@ -258,8 +302,9 @@ def test_diagnostics_off_and_validation(logdir: dict[str, Any]) -> None:
 
 
 def test_gradient_norms_come_from_the_optimizer_hook() -> None:
-    model = PPO(NormActorCriticPolicy, "CartPole-v1", n_steps=64, seed=0,
-                policy_kwargs=dict(norm="weight", net_arch=[8]))
+    model = PPO(
+        NormActorCriticPolicy, "CartPole-v1", n_steps=64, seed=0, policy_kwargs=dict(norm="weight", net_arch=[8])
+    )
     model.set_logger(Logger(folder=None, output_formats=[]))
     diag = DiagnosticsCallback(64)
     diag.init_callback(model)
@@ -289,10 +334,30 @@ def test_gradient_norms_come_from_the_optimizer_hook() -> None:
 
 # -- hparams helpers ----------------------------------------------------------------------------
 def test_sanitize_hparams() -> None:
-    out = sanitize_hparams({"a": None, "b": [64, 64], "c": np.float32(0.5), "d": np.int64(3),
-                            "e": True, "f": float("nan"), "g": {"pi": [8]}, "h": "x", "i": 2})
-    assert out == {"a": "None", "b": "[64,64]", "c": 0.5, "d": 3, "e": True, "f": "nan",
-                   "g": '{"pi":[8]}', "h": "x", "i": 2}
+    out = sanitize_hparams(
+        {
+            "a": None,
+            "b": [64, 64],
+            "c": np.float32(0.5),
+            "d": np.int64(3),
+            "e": True,
+            "f": float("nan"),
+            "g": {"pi": [8]},
+            "h": "x",
+            "i": 2,
+        }
+    )
+    assert out == {
+        "a": "None",
+        "b": "[64,64]",
+        "c": 0.5,
+        "d": 3,
+        "e": True,
+        "f": "nan",
+        "g": '{"pi":[8]}',
+        "h": "x",
+        "i": 2,
+    }
     assert type(out["d"]) is int and type(out["c"]) is float
     with pytest.raises(TypeError):
         sanitize_hparams({1: 2})  # type: ignore[dict-item]
@@ -301,11 +366,19 @@ def test_sanitize_hparams() -> None:
 
 
 def test_run_hparams_flattens_a_config() -> None:
-    cfg = RunConfig.model_validate({
-        "name": "cp", "env": {"id": "CartPole-v1", "n_envs": 4, "noise": {"obs_std": 0.2, "sticky": 0.25}},
-        "agent": {"algo": "ppo", "norm": "weight_proj", "net_arch": [64, 64],
-                  "hyperparams": {"learning_rate": "lin_1e-3", "n_steps": 128, "gamma": 0.98}},
-        "train": {"total_timesteps": 5000, "seed": 7}})
+    cfg = RunConfig.model_validate(
+        {
+            "name": "cp",
+            "env": {"id": "CartPole-v1", "n_envs": 4, "noise": {"obs_std": 0.2, "sticky": 0.25}},
+            "agent": {
+                "algo": "ppo",
+                "norm": "weight_proj",
+                "net_arch": [64, 64],
+                "hyperparams": {"learning_rate": "lin_1e-3", "n_steps": 128, "gamma": 0.98},
+            },
+            "train": {"total_timesteps": 5000, "seed": 7},
+        }
+    )
     hp = run_hparams(cfg)
     assert hp["algo"] == "ppo" and hp["env"] == "CartPole-v1" and hp["norm"] == "weight_proj"
     assert hp["noise"] == "obs_std=0.2,sticky=0.25"
@@ -317,8 +390,9 @@ def test_run_hparams_flattens_a_config() -> None:
     assert all(isinstance(v, (str, bool, int, float)) for v in hp.values())
     assert hp == sanitize_hparams(hp)
 
-    clean = RunConfig.model_validate({"env": {"id": "CartPole-v1"}, "agent": {"algo": "dqn"},
-                                      "train": {"total_timesteps": 100}})
+    clean = RunConfig.model_validate(
+        {"env": {"id": "CartPole-v1"}, "agent": {"algo": "dqn"}, "train": {"total_timesteps": 100}}
+    )
     hp = run_hparams(clean)
     assert hp["noise"] == "clean" and hp["net_arch"] == "default"
     assert hp["learning_rate"] == 1e-4  # SB3's DQN default
@@ -332,8 +406,12 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopba
 def _get(port: int, path: str, body: dict[str, Any] | None = None) -> Any:
     url = f"http://127.0.0.1:{port}{path}"
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
-                                 headers={"Content-Type": "application/json"} if body else {})
+    req = urllib.request.Request(
+        url,
+        data=data,
+        method="GET" if body is None else "POST",
+        headers={"Content-Type": "application/json"} if body else {},
+    )
     with _OPENER.open(req, timeout=10) as resp:
         return json.loads(resp.read().decode())
 
@@ -364,18 +442,46 @@ def test_tensorboard_server_serves_runs_scalars_and_hparams(logdir: dict[str, An
     port = _free_port()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir["root"]),
-         "--host", "127.0.0.1", "--port", str(port), "--load_fast=false", "--reload_interval", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            str(logdir["root"]),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--load_fast=false",
+            "--reload_interval",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 60
-        runs = _wait_for("runs", lambda: (lambda r: r if {"ppo_weight", "dqn_batch"} <= set(r) else None)(
-            _get(port, "/data/runs")), proc, deadline)
+        runs = _wait_for(
+            "runs",
+            lambda: (lambda r: r if {"ppo_weight", "dqn_batch"} <= set(r) else None)(_get(port, "/data/runs")),
+            proc,
+            deadline,
+        )
         assert set(runs) == {"ppo_weight", "dqn_batch"}
 
-        tags = _wait_for("scalar tags", lambda: (lambda t: t if "wnrl/grad_norm" in t.get("dqn_batch", {})
-                                                 and "wnrl/grad_norm" in t.get("ppo_weight", {}) else None)(
-            _get(port, "/data/plugin/scalars/tags")), proc, deadline)
+        tags = _wait_for(
+            "scalar tags",
+            lambda: (
+                lambda t: (
+                    t
+                    if "wnrl/grad_norm" in t.get("dqn_batch", {}) and "wnrl/grad_norm" in t.get("ppo_weight", {})
+                    else None
+                )
+            )(_get(port, "/data/plugin/scalars/tags")),
+            proc,
+            deadline,
+        )
         ppo_tags = set(tags["ppo_weight"])
         assert {f"wnrl/{layer}/{stat}" for layer in PPO_LAYERS for stat in WN_STATS} <= ppo_tags
         assert {"eval/mean_return", "eval/final_return", "train/loss"} <= ppo_tags
@@ -394,9 +500,16 @@ def test_tensorboard_server_serves_runs_scalars_and_hparams(logdir: dict[str, An
         metric_tags = {m["name"]["tag"] for m in experiment.get("metricInfos", [])}
         assert set(METRICS) <= metric_tags
 
-        groups = _get(port, "/data/plugin/hparams/session_groups", {
-            "experimentName": "", "startIndex": 0, "sliceSize": 100,
-            "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]})
+        groups = _get(
+            port,
+            "/data/plugin/hparams/session_groups",
+            {
+                "experimentName": "",
+                "startIndex": 0,
+                "sliceSize": 100,
+                "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
+            },
+        )
         sessions = {g["sessions"][0]["name"]: g for g in groups["sessionGroups"]}
         assert set(sessions) == {"ppo_weight", "dqn_batch"}
         assert sessions["ppo_weight"]["hparams"]["algo"] == "ppo"

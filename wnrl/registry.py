@@ -14,25 +14,43 @@ from __future__ import annotations
 import difflib
 import importlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-__all__ = ["ACTIVATIONS", "ALGORITHMS", "NORMS", "WEIGHT_NORMS", "AlgoSpec", "LinearSchedule",
-           "algo_spec", "check_norm", "load_object", "parse_schedule", "schedule_start", "suggest"]
+__all__ = [
+    "ACTIVATIONS",
+    "ALGORITHMS",
+    "NORMS",
+    "WEIGHT_NORMS",
+    "AlgoSpec",
+    "LinearSchedule",
+    "algo_spec",
+    "check_norm",
+    "lazy_exports",
+    "load_object",
+    "parse_schedule",
+    "schedule_start",
+    "suggest",
+]
 
 
-def suggest(name: str, valid: Iterable[str], what: str = "valid values") -> str:
+def suggest(name: str, valid: Iterable[str], what: str = "valid values", show_all: bool = False) -> str:
     """The one "did you mean" of wnrl: ``did you mean 'x'?`` for a close match, else the list.
 
     :param name: what the user wrote
     :param valid: the valid names
-    :param what: how to introduce the list when nothing is close
+    :param what: how to introduce the list
+    :param show_all: give the (quoted) list even when a name is close (for short enumerations,
+        where a close spelling may still be the wrong word)
     """
     valid = list(valid)
     close = difflib.get_close_matches(str(name), valid, n=1)
-    return f"did you mean {close[0]!r}?" if close else f"{what}: {', '.join(valid)}"
+    listed = f"{what}: {', '.join(repr(v) if show_all else v for v in valid)}"
+    if not close:
+        return listed
+    return f"did you mean {close[0]!r}?" + (f" {listed}" if show_all else "")
 
 
 def load_object(path: str) -> Any:
@@ -40,6 +58,28 @@ def load_object(path: str) -> Any:
     module, _, attr = path.partition(":")
     obj: Any = importlib.import_module(module)
     return getattr(obj, attr) if attr else obj
+
+
+def lazy_exports(
+    package: str, exports: Mapping[str, Iterable[str]]
+) -> tuple[list[str], Callable[[str], Any], Callable[[], list[str]]]:
+    """``__all__``, ``__getattr__`` and ``__dir__`` for a package whose names are imported on
+    first use (so ``import wnrl.harness`` stays cheap: no torch until a name needs it).
+
+    :param package: the package's ``__name__``
+    :param exports: module path → the names it exports
+    """
+    where = {name: module for module, names in exports.items() for name in names}
+
+    def getattr_(name: str) -> Any:
+        if name in where:
+            return getattr(importlib.import_module(where[name]), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def dir_() -> list[str]:
+        return sorted(set(vars(importlib.import_module(package))) | set(where))
+
+    return sorted(where), getattr_, dir_
 
 
 # -- normalizations -----------------------------------------------------------------------------
@@ -59,10 +99,16 @@ def check_norm(norm: str) -> str:
 
 # -- activations --------------------------------------------------------------------------------
 #: ``agent.activation`` names → the ``torch.nn`` class they stand for.
-ACTIVATIONS: Mapping[str, str] = MappingProxyType({
-    "tanh": "torch.nn:Tanh", "relu": "torch.nn:ReLU", "elu": "torch.nn:ELU", "gelu": "torch.nn:GELU",
-    "silu": "torch.nn:SiLU", "leaky_relu": "torch.nn:LeakyReLU",
-})
+ACTIVATIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "tanh": "torch.nn:Tanh",
+        "relu": "torch.nn:ReLU",
+        "elu": "torch.nn:ELU",
+        "gelu": "torch.nn:GELU",
+        "silu": "torch.nn:SiLU",
+        "leaky_relu": "torch.nn:LeakyReLU",
+    }
+)
 
 
 # -- schedules ----------------------------------------------------------------------------------
@@ -151,22 +197,41 @@ class AlgoSpec:
 
     def module(self) -> ModuleType:
         """The agent module."""
-        return load_object(self.agent)  # type: ignore[no-any-return]
+        return load_object(self.agent)
 
     def supports(self, action_space: Any) -> bool:
         """Whether the algorithm handles ``action_space`` (a gymnasium space)."""
         return not self.action_spaces or type(action_space).__name__ in self.action_spaces
 
 
-#: The one algorithm registry: ``agent.algo`` → :class:`AlgoSpec`.
-ALGORITHMS: Mapping[str, AlgoSpec] = MappingProxyType({spec.name: spec for spec in (
-    AlgoSpec("dqn", "stable_baselines3:DQN", "wnrl.policies:NormDQNPolicy", "wnrl.agents.dqn",
-             action_spaces=("Discrete",), summary="DQN (Mnih et al. 2015), discrete actions"),
-    AlgoSpec("ppo", "stable_baselines3:PPO", "wnrl.policies:NormActorCriticPolicy", "wnrl.agents.ppo",
-             summary="PPO (Schulman et al. 2017), every action space"),
-    AlgoSpec("a2c", "stable_baselines3:A2C", "wnrl.policies:NormActorCriticPolicy", "wnrl.agents.a2c",
-             summary="A2C (Mnih et al. 2016), every action space"),
-)})
+#: The one algorithm registry: ``agent.algo`` → :class:`AlgoSpec` (``docs/extending.md``).
+ALGORITHMS: dict[str, AlgoSpec] = {
+    spec.name: spec
+    for spec in (
+        AlgoSpec(
+            "dqn",
+            "stable_baselines3:DQN",
+            "wnrl.policies:NormDQNPolicy",
+            "wnrl.agents.dqn",
+            action_spaces=("Discrete",),
+            summary="DQN (Mnih et al. 2015), discrete actions",
+        ),
+        AlgoSpec(
+            "ppo",
+            "stable_baselines3:PPO",
+            "wnrl.policies:NormActorCriticPolicy",
+            "wnrl.agents.ppo",
+            summary="PPO (Schulman et al. 2017), every action space",
+        ),
+        AlgoSpec(
+            "a2c",
+            "stable_baselines3:A2C",
+            "wnrl.policies:NormActorCriticPolicy",
+            "wnrl.agents.a2c",
+            summary="A2C (Mnih et al. 2016), every action space",
+        ),
+    )
+}
 
 
 def algo_spec(name: str) -> AlgoSpec:
@@ -174,5 +239,4 @@ def algo_spec(name: str) -> AlgoSpec:
     try:
         return ALGORITHMS[str(name).lower()]
     except KeyError:
-        raise ValueError(f"agent.algo: unknown algorithm {name!r}; valid values: "
-                         f"{', '.join(ALGORITHMS)}") from None
+        raise ValueError(f"agent.algo: unknown algorithm {name!r}; valid values: {', '.join(ALGORITHMS)}") from None

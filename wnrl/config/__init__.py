@@ -1,9 +1,29 @@
 """Run configuration: one validated schema and its YAML loader."""
 
-from wnrl.config.load import (ConfigError, apply_overrides, dump_config, load_config,
-                              parse_overrides, read_yaml, validate)
+from wnrl.config.load import (
+    ConfigError,
+    apply_overrides,
+    dump_config,
+    load_config,
+    parse_overrides,
+    read_yaml,
+    validate,
+    validate_model,
+)
 from wnrl.config.schema import AgentConfig, EnvConfig, NoiseConfig, RunConfig, TrainConfig
 
-__all__ = ["RunConfig", "EnvConfig", "AgentConfig", "TrainConfig", "NoiseConfig", "ConfigError",
-           "load_config", "parse_overrides", "apply_overrides", "validate", "read_yaml",
-           "dump_config"]
+__all__ = [
+    "RunConfig",
+    "EnvConfig",
+    "AgentConfig",
+    "TrainConfig",
+    "NoiseConfig",
+    "ConfigError",
+    "load_config",
+    "parse_overrides",
+    "apply_overrides",
+    "validate",
+    "read_yaml",
+    "dump_config",
+    "validate_model",
+]

@@ -8,18 +8,30 @@ prints it on one line and exits with code 2.
 from __future__ import annotations
 
 import copy
-import difflib
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from wnrl.config.schema import RunConfig
+from wnrl.registry import suggest
 
-__all__ = ["ConfigError", "load_config", "parse_overrides", "apply_overrides", "validate",
-           "read_yaml", "dump_config", "SafeLoader", "yaml_load"]
+M = TypeVar("M", bound=BaseModel)
+
+__all__ = [
+    "ConfigError",
+    "SafeLoader",
+    "apply_overrides",
+    "dump_config",
+    "load_config",
+    "parse_overrides",
+    "read_yaml",
+    "validate",
+    "validate_model",
+    "yaml_load",
+]
 
 
 class SafeLoader(yaml.SafeLoader):
@@ -28,14 +40,13 @@ class SafeLoader(yaml.SafeLoader):
 
 
 SafeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"))
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
 
 
 def yaml_load(text: str) -> Any:
     """Parse YAML text with :class:`SafeLoader`."""
-    return yaml.load(text, Loader=SafeLoader)  # noqa: S506 - SafeLoader subclass
+    return yaml.load(text, Loader=SafeLoader)
 
 
 class ConfigError(ValueError):
@@ -101,8 +112,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
     return data
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: Any = RunConfig
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
+    model: Any = root
     for part in loc:
         fields = getattr(model, "model_fields", None)
         if fields is None or part not in fields:
@@ -113,22 +124,20 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model if hasattr(model, "model_fields") else None
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: Any, root: type[BaseModel]) -> str:
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
     key = ".".join(str(p) for p in loc)
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1])
+        parent = _model_at(loc[:-1], root)
         valid = list(parent.model_fields) if parent else []
-        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(valid)}"
-        return f"unknown key {key!r}; {hint}"
+        return f"unknown key {key!r}; {suggest(str(loc[-1]), valid, 'valid keys')}"
     if kind == "missing":
         return f"{key}: required key is missing; add it"
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
         if msg.startswith("unknown key '"):  # raised by a section's validator: relative path
-            return f"unknown key '{key}.{msg[len('unknown key ' + chr(39)):]}" if key else msg
+            return f"unknown key '{key}.{msg[len('unknown key ' + chr(39)) :]}" if key else msg
         if msg.startswith("hyperparams."):
             return f"{key}.{msg}"
         return f"{key}: {msg}" if key else msg
@@ -137,12 +146,23 @@ def _describe(err: dict[str, Any]) -> str:
     return f"{key}: {msg[0].lower() + msg[1:]}{shown}"
 
 
-def validate(data: dict[str, Any], source: str = "<config>") -> RunConfig:
-    """Validate a config mapping; the first problem raises :class:`ConfigError`."""
+def validate_model(model: type[M], data: Any, source: str) -> M:
+    """Validate ``data`` as the pydantic ``model`` (the run config, a sweep file, ...); the first
+    problem raises one :class:`ConfigError` line: ``SOURCE: KEY: problem; fix``.
+
+    :param model: the schema
+    :param data: the mapping read from ``source``
+    :param source: the file, for the message
+    """
     try:
-        return RunConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(f"{source}: {_describe(e.errors()[0])}") from None
+        raise ConfigError(f"{source}: {_describe(e.errors()[0], model)}") from None
+
+
+def validate(data: dict[str, Any], source: str = "<config>") -> RunConfig:
+    """Validate a run config mapping; the first problem raises :class:`ConfigError`."""
+    return validate_model(RunConfig, data, source)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:

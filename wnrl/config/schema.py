@@ -13,23 +13,19 @@ SB3 algorithm's constructor. Values are plain data: nothing is ever ``eval``ed.
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from wnrl.registry import ACTIVATIONS, ALGORITHMS, NORMS, schedule_start
+from wnrl.registry import ACTIVATIONS, ALGORITHMS, NORMS, schedule_start, suggest
 
 __all__ = ["AgentConfig", "EnvConfig", "NoiseConfig", "RunConfig", "TrainConfig"]
 
 
 def _one_of(value: Any, valid: Any, what: str) -> str:
     if value not in valid:
-        close = difflib.get_close_matches(str(value), list(valid), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ValueError(f"unknown {what} {value!r}; {hint}valid values: "
-                         f"{', '.join(repr(v) for v in valid)}")
+        raise ValueError(f"unknown {what} {value!r}; {suggest(str(value), valid, show_all=True)}")
     return str(value)
 
 
@@ -128,8 +124,7 @@ class AgentConfig(_Strict):
         lr = self.hyperparams.get("learning_rate", 1.0)
         start = schedule_start(lr)
         if start is None or start <= 0:
-            raise ValueError(f"hyperparams.learning_rate: must be a positive number or "
-                             f"lin_<number>, got {lr!r}")
+            raise ValueError(f"hyperparams.learning_rate: must be a positive number or lin_<number>, got {lr!r}")
         return self
 
 

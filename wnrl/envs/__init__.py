@@ -1,15 +1,45 @@
 """Environments: noise wrappers and seeded (noisy) vectorised env factories."""
 
-from wnrl.envs.make import (EnvError, MinAtarObservation, MissingExtraError, UnknownEnvError,
-                            ensure_registered, env_family, make_eval_env, make_vec_env,
-                            sync_normalization)
-from wnrl.envs.noise import (NOISE_ORDER, GaussianActionNoise, GaussianObservationNoise,
-                             GaussianRewardNoise, ObservationDropout, RewardSignFlip, StickyActions,
-                             apply_noise, check_noise_kwargs)
+from wnrl.envs.make import (
+    EnvError,
+    MinAtarObservation,
+    MissingExtraError,
+    UnknownEnvError,
+    ensure_registered,
+    env_family,
+    make_eval_env,
+    make_vec_env,
+    sync_normalization,
+)
+from wnrl.envs.noise import (
+    NOISE_ORDER,
+    GaussianActionNoise,
+    GaussianObservationNoise,
+    GaussianRewardNoise,
+    ObservationDropout,
+    RewardSignFlip,
+    StickyActions,
+    apply_noise,
+    check_noise_kwargs,
+)
 
 __all__ = [
-    "GaussianObservationNoise", "ObservationDropout", "GaussianRewardNoise", "RewardSignFlip",
-    "StickyActions", "GaussianActionNoise", "apply_noise", "check_noise_kwargs", "NOISE_ORDER",
-    "EnvError", "UnknownEnvError", "MissingExtraError", "env_family", "ensure_registered",
-    "MinAtarObservation", "make_vec_env", "make_eval_env", "sync_normalization",
+    "GaussianObservationNoise",
+    "ObservationDropout",
+    "GaussianRewardNoise",
+    "RewardSignFlip",
+    "StickyActions",
+    "GaussianActionNoise",
+    "apply_noise",
+    "check_noise_kwargs",
+    "NOISE_ORDER",
+    "EnvError",
+    "UnknownEnvError",
+    "MissingExtraError",
+    "env_family",
+    "ensure_registered",
+    "MinAtarObservation",
+    "make_vec_env",
+    "make_eval_env",
+    "sync_normalization",
 ]

@@ -22,8 +22,9 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+from collections.abc import Callable
 from copy import deepcopy
-from typing import Any, Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -32,14 +33,28 @@ from gymnasium.envs.registration import EnvSpec, parse_env_id
 from stable_baselines3.common.atari_wrappers import AtariWrapper
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
-from stable_baselines3.common.vec_env import (DummyVecEnv, SubprocVecEnv, VecEnv, VecFrameStack,
-                                              VecNormalize, VecTransposeImage, unwrap_vec_normalize)
+from stable_baselines3.common.vec_env import (
+    DummyVecEnv,
+    SubprocVecEnv,
+    VecEnv,
+    VecFrameStack,
+    VecNormalize,
+    VecTransposeImage,
+    unwrap_vec_normalize,
+)
 
 from wnrl.envs.noise import apply_noise, check_noise_kwargs
 
 __all__ = [
-    "EnvError", "UnknownEnvError", "MissingExtraError", "env_family", "ensure_registered",
-    "MinAtarObservation", "make_vec_env", "make_eval_env", "sync_normalization",
+    "EnvError",
+    "UnknownEnvError",
+    "MissingExtraError",
+    "env_family",
+    "ensure_registered",
+    "MinAtarObservation",
+    "make_vec_env",
+    "make_eval_env",
+    "sync_normalization",
 ]
 
 
@@ -56,8 +71,19 @@ class MissingExtraError(EnvError):
 
 
 _BOX2D = {"LunarLander", "LunarLanderContinuous", "BipedalWalker", "BipedalWalkerHardcore", "CarRacing"}
-_MUJOCO = {"Ant", "HalfCheetah", "Hopper", "Humanoid", "HumanoidStandup", "InvertedDoublePendulum",
-           "InvertedPendulum", "Pusher", "Reacher", "Swimmer", "Walker2d"}
+_MUJOCO = {
+    "Ant",
+    "HalfCheetah",
+    "Hopper",
+    "Humanoid",
+    "HumanoidStandup",
+    "InvertedDoublePendulum",
+    "InvertedPendulum",
+    "Pusher",
+    "Reacher",
+    "Swimmer",
+    "Walker2d",
+}
 
 
 def env_family(env_id: str) -> str | None:
@@ -78,8 +104,7 @@ def env_family(env_id: str) -> str | None:
     if name in _MUJOCO:
         return "mujoco"
     entry = str(getattr(gym.registry.get(env_id), "entry_point", ""))
-    for family, prefix in (("atari", "ale_py"), ("box2d", "gymnasium.envs.box2d"),
-                           ("mujoco", "gymnasium.envs.mujoco")):
+    for family, prefix in (("atari", "ale_py"), ("box2d", "gymnasium.envs.box2d"), ("mujoco", "gymnasium.envs.mujoco")):
         if entry.startswith(prefix):
             return family
     return None
@@ -134,7 +159,8 @@ def ensure_registered(env_id: str) -> EnvSpec:
             _IMPORTERS[family]()
         except ImportError as exc:
             raise MissingExtraError(
-                f"environment {env_id!r} needs the {family} extra: pip install \"wnrl[{family}]\"") from exc
+                f'environment {env_id!r} needs the {family} extra: pip install "wnrl[{family}]"'
+            ) from exc
     try:
         return gym.spec(env_id)
     except gym.error.Error as exc:
@@ -156,15 +182,25 @@ class MinAtarObservation(gym.ObservationWrapper):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        h, w, c = env.observation_space.shape
+        shape = env.observation_space.shape
+        assert shape is not None and len(shape) == 3, shape
+        h, w, c = shape
         self.observation_space = spaces.Box(0.0, 1.0, shape=(c, h, w), dtype=np.float32)
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(np.transpose(observation, (2, 0, 1)), dtype=np.float32)
 
 
-def _make_env_fn(env_id: str, rank: int, seed: int, env_kwargs: dict[str, Any], noise: dict[str, float],
-                 atari: dict[str, Any] | None, minatar: bool, monitor_dir: str | None) -> Callable[[], gym.Env]:
+def _make_env_fn(
+    env_id: str,
+    rank: int,
+    seed: int,
+    env_kwargs: dict[str, Any],
+    noise: dict[str, float],
+    atari: dict[str, Any] | None,
+    minatar: bool,
+    monitor_dir: str | None,
+) -> Callable[[], gym.Env]:
     def _init() -> gym.Env:
         ensure_registered(env_id)  # needed again in subprocesses
         env = gym.make(env_id, **env_kwargs)
@@ -184,11 +220,21 @@ def _make_env_fn(env_id: str, rank: int, seed: int, env_kwargs: dict[str, Any], 
     return _init
 
 
-def make_vec_env(env_id: str, n_envs: int = 1, seed: int = 0, vec_env: str = "dummy",
-                 env_kwargs: dict[str, Any] | None = None, noise: dict[str, float] | None = None,
-                 frame_stack: int | None = None, atari_wrapper: bool | dict[str, Any] | None = None,
-                 normalize_obs: bool = False, normalize_reward: bool = False, gamma: float = 0.99,
-                 monitor_dir: str | None = None, vec_env_kwargs: dict[str, Any] | None = None) -> VecEnv:
+def make_vec_env(
+    env_id: str,
+    n_envs: int = 1,
+    seed: int = 0,
+    vec_env: str = "dummy",
+    env_kwargs: dict[str, Any] | None = None,
+    noise: dict[str, float] | None = None,
+    frame_stack: int | None = None,
+    atari_wrapper: bool | dict[str, Any] | None = None,
+    normalize_obs: bool = False,
+    normalize_reward: bool = False,
+    gamma: float = 0.99,
+    monitor_dir: str | None = None,
+    vec_env_kwargs: dict[str, Any] | None = None,
+) -> VecEnv:
     """Build a seeded, optionally noisy and normalised SB3 ``VecEnv`` (see the module doc for the stack).
 
     Atari ids (``ALE/...``, ``...NoFrameskip-v4``) get SB3's ``AtariWrapper`` (noop reset, frame skip 4
@@ -236,35 +282,51 @@ def make_vec_env(env_id: str, n_envs: int = 1, seed: int = 0, vec_env: str = "du
         try:
             import cv2  # noqa: F401  (AtariWrapper's frame resizing)
         except ImportError as exc:
-            raise MissingExtraError(f"environment {env_id!r} with the Atari wrapper needs OpenCV, part of the "
-                                    f"atari extra: pip install \"wnrl[atari]\"") from exc
+            raise MissingExtraError(
+                f"environment {env_id!r} with the Atari wrapper needs OpenCV, part of the "
+                f'atari extra: pip install "wnrl[atari]"'
+            ) from exc
         if kwargs.setdefault("frameskip", 1) != 1:
             raise ValueError("with the Atari wrapper (frame skip 4), pass frameskip=1 to gym.make (the default)")
         if env_id.startswith("ALE/"):
             kwargs.setdefault("repeat_action_probability", 0.25)
         if noise_kwargs.get("sticky", 0.0) > 0:
-            raise ValueError("for Atari, set sticky actions with env_kwargs={'repeat_action_probability': p} "
-                             "(ALE's own, per frame) instead of noise['sticky']")
+            raise ValueError(
+                "for Atari, set sticky actions with env_kwargs={'repeat_action_probability': p} "
+                "(ALE's own, per frame) instead of noise['sticky']"
+            )
     if frame_stack is None:
         frame_stack = 4 if use_atari else 0
 
-    fns = [_make_env_fn(env_id, i, seed, kwargs, noise_kwargs, atari, family == "minatar", monitor_dir)
-           for i in range(n_envs)]
+    fns = [
+        _make_env_fn(env_id, i, seed, kwargs, noise_kwargs, atari, family == "minatar", monitor_dir)
+        for i in range(n_envs)
+    ]
     venv: VecEnv = vec_classes[vec_env](fns, **(vec_env_kwargs or {}))
     venv.seed(seed)
     if frame_stack > 1:
         order = "first" if family == "minatar" else ("last" if use_atari else None)
         venv = VecFrameStack(venv, frame_stack, channels_order=order)
     obs_space = venv.observation_space
-    if is_image_space(obs_space, check_channels=False) and not is_image_space_channels_first(obs_space):
+    if (
+        isinstance(obs_space, spaces.Box)
+        and is_image_space(obs_space, check_channels=False)
+        and not is_image_space_channels_first(obs_space)
+    ):
         venv = VecTransposeImage(venv)
     if normalize_obs or normalize_reward:
         venv = VecNormalize(venv, norm_obs=normalize_obs, norm_reward=normalize_reward, gamma=gamma)
     return venv
 
 
-def make_eval_env(env_id: str, n_envs: int = 1, seed: int = 10_000, noise: dict[str, float] | None = None,
-                  train_env: VecEnv | None = None, **kwargs: Any) -> VecEnv:
+def make_eval_env(
+    env_id: str,
+    n_envs: int = 1,
+    seed: int = 10_000,
+    noise: dict[str, float] | None = None,
+    train_env: VecEnv | None = None,
+    **kwargs: Any,
+) -> VecEnv:
     """Build an evaluation env: same factory as ``make_vec_env``, clean unless ``noise`` is given.
 
     If ``train_env`` is (wrapped in) a ``VecNormalize``, the eval env gets a ``VecNormalize`` with
@@ -288,8 +350,9 @@ def make_eval_env(env_id: str, n_envs: int = 1, seed: int = 10_000, noise: dict[
     venv = make_vec_env(env_id, n_envs=n_envs, seed=seed, noise=noise, **kwargs)
     train_norm = unwrap_vec_normalize(train_env) if train_env is not None else None
     if train_norm is not None:
-        venv = VecNormalize(venv, training=False, norm_obs=train_norm.norm_obs, norm_reward=False,
-                            gamma=train_norm.gamma)
+        venv = VecNormalize(
+            venv, training=False, norm_obs=train_norm.norm_obs, norm_reward=False, gamma=train_norm.gamma
+        )
         sync_normalization(train_env, venv)  # type: ignore[arg-type]
     return venv
 

@@ -24,8 +24,15 @@ import numpy as np
 from gymnasium import spaces
 
 __all__ = [
-    "GaussianObservationNoise", "ObservationDropout", "GaussianRewardNoise", "RewardSignFlip",
-    "StickyActions", "GaussianActionNoise", "apply_noise", "check_noise_kwargs", "NOISE_ORDER",
+    "GaussianObservationNoise",
+    "ObservationDropout",
+    "GaussianRewardNoise",
+    "RewardSignFlip",
+    "StickyActions",
+    "GaussianActionNoise",
+    "apply_noise",
+    "check_noise_kwargs",
+    "NOISE_ORDER",
 ]
 
 
@@ -197,6 +204,7 @@ class GaussianActionNoise(_NoiseRNG, gym.ActionWrapper):
 
     def action(self, action: np.ndarray) -> np.ndarray:
         space = self.action_space
+        assert isinstance(space, spaces.Box)  # checked in __init__
         noise = self.std * self._half_range * self.noise_rng.standard_normal(space.shape)
         return np.clip(np.asarray(action) + noise, space.low, space.high).astype(space.dtype)
 
@@ -227,8 +235,15 @@ def check_noise_kwargs(**noise: Any) -> dict[str, float]:
     return out
 
 
-def apply_noise(env: gym.Env, obs_std: float = 0.0, obs_dropout: float = 0.0, reward_std: float = 0.0,
-                reward_flip: float = 0.0, sticky: float = 0.0, action_std: float = 0.0) -> gym.Env:
+def apply_noise(
+    env: gym.Env,
+    obs_std: float = 0.0,
+    obs_dropout: float = 0.0,
+    reward_std: float = 0.0,
+    reward_flip: float = 0.0,
+    sticky: float = 0.0,
+    action_std: float = 0.0,
+) -> gym.Env:
     """Wrap ``env`` with the noise wrappers whose parameter is non-zero.
 
     Fixed order, innermost first (each wrapper sees the output of the ones below it):
@@ -248,8 +263,14 @@ def apply_noise(env: gym.Env, obs_std: float = 0.0, obs_dropout: float = 0.0, re
     :return: The wrapped env (``env`` itself when every parameter is 0).
     :raises ValueError: on invalid values (the message names the parameter).
     """
-    params = check_noise_kwargs(obs_std=obs_std, obs_dropout=obs_dropout, reward_std=reward_std,
-                                reward_flip=reward_flip, sticky=sticky, action_std=action_std)
+    params = check_noise_kwargs(
+        obs_std=obs_std,
+        obs_dropout=obs_dropout,
+        reward_std=reward_std,
+        reward_flip=reward_flip,
+        sticky=sticky,
+        action_std=action_std,
+    )
     for key, wrapper in NOISE_ORDER:
         if params[key] > 0.0:
             env = wrapper(env, params[key])  # type: ignore[call-arg]

@@ -34,47 +34,50 @@ Numbers such as ``1e-3`` are read as floats in sweep files (plain YAML 1.1 reads
 
 from __future__ import annotations
 
-import copy
-import difflib
 import hashlib
 import itertools
 import json
+import math
 import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
 from wnrl.agents import check_hyperparams
-from wnrl.config import ConfigError, RunConfig, apply_overrides, parse_overrides, read_yaml, validate
+from wnrl.config import (
+    ConfigError,
+    RunConfig,
+    apply_overrides,
+    parse_overrides,
+    read_yaml,
+    validate,
+    validate_model,
+)
+from wnrl.registry import suggest
 
-__all__ = ["Sweep", "SweepRun", "load_sweep", "expand_sweep", "config_paths", "run_id",
-           "DEMO_SWEEP", "SWEEP_KEYS"]
+__all__ = [
+    "MAX_RUNS",
+    "MAX_SEEDS",
+    "SWEEP_KEYS",
+    "Sweep",
+    "SweepRun",
+    "SweepSpec",
+    "config_paths",
+    "demo_sweep",
+    "expand_sweep",
+    "load_sweep",
+    "run_id",
+]
 
-SWEEP_KEYS = ("name", "description", "base", "grid", "seeds", "per")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _FREE_SECTIONS = ("env.kwargs", "agent.hyperparams", "agent.policy_kwargs")
 
-# The built-in demo (``wnrl compare`` without a file); configs/sweeps/demo.yaml is the same sweep.
-_PPO = {"n_steps": 32, "batch_size": 256, "gae_lambda": 0.8, "gamma": 0.98, "n_epochs": 20,
-        "ent_coef": 0.0, "learning_rate": "lin_0.001", "clip_range": "lin_0.2"}
-_DQN = {"learning_rate": 2.3e-3, "batch_size": 64, "buffer_size": 100000, "learning_starts": 1000,
-        "gamma": 0.99, "target_update_interval": 10, "train_freq": 256, "gradient_steps": 128,
-        "exploration_fraction": 0.16, "exploration_final_eps": 0.04}
-DEMO_SWEEP: dict[str, Any] = {
-    "name": "demo",
-    "description": "PPO and DQN on CartPole-v1 with observation noise: none vs batch vs weight norm",
-    "base": {"env": {"id": "CartPole-v1"},
-             "agent": {"net_arch": [64, 64]},
-             "train": {"device": "cpu", "eval_freq": 10000, "eval_episodes": 5,
-                       "eval_noise": True, "diagnostics_freq": 10000}},
-    "grid": {"agent.algo": ["ppo", "dqn"], "env.noise.obs_std": [0.0, 0.2],
-             "agent.norm": ["none", "batch", "weight"]},
-    "seeds": 3,
-    "per": {"agent.algo": {
-        "ppo": {"env.n_envs": 8, "train.total_timesteps": 40000, "agent.hyperparams": _PPO},
-        "dqn": {"env.n_envs": 1, "train.total_timesteps": 25000, "agent.hyperparams": _DQN}}},
-}
+#: Upper bounds that catch a typo (``seeds: 1000000``) before a minute of silent expansion.
+MAX_SEEDS = 10_000
+MAX_RUNS = 100_000
 
 
 @dataclass(frozen=True)
@@ -126,11 +129,18 @@ class Sweep:
 
     def index(self) -> dict[str, Any]:
         """What ``index.json`` of a sweep directory holds (without session information)."""
-        return {"name": self.name, "source": self.source, "grid_keys": list(self.grid),
-                "grid": self.grid, "seeds": self.seeds, "base": self.spec["base"],
-                "per": self.spec.get("per", {}), "description": self.spec.get("description", ""),
-                "overrides": [f"{k}={json.dumps(v)}" for k, v in self.overrides],
-                "runs": [{"id": r.id, "grid": r.grid, "seed": r.seed} for r in self.runs]}
+        return {
+            "name": self.name,
+            "source": self.source,
+            "grid_keys": list(self.grid),
+            "grid": self.grid,
+            "seeds": self.seeds,
+            "base": self.spec["base"],
+            "per": self.spec.get("per", {}),
+            "description": self.spec.get("description", ""),
+            "overrides": [f"{k}={json.dumps(v)}" for k, v in self.overrides],
+            "runs": [{"id": r.id, "grid": r.grid, "seed": r.seed} for r in self.runs],
+        }
 
 
 def _show(value: Any) -> str:
@@ -156,7 +166,7 @@ def run_id(config: RunConfig, grid: dict[str, Any], seed: int) -> str:
     return f"{prefix[:80]}-{digest[:10]}"
 
 
-def config_paths(model: type = RunConfig, prefix: str = "") -> list[str]:
+def config_paths(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[str]:
     """Every dotted key of the run config schema (sections and leaves).
 
     :param model: a pydantic model class
@@ -172,7 +182,7 @@ def config_paths(model: type = RunConfig, prefix: str = "") -> list[str]:
     return out
 
 
-def _submodel(annotation: Any) -> type | None:
+def _submodel(annotation: Any) -> type[BaseModel] | None:
     if hasattr(annotation, "model_fields"):
         return annotation
     for arg in typing.get_args(annotation):
@@ -181,77 +191,127 @@ def _submodel(annotation: Any) -> type | None:
     return None
 
 
-def _check_key(key: Any, where: str, source: str) -> str:
+def _check_key(key: Any, where: str) -> str:
     """Check that ``key`` is a dotted config path; ``where`` names the sweep entry (for errors)."""
     if not isinstance(key, str) or not key:
-        raise ConfigError(f"{source}: {where}: keys are dotted config keys such as agent.norm, got {key!r}")
+        raise ValueError(f"{where}: keys are dotted config keys such as agent.norm, got {key!r}")
     if key == "train.seed":
-        raise ConfigError(f"{source}: {where}: train.seed: the seeds come from `seeds`; remove it here")
+        raise ValueError(f"{where}: train.seed: the seeds come from `seeds`; remove it here")
     if any(key.startswith(f"{s}.") and len(key) > len(s) + 1 for s in _FREE_SECTIONS):
         return key  # free mappings: checked when each run is validated
     valid = config_paths()
     if key not in valid:
-        close = difflib.get_close_matches(key, valid, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else "valid keys look like agent.norm, env.noise.obs_std, train.total_timesteps"
-        raise ConfigError(f"{source}: {where}: unknown key {key!r}; {hint}")
+        hint = suggest(key, valid)
+        if not hint.startswith("did you mean"):  # not the list of every config key
+            hint = "valid keys look like agent.norm, env.noise.obs_std, train.total_timesteps"
+        raise ValueError(f"{where}: unknown key {key!r}; {hint}")
     return key
 
 
-def _parse_seeds(value: Any, source: str) -> list[int]:
-    if isinstance(value, bool):
-        value = None
-    if isinstance(value, int):
-        if value < 1:
-            raise ConfigError(f"{source}: seeds: must be at least 1 (the number of seeds), got {value}")
-        return list(range(value))
-    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool)
-                                                 and s >= 0 for s in value):
-        if len(set(value)) != len(value):
-            raise ConfigError(f"{source}: seeds: {value} repeats a seed; give each seed once")
-        return list(value)
-    raise ConfigError(f"{source}: seeds: give a number of seeds (e.g. 5) or a list of non-negative "
-                      f"integers (e.g. [0, 1, 2]), got {value!r}")
+class SweepSpec(BaseModel):
+    """A sweep file (see the module docstring); validated like a run config: unknown keys and
+    bad values give one line naming the key.
+
+    :param name: the sweep's name (default: the file's stem)
+    :param description: one line for the report
+    :param base: a run config mapping, or the path of a run config file (relative to the sweep file)
+    :param grid: dotted config key → list of values (cartesian product)
+    :param seeds: the seeds (a count n means ``0..n-1``)
+    :param per: settings that depend on a grid value: ``{grid key: {value: {dotted key: value}}}``
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    description: str = ""
+    base: dict[str, Any] | str
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    seeds: list[int]
+    per: dict[str, dict[Any, dict[str, Any]]] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is not None and not _NAME.match(v):
+            raise ValueError(f"{v!r} must use only letters, digits, '_', '.', '-' (it names the sweep directory)")
+        return v
+
+    @field_validator("base", mode="before")
+    @classmethod
+    def _base(cls, v: Any) -> Any:
+        if not isinstance(v, (dict, str)):
+            raise ValueError(f"must be a run config mapping or a path, got {_show(v)}")
+        return v
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds(cls, v: Any) -> list[int]:
+        if isinstance(v, int) and not isinstance(v, bool):
+            if v < 1:
+                raise ValueError(f"must be at least 1 (the number of seeds), got {v}")
+            if v > MAX_SEEDS:
+                raise ValueError(f"{v} seeds is more than {MAX_SEEDS}; give fewer seeds")
+            return list(range(v))
+        if isinstance(v, list) and v and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v):
+            if len(set(v)) != len(v):
+                raise ValueError(f"{v} repeats a seed; give each seed once")
+            return list(v)
+        raise ValueError(
+            f"give a number of seeds (e.g. 5) or a list of non-negative integers (e.g. [0, 1, 2]), got {v!r}"
+        )
+
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _grid(cls, v: Any) -> dict[str, list[Any]]:
+        if v is None:
+            return {}
+        if not isinstance(v, dict):
+            raise ValueError("must map dotted config keys to lists of values, e.g. grid: {agent.norm: [none, weight]}")
+        for key, values in v.items():
+            _check_key(key, "grid")
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"{key}: give a non-empty list of values, e.g. {key}: [{_show(values)}]")
+        return v
+
+    @field_validator("per", mode="before")
+    @classmethod
+    def _per_shape(cls, v: Any) -> Any:
+        if v is None:
+            return {}
+        if not isinstance(v, dict) or not all(isinstance(t, dict) for t in v.values()):
+            raise ValueError(
+                "must map a grid key to {value: {dotted key: value}}, e.g. "
+                "per: {agent.algo: {dqn: {train.total_timesteps: 50000}}}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _per_matches_grid(self) -> SweepSpec:
+        for key, table in self.per.items():
+            if key not in self.grid:
+                raise ValueError(
+                    f"per: {key}: not a grid key; `per` settings depend on a grid value "
+                    f"(grid keys: {', '.join(self.grid) or 'none'})"
+                )
+            for gv, settings in table.items():
+                if not any(_same(gv, v) for v in self.grid[key]):
+                    raise ValueError(
+                        f"per: {key}: {gv!r} is not one of the grid values {[_show(v) for v in self.grid[key]]}"
+                    )
+                for k in settings:
+                    _check_key(k, f"per: {key}: {gv}")
+                    if k in self.grid:
+                        raise ValueError(f"per: {key}: {gv}: {k} is a grid key; set it in the grid")
+        size = len(self.seeds) * math.prod(len(v) for v in self.grid.values())
+        if size > MAX_RUNS:
+            raise ValueError(
+                f"grid × seeds: {size} runs is more than {MAX_RUNS}; make the grid "
+                "or the seeds smaller, or split the sweep"
+            )
+        return self
 
 
-def _parse_grid(value: Any, source: str) -> dict[str, list[Any]]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{source}: grid: must map dotted config keys to lists of values, e.g. "
-                          "grid: {agent.norm: [none, weight]}")
-    grid = {}
-    for key, values in value.items():
-        _check_key(key, "grid", source)
-        if not isinstance(values, list) or not values:
-            raise ConfigError(f"{source}: grid: {key}: give a non-empty list of values, e.g. "
-                              f"{key}: [{_show(values)}]")
-        grid[key] = values
-    return grid
-
-
-def _parse_per(value: Any, grid: dict[str, list[Any]], source: str) -> dict[str, dict[Any, dict[str, Any]]]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{source}: per: must map a grid key to {{value: {{dotted key: value}}}}, "
-                          "e.g. per: {agent.algo: {dqn: {train.total_timesteps: 50000}}}")
-    for key, table in value.items():
-        if key not in grid:
-            raise ConfigError(f"{source}: per: {key}: not a grid key; `per` settings depend on a grid "
-                              f"value (grid keys: {', '.join(grid) or 'none'})")
-        if not isinstance(table, dict):
-            raise ConfigError(f"{source}: per: {key}: must map grid values to {{dotted key: value}}")
-        for gv, settings in table.items():
-            if not any(_same(gv, v) for v in grid[key]):
-                raise ConfigError(f"{source}: per: {key}: {gv!r} is not one of the grid values "
-                                  f"{[_show(v) for v in grid[key]]}")
-            if not isinstance(settings, dict):
-                raise ConfigError(f"{source}: per: {key}: {gv}: must map dotted config keys to values")
-            for k in settings:
-                _check_key(k, f"per: {key}: {gv}", source)
-                if k in grid:
-                    raise ConfigError(f"{source}: per: {key}: {gv}: {k} is a grid key; set it in the grid")
-    return value
+SWEEP_KEYS = tuple(SweepSpec.model_fields)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -265,11 +325,41 @@ def _per_settings(per: dict[str, Any], key: str, value: Any) -> list[tuple[str, 
     return []
 
 
-def expand_sweep(data: dict[str, Any], source: str = "<sweep>", base_dir: Path | None = None,
-                 overrides: list[str] | None = None) -> Sweep:
+def _resolve_base(spec: SweepSpec, source: str, base_dir: Path | None) -> dict[str, Any]:
+    if isinstance(spec.base, dict):
+        return spec.base
+    try:
+        return read_yaml((base_dir or Path.cwd()) / spec.base)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: base: {e}") from None
+
+
+def _check_overrides(sets: list[tuple[str, Any]], grid: dict[str, list[Any]], source: str) -> None:
+    for key, _ in sets:
+        if key in grid:
+            raise ConfigError(f"--set {key}: {key} is a grid key of {source}; edit the grid instead")
+        if key == "train.seed":
+            raise ConfigError(f"--set {key}: the seeds come from `seeds` in {source}")
+
+
+def _resolve_run(base: dict[str, Any], changes: list[tuple[str, Any]], source: str, label: str) -> RunConfig:
+    """One run's validated config: ``base`` with ``changes`` applied (errors name the run)."""
+    try:
+        config = validate(apply_overrides(base, changes), source)
+        check_hyperparams(config.agent.algo, config.agent.hyperparams)
+    except ConfigError as e:
+        raise ConfigError(f"{e} (in the run {label})") from None
+    except ValueError as e:  # AgentError, and apply_overrides on a non-section
+        raise ConfigError(f"{source}: {e} (in the run {label})") from None
+    return config
+
+
+def expand_sweep(
+    data: dict[str, Any], source: str = "<sweep>", base_dir: Path | None = None, overrides: list[str] | None = None
+) -> Sweep:
     """Expand and validate a sweep mapping into its runs.
 
-    :param data: the sweep mapping (see the module docstring)
+    :param data: the sweep mapping (see the module docstring and :class:`SweepSpec`)
     :param source: where it came from, for error messages
     :param base_dir: the folder a ``base`` path is relative to (default: the current directory)
     :param overrides: ``KEY=VALUE`` strings applied to every run (``wnrl compare --set``)
@@ -277,66 +367,44 @@ def expand_sweep(data: dict[str, Any], source: str = "<sweep>", base_dir: Path |
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a sweep file is a mapping with the keys {', '.join(SWEEP_KEYS)}")
-    for key in data:
-        if key not in SWEEP_KEYS:
-            close = difflib.get_close_matches(str(key), SWEEP_KEYS, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(SWEEP_KEYS)}"
-            raise ConfigError(f"{source}: unknown key {key!r}; {hint}")
-    name = data.get("name") or Path(source).stem
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(f"{source}: name: {name!r} must use only letters, digits, '_', '.', '-' "
-                          "(it names the sweep directory)")
-    base = data.get("base")
-    if isinstance(base, str):
-        path = (base_dir or Path.cwd()) / base
-        try:
-            base = read_yaml(path)
-        except ConfigError as e:
-            raise ConfigError(f"{source}: base: {e}") from None
-    elif base is None:
-        raise ConfigError(f"{source}: base: required; give a run config mapping or the path of a run "
-                          "config file (relative to the sweep file)")
-    if not isinstance(base, dict):
-        raise ConfigError(f"{source}: base: must be a run config mapping or a path, got {_show(base)}")
-    if "seeds" not in data:
-        raise ConfigError(f"{source}: seeds: required; give a number of seeds (e.g. 5) or a list")
-    seeds = _parse_seeds(data["seeds"], source)
-    grid = _parse_grid(data.get("grid"), source)
-    per = _parse_per(data.get("per"), grid, source)
+    spec = validate_model(SweepSpec, data, source)
+    name = spec.name or Path(source).stem
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"{source}: name: {name!r} must use only letters, digits, '_', '.', '-' "
+            "(it names the sweep directory); add a name"
+        )
+    base = _resolve_base(spec, source, base_dir)
     sets = parse_overrides(overrides, "--set")
-    for key, _ in sets:
-        if key in grid:
-            raise ConfigError(f"--set {key}: {key} is a grid key of {source}; edit the grid instead")
-        if key == "train.seed":
-            raise ConfigError(f"--set {key}: the seeds come from `seeds` in {source}")
-    spec = {**copy.deepcopy(data), "name": name, "base": base, "grid": grid, "seeds": seeds, "per": per}
-    sweep = Sweep(name=name, source=source, spec=spec, overrides=sets)
+    _check_overrides(sets, spec.grid, source)
+    full = {**spec.model_dump(), "name": name, "base": base}
+    sweep = Sweep(name=name, source=source, spec=full, overrides=sets)
     seen: dict[str, SweepRun] = {}
-    for values in itertools.product(*grid.values()):
-        combo = dict(zip(grid, values))
-        settings = [kv for k, v in combo.items() for kv in _per_settings(per, k, v)]
-        fixed = [("name", name), ("train.progress_bar", False), ("train.torch_threads", 1)]
-        for seed in seeds:
+    fixed = [("name", name), ("train.progress_bar", False), ("train.torch_threads", 1)]
+    for values in itertools.product(*spec.grid.values()):
+        combo = dict(zip(spec.grid, values))
+        settings = [kv for k, v in combo.items() for kv in _per_settings(spec.per, k, v)]
+        for seed in spec.seeds:
             label = ", ".join([f"{k}={_show(v)}" for k, v in combo.items()] + [f"seed={seed}"])
-            try:
-                resolved = apply_overrides(base, settings + sets + list(combo.items())
-                                           + [("train.seed", seed)] + fixed)
-            except ConfigError as e:
-                raise ConfigError(f"{source}: {e} (in the run {label})") from None
-            try:
-                config = validate(resolved, source)
-                check_hyperparams(config.agent.algo, config.agent.hyperparams)
-            except ConfigError as e:
-                raise ConfigError(f"{e} (in the run {label})") from None
-            except ValueError as e:  # AgentError
-                raise ConfigError(f"{source}: {e} (in the run {label})") from None
+            changes = settings + sets + list(combo.items()) + [("train.seed", seed)] + fixed
+            config = _resolve_run(base, changes, source, label)
             run = SweepRun(run_id(config, combo, seed), combo, seed, config)
             if run.id in seen:
-                raise ConfigError(f"{source}: grid: the runs {seen[run.id].describe()} and "
-                                  f"{run.describe()} have the same config; remove the duplicate value")
+                raise ConfigError(
+                    f"{source}: grid: the runs {seen[run.id].describe()} and "
+                    f"{run.describe()} have the same config; remove the duplicate value"
+                )
             seen[run.id] = run
             sweep.runs.append(run)
     return sweep
+
+
+def demo_sweep() -> dict[str, Any]:
+    """The built-in demo sweep (``wnrl compare`` without a file): ``configs/sweeps/demo.yaml``,
+    shipped as package data (:mod:`wnrl.configs`)."""
+    from importlib import resources
+
+    return read_yaml(Path(str(resources.files("wnrl.configs") / "sweeps" / "demo.yaml")), "sweep file")
 
 
 def load_sweep(path: str | Path | None, overrides: list[str] | None = None) -> Sweep:
@@ -347,7 +415,7 @@ def load_sweep(path: str | Path | None, overrides: list[str] | None = None) -> S
     :raises ConfigError: one line naming the file and the key
     """
     if path is None:
-        return expand_sweep(copy.deepcopy(DEMO_SWEEP), "<built-in demo sweep>", overrides=overrides)
+        return expand_sweep(demo_sweep(), "<built-in demo sweep>", overrides=overrides)
     p = Path(path)
     data = read_yaml(p, "sweep file", " (examples in configs/sweeps/)")
     return expand_sweep(data, str(p), p.parent, overrides)
