@@ -93,8 +93,17 @@ def test_only_wnrl_is_installed() -> None:
     import wnrl.agents
 
     assert Path(wnrl.agents.__file__).resolve() == ROOT / "agents" / "__init__.py"
-    listed = set(metadata.distribution("wnrl").read_text("RECORD").splitlines()) if dist.read_text("RECORD") else set()
-    assert not any(line.startswith("agents/") for line in listed)
+    listed = (dist.read_text("RECORD") or "").splitlines()
+    assert not any(line.startswith("agents/") for line in listed)  # a regular (wheel) install
+
+
+def test_no_top_level_agents_is_importable_outside_the_checkout(tmp_path: Path) -> None:
+    """Whatever the install mode (wheel or editable, whose finder maps names to folders), a
+    process outside the repository finds no top-level ``agents`` module, and does find
+    ``wnrl.agents``."""
+    code = "import importlib.util as u; print(u.find_spec('agents') is None, u.find_spec('wnrl.agents') is not None)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert out.stdout.split() == ["True", "True"], out
 
 
 def test_every_package_folder_is_installed() -> None:

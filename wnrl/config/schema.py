@@ -23,6 +23,10 @@ from wnrl.registry import ACTIVATIONS, ALGORITHMS, NORMS, schedule_start, sugges
 __all__ = ["AgentConfig", "EnvConfig", "NoiseConfig", "RunConfig", "TrainConfig"]
 
 
+#: What a run or sweep name may hold (it names directories).
+NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+
+
 def _one_of(value: Any, valid: Any, what: str) -> str:
     if value not in valid:
         raise ValueError(f"unknown {what} {value!r}; {suggest(str(value), valid, show_all=True)}")
@@ -146,7 +150,7 @@ class TrainConfig(_Strict):
 class RunConfig(_Strict):
     """A whole run: ``name``, ``env``, ``agent``, ``train``."""
 
-    name: str = Field(default="run", min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(default="run", min_length=1, pattern=NAME_PATTERN)
     env: EnvConfig
     agent: AgentConfig
     train: TrainConfig

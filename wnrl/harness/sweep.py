@@ -56,6 +56,8 @@ from wnrl.config import (
     validate,
     validate_model,
 )
+from wnrl.config.schema import NAME_PATTERN
+from wnrl.harness.rows import show
 from wnrl.registry import suggest
 
 __all__ = [
@@ -72,7 +74,7 @@ __all__ = [
     "run_id",
 ]
 
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_NAME = re.compile(NAME_PATTERN)
 _FREE_SECTIONS = ("env.kwargs", "agent.hyperparams", "agent.policy_kwargs")
 
 #: Upper bounds that catch a typo (``seeds: 1000000``) before a minute of silent expansion.
@@ -97,7 +99,7 @@ class SweepRun:
 
     def describe(self) -> str:
         """``agent.algo=ppo, agent.norm=weight, seed=0``."""
-        return ", ".join([f"{k}={_show(v)}" for k, v in self.grid.items()] + [f"seed={self.seed}"])
+        return ", ".join([f"{k}={show(v)}" for k, v in self.grid.items()] + [f"seed={self.seed}"])
 
 
 @dataclass
@@ -141,10 +143,6 @@ class Sweep:
             "overrides": [f"{k}={json.dumps(v)}" for k, v in self.overrides],
             "runs": [{"id": r.id, "grid": r.grid, "seed": r.seed} for r in self.runs],
         }
-
-
-def _show(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _slug(value: Any, key: str) -> str:
@@ -240,7 +238,7 @@ class SweepSpec(BaseModel):
     @classmethod
     def _base(cls, v: Any) -> Any:
         if not isinstance(v, (dict, str)):
-            raise ValueError(f"must be a run config mapping or a path, got {_show(v)}")
+            raise ValueError(f"must be a run config mapping or a path, got {show(v)}")
         return v
 
     @field_validator("seeds", mode="before")
@@ -270,7 +268,7 @@ class SweepSpec(BaseModel):
         for key, values in v.items():
             _check_key(key, "grid")
             if not isinstance(values, list) or not values:
-                raise ValueError(f"{key}: give a non-empty list of values, e.g. {key}: [{_show(values)}]")
+                raise ValueError(f"{key}: give a non-empty list of values, e.g. {key}: [{show(values)}]")
         return v
 
     @field_validator("per", mode="before")
@@ -296,7 +294,7 @@ class SweepSpec(BaseModel):
             for gv, settings in table.items():
                 if not any(_same(gv, v) for v in self.grid[key]):
                     raise ValueError(
-                        f"per: {key}: {gv!r} is not one of the grid values {[_show(v) for v in self.grid[key]]}"
+                        f"per: {key}: {gv!r} is not one of the grid values {[show(v) for v in self.grid[key]]}"
                     )
                 for k in settings:
                     _check_key(k, f"per: {key}: {gv}")
@@ -385,7 +383,7 @@ def expand_sweep(
         combo = dict(zip(spec.grid, values))
         settings = [kv for k, v in combo.items() for kv in _per_settings(spec.per, k, v)]
         for seed in spec.seeds:
-            label = ", ".join([f"{k}={_show(v)}" for k, v in combo.items()] + [f"seed={seed}"])
+            label = ", ".join([f"{k}={show(v)}" for k, v in combo.items()] + [f"seed={seed}"])
             changes = settings + sets + list(combo.items()) + [("train.seed", seed)] + fixed
             config = _resolve_run(base, changes, source, label)
             run = SweepRun(run_id(config, combo, seed), combo, seed, config)
