@@ -22,21 +22,11 @@ from stable_baselines3.common.env_util import make_vec_env
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from wnrl.config import load_config
 from wnrl.policies import NORMS, DataInitCallback, NormActorCriticPolicy, NormDQNPolicy
 
 PPO_HP = dict(n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0, learning_rate=1e-3)
-DQN_HP = dict(
-    learning_rate=2.3e-3,
-    batch_size=64,
-    buffer_size=100_000,
-    learning_starts=1000,
-    gamma=0.99,
-    target_update_interval=10,
-    train_freq=256,
-    gradient_steps=128,
-    exploration_fraction=0.16,
-    exploration_final_eps=0.04,
-)
+DQN_HP = load_config(Path(__file__).resolve().parents[1] / "configs" / "cartpole_dqn.yaml").agent.hyperparams
 ARCH = {"ppo": [64, 64], "dqn": [256, 256]}
 
 

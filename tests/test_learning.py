@@ -9,38 +9,23 @@ Hyperparameters: rl-baselines3-zoo's CartPole-v1 settings (DQN with a 64x64 netw
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 
 from wnrl import agents
+from wnrl.config import load_config
 from wnrl.policies import DataInitCallback
 
 pytestmark = pytest.mark.slow  # learning tests: minutes, not seconds
 
-PPO_HP = dict(
-    n_steps=32,
-    batch_size=256,
-    gae_lambda=0.8,
-    gamma=0.98,
-    n_epochs=20,
-    ent_coef=0.0,
-    learning_rate="lin_0.001",
-    clip_range="lin_0.2",
-)
-DQN_HP = dict(
-    learning_rate=2.3e-3,
-    batch_size=64,
-    buffer_size=100_000,
-    learning_starts=1000,
-    gamma=0.99,
-    target_update_interval=10,
-    train_freq=256,
-    gradient_steps=128,
-    exploration_fraction=0.16,
-    exploration_final_eps=0.04,
-)
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+# The shipped configs' rl-baselines3-zoo CartPole-v1 hyperparameters (one source of them).
+PPO_HP = load_config(CONFIGS / "cartpole_ppo.yaml").agent.hyperparams
+DQN_HP = load_config(CONFIGS / "cartpole_dqn.yaml").agent.hyperparams
 SETUPS = {"ppo": (8, PPO_HP, 40_000), "dqn": (1, DQN_HP, 40_000)}
 
 
