@@ -214,10 +214,10 @@ def compare(
     from wnrl.harness.execute import execute, make_task, plan_runs
     from wnrl.harness.sweep import load_sweep
 
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    _check_options(workers, backend, address, runs_per_gpu)  # cheap: before expanding the sweep
     loaded = load_sweep(sweep, overrides)
     _check_envs(loaded)
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    _check_options(workers, backend, address, runs_per_gpu)
     sweep_dir = Path(out) if out else Path("sweeps") / loaded.name
     if sweep_dir.exists() and not sweep_dir.is_dir():
         raise ConfigError(f"--out {sweep_dir}: is a file; give a directory")
