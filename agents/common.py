@@ -15,11 +15,13 @@ from wnrl.registry import (
     ALGORITHMS,
     NORMS,
     SCHEDULED,
+    ZOO_KEYS,
     AlgoSpec,
     algo_spec,
     load_object,
     parse_schedule,
     suggest,
+    zoo_hint,
 )
 
 __all__ = ["RESERVED", "AgentError", "build_model", "check_action_space", "check_hyperparams", "hyperparam_names"]
@@ -41,6 +43,10 @@ RESERVED = frozenset(
 )
 
 
+#: Policy constructor arguments that SB3 passes itself.
+POLICY_RESERVED = frozenset({"self", "observation_space", "action_space", "lr_schedule"})
+
+
 class AgentError(ValueError):
     """A configuration that cannot become a model (message says which key and how to fix it)."""
 
@@ -53,14 +59,24 @@ def hyperparam_names(algo: str) -> dict[str, inspect.Parameter]:
     return {k: p for k, p in params.items() if k not in RESERVED}
 
 
-def check_hyperparams(algo: str, hyperparams: dict[str, Any]) -> None:
-    """Check ``agent.hyperparams`` against the SB3 constructor of ``algo``.
+@cache
+def policy_kwarg_names(algo: str) -> tuple[str, ...]:
+    """The ``agent.policy_kwargs`` the wnrl policy of ``algo`` takes (imports it)."""
+    params = inspect.signature(algo_spec(algo).policy_class().__init__).parameters
+    return tuple(k for k in params if k not in POLICY_RESERVED)
+
+
+def check_hyperparams(algo: str, hyperparams: dict[str, Any], policy_kwargs: dict[str, Any] | None = None) -> None:
+    """Check ``agent.hyperparams`` against the SB3 constructor of ``algo`` (and
+    ``agent.policy_kwargs`` against its wnrl policy).
 
     :raises AgentError: ``unknown key 'agent.hyperparams.n_step'; did you mean 'n_steps'?``, or a
         ``lin_`` schedule that is not ``lin_<number>`` (the schema checks the rest of the values)
     """
     valid = hyperparam_names(algo)
     for key, value in hyperparams.items():
+        if key not in valid and key in ZOO_KEYS:
+            raise AgentError(f"unknown key 'agent.hyperparams.{key}'; {zoo_hint(key)}")
         if key not in valid:
             raise AgentError(
                 f"unknown key 'agent.hyperparams.{key}'; {suggest(key, sorted(valid), f'{algo.upper()} takes')}"
@@ -70,6 +86,11 @@ def check_hyperparams(algo: str, hyperparams: dict[str, Any]) -> None:
                 parse_schedule(key, value)
             except ValueError as e:
                 raise AgentError(f"agent.hyperparams.{e}") from None
+    policy_args = policy_kwarg_names(algo)
+    for key in policy_kwargs or {}:
+        if key not in policy_args:
+            policy = algo_spec(algo).policy.rpartition(":")[2]
+            raise AgentError(f"unknown key 'agent.policy_kwargs.{key}'; {suggest(key, policy_args, f'{policy} takes')}")
 
 
 def check_action_space(algo: str, action_space: gym.Space, env_id: str = "the environment") -> None:
@@ -160,3 +181,6 @@ def build_model(
             f"agent.hyperparams: {e}; see the {algo_cls.__name__} documentation "
             "of stable-baselines3 for valid arguments"
         ) from None
+    except AssertionError as e:  # SB3 checks some arguments with assert
+        first = str(e).splitlines()[0] if str(e) else "an argument check failed"
+        raise AgentError(f"agent.hyperparams: {algo_cls.__name__} refuses them: {first}") from None

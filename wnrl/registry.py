@@ -24,6 +24,7 @@ __all__ = [
     "ALGORITHMS",
     "NORMS",
     "WEIGHT_NORMS",
+    "ZOO_KEYS",
     "AlgoSpec",
     "LinearSchedule",
     "algo_spec",
@@ -33,6 +34,7 @@ __all__ = [
     "parse_schedule",
     "schedule_start",
     "suggest",
+    "zoo_hint",
 ]
 
 
@@ -51,6 +53,28 @@ def suggest(name: str, valid: Iterable[str], what: str = "valid values", show_al
     if not close:
         return listed
     return f"did you mean {close[0]!r}?" + (f" {listed}" if show_all else "")
+
+
+#: rl-baselines3-zoo hyperparameter-file keys → where wnrl keeps the same setting.
+ZOO_KEYS: Mapping[str, str] = MappingProxyType(
+    {
+        "n_timesteps": "train.total_timesteps",
+        "normalize": "env.normalize_obs and env.normalize_reward",
+        "normalize_kwargs": "env.normalize_obs and env.normalize_reward",
+        "n_envs": "env.n_envs",
+        "env_kwargs": "env.kwargs",
+        "frame_stack": "env.frame_stack",
+        "env_wrapper": "env.atari_wrapper (other wrappers: register your own env id)",
+        "policy": "agent.norm (wnrl chooses the policy class)",
+        "policy_kwargs": "agent.policy_kwargs",
+        "callback": "nothing (wnrl's callbacks are fixed)",
+    }
+)
+
+
+def zoo_hint(name: str) -> str:
+    """The fix for an rl-baselines3-zoo key written where wnrl does not take it."""
+    return f"rl-baselines3-zoo's {name!r} is {ZOO_KEYS[name]} in wnrl"
 
 
 def load_object(path: str) -> Any:

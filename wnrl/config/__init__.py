@@ -7,6 +7,8 @@ from wnrl.config.load import (
     load_config,
     parse_overrides,
     read_yaml,
+    resolve_path,
+    shipped,
     validate,
     validate_model,
 )
@@ -24,6 +26,8 @@ __all__ = [
     "apply_overrides",
     "validate",
     "read_yaml",
+    "resolve_path",
+    "shipped",
     "dump_config",
     "validate_model",
 ]

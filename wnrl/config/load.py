@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from wnrl.config.schema import RunConfig
-from wnrl.registry import suggest
+from wnrl.registry import ZOO_KEYS, suggest, zoo_hint
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -28,6 +29,8 @@ __all__ = [
     "load_config",
     "parse_overrides",
     "read_yaml",
+    "resolve_path",
+    "shipped",
     "validate",
     "validate_model",
     "yaml_load",
@@ -53,16 +56,39 @@ class ConfigError(ValueError):
     """Bad user input; the message is one line naming file, key and fix."""
 
 
+#: Where the shipped files of each kind are, inside the ``wnrl.configs`` package data.
+SHIPPED = {"config file": "", "sweep file": "sweeps"}
+
+
+def shipped(kind: str = "config file") -> dict[str, Path]:
+    """The YAML files wnrl ships of ``kind``, by name (``cartpole_ppo`` → its path)."""
+    folder = Path(str(resources.files("wnrl.configs"))) / SHIPPED[kind]
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def resolve_path(path: str | Path, kind: str = "config file") -> Path:
+    """``path`` itself when it exists, else the shipped file of that name (``cartpole_ppo`` or
+    ``cartpole_ppo.yaml``: usable from an installed wnrl, without a checkout)."""
+    p = Path(path)
+    if p.exists() or kind not in SHIPPED or p.parent != Path("."):
+        return p
+    return shipped(kind).get(p.name.removesuffix(".yaml"), p)
+
+
 def read_yaml(path: str | Path, kind: str = "config file", hint: str = "") -> dict[str, Any]:
     """Read a YAML mapping with :class:`SafeLoader`; any problem is a one-line ConfigError.
 
-    :param path: the file
+    :param path: the file, or the name of a shipped one (see :func:`resolve_path`)
     :param kind: what the file is, for messages ("config file", "sweep file")
     :param hint: appended to the missing-file message
     """
-    p = Path(path)
+    p = resolve_path(path, kind)
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a directory; give a YAML {kind} (e.g. one in it){hint}")
     if not p.is_file():
-        raise ConfigError(f"{p}: no such {kind}; check the path{hint}")
+        names = list(shipped(kind)) if kind in SHIPPED else []
+        listed = f"; {suggest(p.stem, names, f'shipped {kind}s (by name)')}" if names else ""
+        raise ConfigError(f"{p}: no such {kind}; check the path{hint}{listed}")
     try:
         data = yaml_load(p.read_text())
     except yaml.YAMLError as e:
@@ -124,21 +150,42 @@ def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | 
     return model if hasattr(model, "model_fields") else None
 
 
+def _leaf_paths(root: type[BaseModel]) -> dict[str, str]:
+    """Each key of a section → its dotted path (``total_timesteps`` → ``train.total_timesteps``)."""
+    paths: dict[str, str] = {}
+    for section in root.model_fields:
+        model = _model_at((section,), root)
+        for leaf in model.model_fields if model else ():
+            paths.setdefault(leaf, f"{section}.{leaf}")
+    return paths
+
+
+def _unknown_key_fix(loc: tuple[Any, ...], root: type[BaseModel]) -> str:
+    """The fix for an unknown key: rl-baselines3-zoo's name for it, the section it belongs in,
+    or the nearest valid spelling."""
+    name = str(loc[-1])
+    if name in ZOO_KEYS:
+        return zoo_hint(name)
+    elsewhere = _leaf_paths(root).get(name)
+    if elsewhere and elsewhere != ".".join(map(str, loc)):
+        return f"it belongs under {elsewhere.split('.')[0]}: write {elsewhere}"
+    parent = _model_at(loc[:-1], root)
+    return suggest(name, list(parent.model_fields) if parent else [], "valid keys")
+
+
 def _describe(err: Any, root: type[BaseModel]) -> str:
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
     key = ".".join(str(p) for p in loc)
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1], root)
-        valid = list(parent.model_fields) if parent else []
-        return f"unknown key {key!r}; {suggest(str(loc[-1]), valid, 'valid keys')}"
+        return f"unknown key {key!r}; {_unknown_key_fix(loc, root)}"
     if kind == "missing":
         return f"{key}: required key is missing; add it"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
         if msg.startswith("unknown key '"):  # raised by a section's validator: relative path
             return f"unknown key '{key}.{msg[len('unknown key ' + chr(39)) :]}" if key else msg
-        if msg.startswith("hyperparams."):
+        if msg.startswith(("hyperparams.", "policy_kwargs.")):
             return f"{key}.{msg}"
         return f"{key}: {msg}" if key else msg
     value = err.get("input")
@@ -172,7 +219,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     :param overrides: ``KEY=VALUE`` strings (``--set``)
     """
     data = apply_overrides(read_yaml(path), parse_overrides(overrides))
-    return validate(data, str(path))
+    return validate(data, str(resolve_path(path)))
 
 
 def dump_config(config: RunConfig) -> str:

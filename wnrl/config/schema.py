@@ -14,10 +14,11 @@ SB3 algorithm's constructor. Values are plain data: nothing is ever ``eval``ed.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from wnrl.config.hyperparams import check_hyperparam_values
 from wnrl.registry import ACTIVATIONS, ALGORITHMS, NORMS, schedule_start, suggest
 
 __all__ = ["AgentConfig", "EnvConfig", "NoiseConfig", "RunConfig", "TrainConfig"]
@@ -31,6 +32,33 @@ def _one_of(value: Any, valid: Any, what: str) -> str:
     if value not in valid:
         raise ValueError(f"unknown {what} {value!r}; {suggest(str(value), valid, show_all=True)}")
     return str(value)
+
+
+def _integer(value: Any) -> Any:
+    """An integer, never a bool (``total_timesteps: true`` is not 1); ``1e5`` is read as 100000."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be an integer, got {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An ``int`` field that refuses bools and takes integral floats (``1e5`` from YAML).
+Int = Annotated[int, BeforeValidator(_integer)]
+
+#: The largest training budget (a typo such as ``1e29`` would otherwise train forever).
+MAX_TIMESTEPS = 10**12
+
+#: ``agent.policy_kwargs`` keys that have their own ``agent`` key (wnrl sets them from it).
+OWN_KEYS = {
+    "net_arch": "agent.net_arch",
+    "activation_fn": "agent.activation",
+    "norm": "agent.norm",
+    "norm_output": "agent.norm_output",
+    "data_init": "agent.data_init",
+    "init_scale": "agent.init_scale",
+    "init_batch": "agent.init_batch",
+}
 
 
 class _Strict(BaseModel):
@@ -60,11 +88,11 @@ class EnvConfig(_Strict):
     """The environment: id, vectorisation, wrappers, normalization and noise."""
 
     id: str = Field(min_length=1)
-    n_envs: int = Field(default=1, ge=1, le=1024)
+    n_envs: Int = Field(default=1, ge=1, le=1024)
     vec_env: Literal["dummy", "subproc"] = "dummy"
     kwargs: dict[str, Any] = Field(default_factory=dict)
     atari_wrapper: bool | None = None
-    frame_stack: int | None = Field(default=None, ge=1)
+    frame_stack: Int | None = Field(default=None, ge=1)
     normalize_obs: bool = False
     normalize_reward: bool = False
     noise: NoiseConfig = Field(default_factory=NoiseConfig)
@@ -91,7 +119,7 @@ class AgentConfig(_Strict):
     activation: str | None = None
     data_init: bool | None = None
     init_scale: float = Field(default=1.0, gt=0.0, allow_inf_nan=False)
-    init_batch: int = Field(default=1024, ge=2)
+    init_batch: Int = Field(default=1024, ge=2)
     hyperparams: dict[str, Any] = Field(default_factory=dict)
     policy_kwargs: dict[str, Any] = Field(default_factory=dict)
 
@@ -125,26 +153,48 @@ class AgentConfig(_Strict):
         """Hyperparameter *names* are checked against SB3 by ``wnrl.agents.check_hyperparams``
         (it needs SB3); here only what plain data can tell."""
         _check_finite("hyperparams", self.hyperparams)
+        check_hyperparam_values(self.hyperparams)
         lr = self.hyperparams.get("learning_rate", 1.0)
         start = schedule_start(lr)
         if start is None or start <= 0:
             raise ValueError(f"hyperparams.learning_rate: must be a positive number or lin_<number>, got {lr!r}")
         return self
 
+    @model_validator(mode="after")
+    def _own_keys_not_in_policy_kwargs(self) -> AgentConfig:
+        """``policy_kwargs.net_arch`` beside ``agent.net_arch`` would be silently overridden: the
+        keys wnrl sets from ``agent`` are refused in ``policy_kwargs``."""
+        for key, own in OWN_KEYS.items():
+            if key in self.policy_kwargs:
+                raise ValueError(f"policy_kwargs.{key}: set {own} instead (wnrl sets {key} from it)")
+        return self
+
 
 class TrainConfig(_Strict):
     """How long and how to train, evaluate and checkpoint."""
 
-    total_timesteps: int = Field(gt=0)
-    seed: int = Field(default=0, ge=0)
+    total_timesteps: Int = Field(gt=0, le=MAX_TIMESTEPS)
+    seed: Int = Field(default=0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    eval_freq: int = Field(default=10_000, ge=0)
-    eval_episodes: int = Field(default=10, ge=1)
+    eval_freq: Int = Field(default=10_000, ge=0)
+    eval_episodes: Int = Field(default=10, ge=1)
     eval_noise: bool = False
-    checkpoint_freq: int = Field(default=0, ge=0)
-    diagnostics_freq: int = Field(default=1_000, ge=0)
-    torch_threads: int | None = Field(default=None, ge=1)
+    checkpoint_freq: Annotated[Int, Field(ge=0)] | Literal["auto"] = "auto"
+    diagnostics_freq: Int = Field(default=1_000, ge=0)
+    torch_threads: Int | None = Field(default=None, ge=1)
     progress_bar: bool = True
+
+    def checkpoint_steps(self) -> int:
+        """Steps between checkpoints: ``auto`` is every 10% of the budget (0: none)."""
+        if self.checkpoint_freq == "auto":
+            return max(1, -(-self.total_timesteps // 10))
+        return self.checkpoint_freq
+
+    @property
+    def keeps_checkpoints(self) -> bool:
+        """An explicit ``checkpoint_freq`` keeps every checkpoint; ``auto`` keeps only the
+        newest while the run trains (enough to resume) and none once it has finished."""
+        return self.checkpoint_freq != "auto"
 
 
 class RunConfig(_Strict):

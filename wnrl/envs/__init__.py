@@ -1,4 +1,4 @@
-"""Environments: noise wrappers and seeded (noisy) vectorised env factories."""
+"""Environments: noise wrappers and seeded (noisy) vectorised env factories (ids may be "module:id")."""
 
 from wnrl.envs.make import (
     EnvError,
@@ -7,6 +7,7 @@ from wnrl.envs.make import (
     UnknownEnvError,
     ensure_registered,
     env_family,
+    import_env_module,
     make_eval_env,
     make_vec_env,
     sync_normalization,
@@ -36,6 +37,7 @@ __all__ = [
     "EnvError",
     "UnknownEnvError",
     "MissingExtraError",
+    "import_env_module",
     "env_family",
     "ensure_registered",
     "MinAtarObservation",

@@ -13,6 +13,14 @@ Atari's reward clipping and life-loss episodes), the returns it logs, and theref
 SB3 reports in ``rollout/ep_rew_mean`` and ``evaluate_policy``, are the *clean* returns of full
 episodes, even when the agent learns from noisy rewards.
 
+Custom environments: an id ``"my_pkg.envs:MyEnv-v0"`` (gymnasium's ``module:id`` convention) imports
+``my_pkg.envs`` (which registers ``MyEnv-v0``) before the id is looked up, in every process that builds
+the env (``import_env_module``): the config keeps the full string, so sweep workers import it too.
+
+Headless machines: ``SDL_AUDIODRIVER`` (and, without ``DISPLAY``/``WAYLAND_DISPLAY``, ``SDL_VIDEODRIVER``)
+default to ``dummy``, so rendering with pygame (``render_mode="rgb_array"``, ``wnrl eval --video``)
+does not print SDL's ``XDG_RUNTIME_DIR is invalid or not set`` line (see ``_quiet_sdl``).
+
 Seeding: sub-env ``i`` is reset with seed ``seed + i`` at the first ``reset()`` (``VecEnv.seed``),
 which also seeds its noise wrappers; its action and observation spaces are seeded with ``seed + i``.
 """
@@ -22,6 +30,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import traceback
 from collections.abc import Callable
 from copy import deepcopy
 from typing import Any
@@ -49,6 +58,7 @@ __all__ = [
     "EnvError",
     "UnknownEnvError",
     "MissingExtraError",
+    "import_env_module",
     "env_family",
     "ensure_registered",
     "MinAtarObservation",
@@ -70,6 +80,78 @@ class MissingExtraError(EnvError):
     """The environment needs an optional dependency that is not installed (the message names the extra)."""
 
 
+def _quiet_sdl() -> None:
+    """Keep SDL (used by pygame for rendering) quiet on headless machines; called on import.
+
+    Without a display SDL's video init tries Wayland, whose client library prints
+    ``error: XDG_RUNTIME_DIR is invalid or not set in the environment.`` on every process that
+    renders (``wnrl eval --video``, each ``SubprocVecEnv`` worker). So, only where the variable is not
+    set already: ``SDL_VIDEODRIVER=dummy`` when neither ``DISPLAY`` nor ``WAYLAND_DISPLAY`` is set
+    (``render_mode="human"`` windows keep working on desktops), ``SDL_AUDIODRIVER=dummy`` (wnrl plays
+    no sound) and ``PYGAME_HIDE_SUPPORT_PROMPT=1`` (pygame's greeting on import). Offscreen
+    ``rgb_array`` rendering is unchanged. Child processes inherit the settings.
+    """
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+
+_quiet_sdl()
+
+
+def _split_env_id(env_id: str) -> tuple[str | None, str]:
+    """``"pkg.mod:Name-v0"`` -> ``("pkg.mod", "Name-v0")``; ``"Name-v0"`` -> ``(None, "Name-v0")``.
+
+    :param env_id: Gymnasium environment id, or "module:id".
+    """
+    module, sep, bare = env_id.partition(":")
+    return (module, bare) if sep else (None, env_id)
+
+
+def _import_failure(module: str, env_id: str, exc: BaseException) -> str:
+    """The one-line message for a failed import of an env id's module, with the cause and what to do.
+
+    :param module: The module that failed to import.
+    :param env_id: The full "module:id".
+    :param exc: What the import raised.
+    """
+    lines = str(exc).strip().splitlines()
+    what = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    head = f"cannot import module {module!r} of env id {env_id!r} ({what})"
+    if isinstance(exc, ModuleNotFoundError):
+        missing = exc.name or ""
+        if not missing or module == missing or module.startswith(missing + "."):
+            return f"{head}; install it or put it on PYTHONPATH"
+        return f"{head}; it imports {missing!r}: install that"
+    if isinstance(exc, SyntaxError):
+        return head
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{head}, raised at {frames[-1].filename}:{frames[-1].lineno}" if frames else head
+
+
+def import_env_module(env_id: str) -> str:
+    """Import the module of a ``module:id`` env id (gymnasium's convention), which registers the id.
+
+    It imports in the calling process; ``ensure_registered`` and ``make_vec_env`` (so
+    ``make_eval_env``, sub-env subprocesses and sweep workers too) call it with the full id.
+
+    :param env_id: A Gymnasium id ("CartPole-v1") or "module:id" ("my_pkg.envs:MyEnv-v0").
+    :return: The id without the module ("MyEnv-v0"); ``env_id`` itself when it names no module.
+    :raises EnvError: if the id is malformed or the module cannot be imported (one line, with the cause).
+    """
+    module, bare = _split_env_id(env_id)
+    if module is None:
+        return env_id
+    if not module.strip() or not bare.strip() or ":" in bare:
+        raise EnvError(f"malformed environment id {env_id!r}: write MODULE:ID, e.g. 'my_pkg.envs:MyEnv-v0'")
+    try:
+        importlib.import_module(module)
+    except Exception as exc:  # the module's own errors too: reported in one line, not a traceback
+        raise EnvError(_import_failure(module, env_id, exc)) from exc
+    return bare
+
+
 _BOX2D = {"LunarLander", "LunarLanderContinuous", "BipedalWalker", "BipedalWalkerHardcore", "CarRacing"}
 _MUJOCO = {
     "Ant",
@@ -89,8 +171,11 @@ _MUJOCO = {
 def env_family(env_id: str) -> str | None:
     """The optional family (= pip extra) an env id belongs to: "atari", "minatar", "box2d", "mujoco" or None.
 
-    :param env_id: Gymnasium environment id.
+    A ``module:id`` id is judged by its id part (the module is not imported here).
+
+    :param env_id: Gymnasium environment id, or "module:id".
     """
+    env_id = _split_env_id(env_id)[1]
     if env_id.startswith("ALE/") or env_id.endswith("NoFrameskip-v4"):
         return "atari"
     if env_id.startswith("MinAtar/"):
@@ -131,7 +216,21 @@ _IMPORTERS: dict[str, Callable[[], Any]] = {
 }
 
 
+def _suggestion(module: str | None, env_id: str) -> str:
+    """``env_id`` as the user would write it: with ``module:`` when that module's package registers it.
+
+    :param module: The module part of the id the user wrote (None: none).
+    :param env_id: A registered id.
+    """
+    if module is None:
+        return env_id
+    entry = getattr(gym.registry.get(env_id), "entry_point", None)
+    where = entry if isinstance(entry, str) else str(getattr(entry, "__module__", ""))
+    return f"{module}:{env_id}" if where.split(".")[0].split(":")[0] == module.split(".")[0] else env_id
+
+
 def _unknown(env_id: str, reason: str) -> UnknownEnvError:
+    module, bare = _split_env_id(env_id)
     for importer in (_register_atari, _register_minatar):  # widen the suggestions to optional families
         try:
             importer()
@@ -139,21 +238,26 @@ def _unknown(env_id: str, reason: str) -> UnknownEnvError:
             pass
     ids = list(gym.registry)
     by_lower = {i.lower(): i for i in ids}
-    close = difflib.get_close_matches(env_id.lower(), list(by_lower), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(bare.lower(), list(by_lower), n=3, cutoff=0.6)
     reason = reason.split(" Did you mean")[0].rstrip(". ")
-    hint = f" Did you mean {', '.join(repr(by_lower[c]) for c in close)}?" if close else ""
+    if module is not None:
+        reason = f"imported {module!r}; {reason}"
+    hint = f" Did you mean {', '.join(repr(_suggestion(module, by_lower[c])) for c in close)}?" if close else ""
     return UnknownEnvError(f"unknown environment {env_id!r} ({reason}).{hint}")
 
 
 def ensure_registered(env_id: str) -> EnvSpec:
-    """Import and register the optional family ``env_id`` belongs to, and check the id exists.
+    """Import the id's module (``module:id``) and the optional family it belongs to; check the id exists.
 
-    :param env_id: Gymnasium environment id, e.g. "CartPole-v1", "ALE/Breakout-v5", "MinAtar/Breakout-v1".
+    :param env_id: Gymnasium environment id, e.g. "CartPole-v1", "ALE/Breakout-v5", "MinAtar/Breakout-v1",
+        or "module:id", e.g. "my_pkg.envs:MyEnv-v0" (see ``import_env_module``).
     :return: The id's ``EnvSpec``.
+    :raises EnvError: if the id's module cannot be imported.
     :raises MissingExtraError: if the family's package cannot be imported (message names the pip extra).
     :raises UnknownEnvError: if the id is not registered (message suggests close ids).
     """
-    family = env_family(env_id)
+    bare = import_env_module(env_id)
+    family = env_family(bare)
     if family is not None:
         try:
             _IMPORTERS[family]()
@@ -162,13 +266,13 @@ def ensure_registered(env_id: str) -> EnvSpec:
                 f'environment {env_id!r} needs the {family} extra: pip install "wnrl[{family}]"'
             ) from exc
     try:
-        return gym.spec(env_id)
+        return gym.spec(bare)
     except gym.error.Error as exc:
-        if env_id not in gym.registry and family is None:
+        if bare not in gym.registry and family is None:
             try:  # an ALE id like "Breakout-v4" is only registered once ale_py is imported
                 _register_atari()
-                if env_id in gym.registry:
-                    return gym.spec(env_id)
+                if bare in gym.registry:
+                    return gym.spec(bare)
             except ImportError:
                 pass
         raise _unknown(env_id, str(exc)) from exc
@@ -202,8 +306,8 @@ def _make_env_fn(
     monitor_dir: str | None,
 ) -> Callable[[], gym.Env]:
     def _init() -> gym.Env:
-        ensure_registered(env_id)  # needed again in subprocesses
-        env = gym.make(env_id, **env_kwargs)
+        ensure_registered(env_id)  # needed again in subprocesses (imports a "module:id" id's module)
+        env = gym.make(_split_env_id(env_id)[1], **env_kwargs)
         env.action_space.seed(seed + rank)
         env.observation_space.seed(seed + rank)
         monitor_path = None
@@ -244,7 +348,8 @@ def make_vec_env(
     ``sticky`` noise key is refused for Atari). Frames are stacked (4 by default) and made channel-first:
     observations are (4, 84, 84) uint8. MinAtar observations become float32 (C, 10, 10).
 
-    :param env_id: Gymnasium environment id.
+    :param env_id: Gymnasium environment id, or "module:id" (the module is imported first, here and in
+        each subprocess; see ``import_env_module``).
     :param n_envs: Number of sub-environments.
     :param seed: Sub-env ``i`` is seeded with ``seed + i`` (env at first reset, action/observation spaces now).
     :param vec_env: "dummy" (``DummyVecEnv``) or "subproc" (``SubprocVecEnv``).
@@ -259,7 +364,7 @@ def make_vec_env(
     :param monitor_dir: Directory for ``Monitor`` CSV files (``<dir>/<i>.monitor.csv``); None: no files.
     :param vec_env_kwargs: Extra keyword arguments for the ``VecEnv`` class (e.g. ``start_method``).
     :return: The vectorised environment.
-    :raises UnknownEnvError, MissingExtraError: see ``ensure_registered``.
+    :raises EnvError, UnknownEnvError, MissingExtraError: see ``ensure_registered``.
     :raises ValueError: on invalid arguments or noise parameters.
     """
     if n_envs < 1:
@@ -269,7 +374,8 @@ def make_vec_env(
         raise ValueError(f"vec_env must be one of {sorted(vec_classes)}, got {vec_env!r}")
     noise_kwargs = check_noise_kwargs(**(noise or {}))
     ensure_registered(env_id)
-    family = env_family(env_id)
+    bare = _split_env_id(env_id)[1]
+    family = env_family(bare)
     kwargs = dict(env_kwargs or {})
 
     if atari_wrapper is None:
@@ -288,7 +394,7 @@ def make_vec_env(
             ) from exc
         if kwargs.setdefault("frameskip", 1) != 1:
             raise ValueError("with the Atari wrapper (frame skip 4), pass frameskip=1 to gym.make (the default)")
-        if env_id.startswith("ALE/"):
+        if bare.startswith("ALE/"):
             kwargs.setdefault("repeat_action_probability", 0.25)
         if noise_kwargs.get("sticky", 0.0) > 0:
             raise ValueError(
@@ -335,7 +441,7 @@ def make_eval_env(
     call ``sync_normalization(train_env, eval_env)`` before each evaluation (SB3's ``EvalCallback``
     does the equivalent itself). Returns are clean either way (``Monitor`` sits below the noise).
 
-    :param env_id: Gymnasium environment id.
+    :param env_id: Gymnasium environment id, or "module:id" (see ``import_env_module``).
     :param n_envs: Number of sub-environments.
     :param seed: Base seed (keep it away from training seeds; default 10000).
     :param noise: ``apply_noise`` keyword arguments, or None for a clean env.
