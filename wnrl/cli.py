@@ -8,6 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import wnrl
+from wnrl.config import ConfigError
+
+if TYPE_CHECKING:
+    from wnrl.config import RunConfig
 
 __all__ = ["main"]
 
@@ -18,7 +25,7 @@ def _fail(message: str) -> int:
 
 
 def _parse_noise(items: list[str] | None) -> dict[str, float] | None:
-    from wnrl.config import ConfigError, parse_overrides
+    from wnrl.config import parse_overrides
 
     if not items:
         return None
@@ -30,36 +37,65 @@ def _parse_noise(items: list[str] | None) -> dict[str, float] | None:
     return noise
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from wnrl.config import load_config
+def _resume_args(args: argparse.Namespace) -> None:
+    """``--resume`` continues the recorded config: options that would change it are refused."""
+    if args.config or args.set or args.out:
+        given = "CONFIG" if args.config else "--set" if args.set else "--out"
+        raise ConfigError(
+            f"{args.resume}: {given} cannot be given with --resume (a resumed run keeps the config in "
+            f"{Path(args.resume) / 'config.yaml'}); to change it, start a new run"
+        )
+
+
+def _load_for_train(args: argparse.Namespace) -> tuple[RunConfig, str]:
+    from wnrl.config import load_config, resolve_path
 
     if args.resume:
         from wnrl.train import load_run_config
 
-        run_dir = Path(args.resume)
-        config = load_run_config(run_dir)
-        source = str(run_dir / "config.yaml")
+        _resume_args(args)
+        config = load_run_config(Path(args.resume))
+        source = str(Path(args.resume) / "config.yaml")
     else:
         if not args.config:
-            return _fail("give a CONFIG file (e.g. configs/cartpole_ppo.yaml) or --resume RUN_DIR")
+            raise ConfigError("give a CONFIG file (e.g. configs/cartpole_ppo.yaml or cartpole_ppo) or --resume RUN_DIR")
         config = load_config(args.config, args.set)  # bad input answered before torch is imported
-        source = args.config
-        if args.device:
-            config.train.device = args.device
+        source = str(resolve_path(args.config))
+    if args.device:
+        config.train.device = args.device  # where it runs, not what it does: allowed on resume
+    return config, source
+
+
+def _finished_resume(run_dir: Path) -> bool:
+    from wnrl.train.record import read_record
+
+    record = read_record(run_dir)
+    if record is None or not record.finished:
+        return False
+    print(f"{run_dir}: already finished ({record.steps} steps, final return {record.score:.1f}); nothing to do")
+    return True
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config, source = _load_for_train(args)
+    if args.resume and _finished_resume(Path(args.resume)):
+        return 0
+    from wnrl.harness.api import sigterm_as_interrupt
     from wnrl.train import run_dir_for, train
 
-    if not args.resume:
-        run_dir = Path(args.out) if args.out else run_dir_for(config)
-    progress = None if sys.stderr.isatty() else False
-    if args.progress is not None:
-        progress = args.progress
-    record = train(
-        config,
-        out=None if args.resume else run_dir,
-        resume=run_dir if args.resume else None,
-        progress_bar=progress,
-        source=source,
-    )
+    run_dir = Path(args.resume) if args.resume else Path(args.out) if args.out else run_dir_for(config)
+    # --progress: the bar; --no-progress: nothing; default: the bar on a terminal, else lines
+    tty = sys.stderr.isatty()
+    bar = args.progress if args.progress is not None else (None if tty else False)
+    with sigterm_as_interrupt():
+        record = train(
+            config,
+            out=None if args.resume else run_dir,
+            resume=run_dir if args.resume else None,
+            progress_bar=bar,
+            source=source,
+            progress_lines=args.progress is None and not tty and config.train.progress_bar,
+        )
     final = record.final
     assert final is not None  # a finished run always has its final evaluation
     print(
@@ -74,16 +110,25 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from wnrl.train import evaluate_run, record_video
+    from wnrl.train import check_eval_args, evaluate_run, record_video
 
     run_dir = Path(args.run_dir)
     noise = _parse_noise(args.noise)
+    check_eval_args(run_dir, args.episodes, Path(args.video) if args.video else None)
     result = evaluate_run(run_dir, episodes=args.episodes, noise=noise, device=args.device)
     setting = ", ".join(f"{k}={v:g}" for k, v in (noise or {}).items()) or "clean"
     print(f"{run_dir}: return {result['mean']:.1f} ± {result['std']:.1f} over {args.episodes} episodes ({setting})")
     if args.video:
         paths = record_video(run_dir, Path(args.video), episodes=1, noise=noise)
         print(f"video: {', '.join(str(p) for p in paths) or 'the environment renders no frames'}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """``wnrl list``: what can be named in a config or on the command line."""
+    from wnrl.config.catalog import catalog
+
+    print(catalog())
     return 0
 
 
@@ -135,24 +180,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wnrl", description="Reinforcement learning with weight-normalized networks: train, evaluate, compare."
     )
+    parser.add_argument("--version", action="version", version=f"wnrl {wnrl.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train one agent from a YAML config")
-    p.add_argument("config", nargs="?", help="YAML run config (see configs/)")
+    p.add_argument("config", nargs="?", help="YAML run config, or a shipped one by name (see `wnrl list`)")
     p.add_argument(
         "--set",
         action="append",
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set agent.norm=batch (repeatable)",
     )
-    p.add_argument("--out", help="run directory to create (default: runs/<name>-<algo>-<norm>-s<seed>)")
+    p.add_argument("--out", help="run directory to create (default: runs/<env>-<algo>-<norm>-s<seed>)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override train.device")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="show the progress bar (default: when stderr is a terminal)",
+        help="show the progress bar (default: a bar on a terminal, else a line every 10%% or minute)",
     )
     p.set_defaults(func=cmd_train)
 
@@ -185,13 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sweep_dir")
     p.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("list", help="shipped configs and sweeps, norms, algorithms, installed extras")
+    p.set_defaults(func=cmd_list)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``wnrl`` console script."""
-    from wnrl.config import ConfigError
-
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -10,7 +10,7 @@ from wnrl.registry import lazy_exports
 
 _EXPORTS = {
     "wnrl.train.run": ("train", "load_run_config", "run_dir_for"),
-    "wnrl.train.evaluate": ("evaluate_run", "load_run_model", "record_video"),
+    "wnrl.train.evaluate": ("check_eval_args", "evaluate_run", "load_run_model", "record_video"),
     "wnrl.train.record": (
         "RunRecord",
         "Curve",

@@ -23,6 +23,7 @@ __all__ = [
     "RunCheckpointCallback",
     "evaluate",
     "latest_checkpoint",
+    "remove_checkpoints",
     "save_checkpoint",
 ]
 
@@ -130,11 +131,12 @@ class RunCheckpointCallback(BaseCallback):
 
     :param directory: checkpoint folder
     :param save_freq: environment steps between checkpoints (0: none)
+    :param keep_all: keep every checkpoint (else only the newest: enough to resume)
     """
 
-    def __init__(self, directory: Path, save_freq: int) -> None:
+    def __init__(self, directory: Path, save_freq: int, keep_all: bool = True) -> None:
         super().__init__()
-        self.directory, self.save_freq = directory, save_freq
+        self.directory, self.save_freq, self.keep_all = directory, save_freq, keep_all
         self._schedule = EverySteps(save_freq)
 
     def _on_training_start(self) -> None:
@@ -143,6 +145,8 @@ class RunCheckpointCallback(BaseCallback):
     def _maybe_save(self) -> None:
         if self._schedule.due(self.num_timesteps):
             save_checkpoint(self.model, self.directory, self.num_timesteps)
+            if not self.keep_all:
+                remove_checkpoints(self.directory, before=self.num_timesteps)
 
     def _on_step(self) -> bool:
         if isinstance(self.model, OffPolicyAlgorithm):
@@ -169,6 +173,17 @@ def save_checkpoint(model: BaseAlgorithm, directory: Path, step: int) -> Path:
     model.save(tmp)
     os.replace(tmp, f"{stem}.zip")
     return Path(f"{stem}.zip")
+
+
+def remove_checkpoints(directory: Path, before: int | None = None) -> None:
+    """Delete the checkpoints of ``directory`` older than step ``before`` (``None``: all of them)."""
+    for p in directory.glob("step_*"):
+        try:
+            step = int(p.name.split("_")[1].split(".")[0])
+        except (IndexError, ValueError):
+            continue
+        if before is None or step < before:
+            p.unlink(missing_ok=True)
 
 
 def latest_checkpoint(directory: Path) -> tuple[int, Path] | None:

@@ -2,41 +2,89 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
 from wnrl.config import ConfigError
-from wnrl.envs import check_noise_kwargs
+from wnrl.envs import EnvError, check_noise_kwargs
 from wnrl.registry import ALGORITHMS
 from wnrl.train.callbacks import evaluate
 from wnrl.train.run import build_eval_env, load_run_config
 
-__all__ = ["load_run_model", "evaluate_run", "record_video"]
+__all__ = ["load_run_model", "evaluate_run", "record_video", "check_eval_args", "check_video_dir"]
 
 
-def load_run_model(run_dir: Path, device: str = "auto") -> tuple[Any, BaseAlgorithm]:
-    """The config and final model of a run directory."""
-    config = load_run_config(run_dir)
+def _model_path(run_dir: Path) -> Path:
     path = run_dir / "model.zip"
     if not path.is_file():
         raise ConfigError(
             f"{run_dir}: no model.zip (the run did not finish); resume it with `wnrl train --resume {run_dir}`"
         )
-    model = ALGORITHMS[config.agent.algo].algo_class().load(path, device=device)
+    return path
+
+
+def _check_episodes(episodes: int) -> None:
+    if episodes < 1:
+        raise ConfigError(f"--episodes: must be at least 1, got {episodes}")
+
+
+def check_video_dir(video: Path) -> None:
+    """Refuse a ``--video`` path that cannot be a directory (it, or a folder above it, is a file).
+
+    :param video: the directory to record into (it need not exist yet)
+    :raises ConfigError: one line naming the path and the fix
+    """
+    if video.exists() and not video.is_dir():
+        raise ConfigError(f"{video}: is a file, not a directory; give a directory for --video")
+    above = next((p for p in video.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ConfigError(f"{video}: {above} is a file, not a directory; give a directory for --video")
+
+
+def check_eval_args(run_dir: Path, episodes: int, video: Path | None = None) -> None:
+    """Check ``wnrl eval``'s arguments before anything is loaded, evaluated or written.
+
+    :param run_dir: a finished run directory
+    :param episodes: number of episodes to evaluate
+    :param video: the directory to record a video into, if any
+    :raises ConfigError: one line naming the bad argument and the fix
+    """
+    _check_episodes(episodes)
+    load_run_config(run_dir)
+    _model_path(run_dir)
+    if video is not None:
+        check_video_dir(video)
+
+
+def load_run_model(run_dir: Path, device: str = "auto") -> tuple[Any, BaseAlgorithm]:
+    """The config and final model of a run directory."""
+    config = load_run_config(run_dir)
+    model = ALGORITHMS[config.agent.algo].algo_class().load(_model_path(run_dir), device=device)
     return config, model
 
 
 def _eval_env(config: Any, run_dir: Path, noise: dict[str, float] | None, render: bool = False) -> Any:
-    env = build_eval_env(config, None, noise=noise)
+    try:
+        env = build_eval_env(config, None, noise=noise)
+    except EnvError as e:  # e.g. a custom env module no longer importable, or a missing extra
+        raise ConfigError(f"{run_dir / 'config.yaml'}: env.id: {e}") from None
     stats = run_dir / "vecnormalize.pkl"
     if stats.exists():
         env = VecNormalize.load(str(stats), env)
         env.training, env.norm_reward = False, False
     return env
+
+
+def _check_noise(noise: dict[str, float] | None) -> dict[str, float] | None:
+    try:
+        return check_noise_kwargs(**(noise or {})) or None
+    except ValueError as e:
+        raise ConfigError(f"--noise: {e}") from None
 
 
 def evaluate_run(
@@ -50,16 +98,40 @@ def evaluate_run(
     :param device: where to load the model
     :return: mean, std, every episode's return and length
     """
-    try:
-        noise = check_noise_kwargs(**(noise or {})) or None
-    except ValueError as e:
-        raise ConfigError(f"--noise: {e}") from None
+    _check_episodes(episodes)
+    noise = _check_noise(noise)
     config, model = load_run_model(run_dir, device)
     env = _eval_env(config, run_dir, noise)
     try:
         return evaluate(model, env, episodes)
     finally:
         env.close()
+
+
+def _claim(out_dir: Path, stem: str) -> tuple[Path, BinaryIO]:
+    """Create ``<stem>.gif`` in ``out_dir``, or ``<stem>-2.gif``, ``-3``, ... if taken; never overwrite.
+
+    The file is created exclusively, so two processes recording into one directory never share a name.
+    """
+    n = 1
+    while True:
+        path = out_dir / (f"{stem}.gif" if n == 1 else f"{stem}-{n}.gif")
+        try:
+            return path, path.open("xb")
+        except FileExistsError:
+            n += 1
+
+
+def _save_gif(frames: list[Any], out_dir: Path, stem: str, fps: int) -> Path:
+    """Write ``frames`` as an animated GIF under a fresh name (see :func:`_claim`); return its path."""
+    path, f = _claim(out_dir, stem)
+    try:
+        with f:
+            frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=1000 // fps, loop=0)
+    except BaseException:
+        path.unlink(missing_ok=True)  # no half-written GIF under a claimed name
+        raise
+    return path
 
 
 def record_video(
@@ -72,19 +144,32 @@ def record_video(
 ) -> list[Path]:
     """Record episodes of the final policy as animated GIFs (Pillow, no video codec needed).
 
+    Files are named by run and episode, ``<run>-episode_<i>.gif`` (``<run>`` is the run directory's
+    name); an existing file is never overwritten: the next free name ``<run>-episode_<i>-2.gif``, ...
+    is taken instead.
+
     :param run_dir: a finished run directory
-    :param out_dir: where to write ``episode_<i>.gif``
+    :param out_dir: the directory to write the GIFs into (created if missing)
     :param episodes: number of episodes
     :param noise: noise setting (``None``: clean)
     :param max_frames: frames per episode at most
     :param fps: frames per second of the GIF
+    :return: the files written, one per episode that rendered frames
+    :raises ConfigError: on bad arguments, before anything is loaded or written
     """
     from PIL import Image
 
+    _check_episodes(episodes)
+    check_video_dir(out_dir)
+    noise = _check_noise(noise)
     config, model = load_run_model(run_dir)
     config.env.kwargs = {**config.env.kwargs, "render_mode": "rgb_array"}
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{out_dir}: cannot create the directory: {e.strerror}; give another --video") from None
+    run_name = Path(os.path.abspath(run_dir)).name or "run"
     env = _eval_env(config, run_dir, noise)
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     try:
         for i in range(episodes):
@@ -97,10 +182,8 @@ def record_video(
                 action, _ = model.predict(obs, deterministic=True)
                 obs, _, dones, _ = env.step(action)
                 done = bool(dones[0])
-            path = out_dir / f"episode_{i}.gif"
             if frames:
-                frames[0].save(path, save_all=True, append_images=frames[1:], duration=1000 // fps, loop=0)
-                paths.append(path)
+                paths.append(_save_gif(frames, out_dir, f"{run_name}-episode_{i}", fps))
     finally:
         env.close()
     return paths

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import shutil
 import socket
 import sys
@@ -29,21 +30,21 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import CallbackList
-from stable_baselines3.common.logger import configure
-from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from wnrl import agents
 from wnrl.config import ConfigError, RunConfig, dump_config, read_yaml, validate
 from wnrl.envs import EnvError, make_eval_env, make_vec_env
 from wnrl.policies import DataInitCallback
-from wnrl.registry import ALGORITHMS
-from wnrl.train.callbacks import EvalCurveCallback, RunCheckpointCallback, latest_checkpoint
+from wnrl.train.budget import budget_warnings
+from wnrl.train.callbacks import EvalCurveCallback, RunCheckpointCallback, remove_checkpoints
 from wnrl.train.diagnostics import DiagnosticsCallback, hparams_callback, run_hparams
-from wnrl.train.record import Curve, Evaluation, RunRecord, atomic_write_text, write_record
+from wnrl.train.progress import ProgressLineCallback
+from wnrl.train.record import Curve, Evaluation, RunRecord, atomic_write_text, read_record, write_record
+from wnrl.train.resume import load_checkpoint, previous_system, run_logger, total_of_parts
 
-__all__ = ["build_env", "build_eval_env", "load_run_config", "run_dir_for", "train"]
+__all__ = ["build_env", "build_eval_env", "env_slug", "load_run_config", "run_dir_for", "train"]
 
 
 def build_env(config: RunConfig, normalize: bool = True) -> VecEnv:
@@ -114,9 +115,17 @@ def _check_device(config: RunConfig, source: str) -> None:
         raise ConfigError(f"{source}: train.device: cuda requested but no CUDA device is available; use auto or cpu")
 
 
+def env_slug(env_id: str) -> str:
+    """``CartPole-v1`` → ``cartpole``, ``MinAtar/Breakout-v1`` → ``minatar-breakout``,
+    ``my_pkg.envs:Toy-v0`` → ``toy`` (for directory names)."""
+    name = env_id.rpartition(":")[2]
+    name = re.sub(r"-v\d+$", "", name)
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "env"
+
+
 def run_dir_for(config: RunConfig, root: Path = Path("runs")) -> Path:
-    """A fresh directory name ``root/<name>-<algo>-<norm>-s<seed>[-k]`` (never an existing one)."""
-    base = root / f"{config.name}-{config.agent.algo}-{config.agent.norm}-s{config.train.seed}"
+    """A fresh directory name ``root/<env>-<algo>-<norm>-s<seed>[-k]`` (never an existing one)."""
+    base = root / f"{env_slug(config.env.id)}-{config.agent.algo}-{config.agent.norm}-s{config.train.seed}"
     path, k = base, 1
     while path.exists():
         k += 1
@@ -126,6 +135,8 @@ def run_dir_for(config: RunConfig, root: Path = Path("runs")) -> Path:
 
 def load_run_config(run_dir: Path) -> RunConfig:
     """The resolved config stored in a run directory."""
+    if run_dir.is_file():
+        raise ConfigError(f"{run_dir}: is a file; give the run directory that `wnrl train` created")
     path = run_dir / "config.yaml"
     if not path.is_file():
         raise ConfigError(
@@ -134,7 +145,7 @@ def load_run_config(run_dir: Path) -> RunConfig:
     return validate(read_yaml(path), str(path))
 
 
-def _system_info(config: RunConfig, model: BaseAlgorithm) -> dict[str, Any]:
+def _system_info(model: BaseAlgorithm) -> dict[str, Any]:
     import gymnasium
     import stable_baselines3
 
@@ -152,8 +163,95 @@ def _system_info(config: RunConfig, model: BaseAlgorithm) -> dict[str, Any]:
         "platform": platform.platform(),
         "command": " ".join(sys.argv),
         "torch_threads": torch.get_num_threads(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "started": _now(),
     }
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _checked_env(config: RunConfig, source: str, normalize: bool) -> VecEnv:
+    """The training env, after the checks that need no env; bad input → ConfigError."""
+    if config.train.torch_threads:
+        torch.set_num_threads(config.train.torch_threads)
+    _check_device(config, source)
+    a = config.agent
+    try:
+        agents.check_hyperparams(a.algo, a.hyperparams, a.policy_kwargs)
+    except ValueError as e:
+        raise ConfigError(f"{source}: {e}") from None
+    try:
+        env = build_env(config, normalize=normalize)
+    except EnvError as e:
+        raise ConfigError(f"{source}: env.id: {e}") from None
+    except TypeError as e:  # gymnasium passes env.kwargs to the env's constructor
+        raise ConfigError(f"{source}: env.kwargs: {str(e).splitlines()[0]}; remove or rename the key") from None
+    except ValueError as e:
+        raise ConfigError(f"{source}: env: {e}") from None
+    try:
+        agents.check_action_space(a.algo, env.action_space, config.env.id)
+    except ValueError as e:
+        env.close()
+        raise ConfigError(f"{source}: {e}") from None
+    return env
+
+
+def _fresh_run_dir(out: Path | None, config: RunConfig) -> Path:
+    run_dir = out if out is not None else run_dir_for(config)
+    if run_dir.is_file() or (run_dir.exists() and not run_dir.is_dir()):
+        raise ConfigError(f"{run_dir}: is a file, not a directory; choose another --out")
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ConfigError(
+            f"{run_dir}: already exists and is not empty; choose another --out or continue it with --resume"
+        )
+    return run_dir
+
+
+def _start(config: RunConfig, out: Path | None, resume: Path | None, source: str) -> tuple[BaseAlgorithm, Path]:
+    """The model and run directory of a new run (nothing written yet) or a resumed one."""
+    env = _checked_env(config, source, normalize=resume is None)
+    try:
+        if resume is not None:
+            model, _ = load_checkpoint(config, resume, env)
+            return model, resume
+        run_dir = _fresh_run_dir(out, config)
+        return _make_model(config, env, source), run_dir
+    except ConfigError:
+        env.close()
+        raise
+
+
+def _write_start(config: RunConfig, run_dir: Path, info: dict[str, Any], fresh: bool) -> None:
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if fresh:
+            atomic_write_text(run_dir / "config.yaml", dump_config(config))
+        atomic_write_text(run_dir / "system.json", json.dumps({**info, "status": "running"}, indent=2))
+    except OSError as e:
+        if created:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise ConfigError(f"{run_dir}: cannot write the run directory: {e.strerror}; choose another --out") from None
+
+
+def _callbacks(
+    config: RunConfig, run_dir: Path, eval_env: VecEnv, progress_lines: bool
+) -> tuple[list[BaseCallback], EvalCurveCallback]:
+    t = config.train
+    curve_cb = EvalCurveCallback(eval_env, t.eval_freq, t.eval_episodes, run_dir / "curve.json")
+    callbacks: list[BaseCallback] = [
+        DataInitCallback(),
+        curve_cb,
+        RunCheckpointCallback(run_dir / "checkpoints", t.checkpoint_steps(), keep_all=t.keeps_checkpoints),
+        DiagnosticsCallback(t.diagnostics_freq),
+        hparams_callback(
+            run_hparams(config), {"eval/mean_return": 0.0, "eval/final_return": 0.0, "eval/auc_return": 0.0}
+        ),
+    ]
+    if progress_lines:
+        callbacks.append(ProgressLineCallback(t.total_timesteps, label=config.name))
+    return callbacks, curve_cb
 
 
 def train(
@@ -162,97 +260,67 @@ def train(
     resume: Path | None = None,
     progress_bar: bool | None = None,
     source: str = "<config>",
+    progress_lines: bool = False,
 ) -> RunRecord:
     """Train ``config`` into a run directory (or continue ``resume`` from its last checkpoint).
 
     :param config: the validated run config
     :param out: the run directory to create (default: a fresh one under ``runs/``)
     :param resume: an interrupted run directory to continue; the run ends at
-        ``train.total_timesteps`` as an uninterrupted one would
+        ``train.total_timesteps`` as an uninterrupted one would. A finished run is returned as
+        it is (nothing is changed)
     :param progress_bar: show SB3's progress bar (default: ``train.progress_bar``)
     :param source: where the config came from, for error messages
+    :param progress_lines: print a progress line to stderr every 10% of the budget or every
+        minute (for logs, when stderr is not a terminal)
     :raises ConfigError: on bad input, before anything is written
     """
-    if config.train.torch_threads:
-        torch.set_num_threads(config.train.torch_threads)
-    _check_device(config, source)
-    try:
-        agents.check_hyperparams(config.agent.algo, config.agent.hyperparams)
-    except ValueError as e:
-        raise ConfigError(f"{source}: {e}") from None
-    try:
-        env = build_env(config, normalize=resume is None)
-    except (EnvError, ValueError) as e:
-        raise ConfigError(f"{source}: env.id: {e}" if isinstance(e, EnvError) else f"{source}: env: {e}") from None
-    try:
-        agents.check_action_space(config.agent.algo, env.action_space, config.env.id)
-    except ValueError as e:
-        env.close()
-        raise ConfigError(f"{source}: {e}") from None
-
+    entered, entered_cpu = time.time(), time.process_time()
     if resume is not None:
-        run_dir = resume
-        found = latest_checkpoint(run_dir / "checkpoints")
-        if found is None:
-            env.close()
-            raise ConfigError(f"{run_dir}: no checkpoint to resume from; set train.checkpoint_freq and train again")
-        step, ckpt = found
-        stem = str(ckpt)[: -len(".zip")]
-        if Path(f"{stem}_vecnorm.pkl").exists():
-            env = VecNormalize.load(f"{stem}_vecnorm.pkl", env)
-        model = ALGORITHMS[config.agent.algo].algo_class().load(ckpt, env=env, device=config.train.device)
-        if isinstance(model, OffPolicyAlgorithm) and Path(f"{stem}_replay.pkl").exists():
-            model.load_replay_buffer(f"{stem}_replay.pkl")
-        remaining = config.train.total_timesteps - step
-    else:
-        try:
-            model = _make_model(config, env, source)
-        except ConfigError:
-            env.close()
-            raise
-        run_dir = out if out is not None else run_dir_for(config)
-        if run_dir.exists() and any(run_dir.iterdir()):
-            env.close()
-            raise ConfigError(
-                f"{run_dir}: already exists and is not empty; choose another --out or continue it with --resume"
-            )
-        remaining = config.train.total_timesteps
-
+        done = read_record(resume)
+        if done is not None and done.finished:
+            return done
+    model, run_dir = _start(config, out, resume, source)
+    env = model.get_env()
+    assert env is not None
+    warnings = budget_warnings(config, model, source)
+    for line in warnings:
+        print(f"wnrl: warning: {line}", file=sys.stderr)
+    earlier = previous_system(run_dir) if resume is not None else {}
+    parts: list[dict[str, Any]] = list(earlier.get("parts", []))
+    info = {**_system_info(model), "started": earlier.get("started", _now()), "warnings": warnings}
+    part = {"started": _now(), "from_step": model.num_timesteps, "device": info["device"], "host": info["host"]}
+    part["command"] = info["command"]
     eval_env = build_eval_env(config, env)
-    created = not run_dir.exists()
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.yaml", dump_config(config))
-        info = _system_info(config, model)
-        atomic_write_text(run_dir / "system.json", json.dumps({**info, "status": "running"}, indent=2))
-    except OSError as e:
-        if created:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise ConfigError(f"{run_dir}: cannot write the run directory: {e.strerror}; choose another --out") from None
+    _write_start(config, run_dir, {**info, "parts": [*parts, {**part, "status": "running"}]}, fresh=resume is None)
 
-    model.set_logger(configure(str(run_dir / "tb"), ["tensorboard", "csv"]))
-    curve_cb = EvalCurveCallback(eval_env, config.train.eval_freq, config.train.eval_episodes, run_dir / "curve.json")
-    callbacks = [
-        DataInitCallback(),
-        curve_cb,
-        RunCheckpointCallback(run_dir / "checkpoints", config.train.checkpoint_freq),
-        DiagnosticsCallback(config.train.diagnostics_freq),
-        hparams_callback(
-            run_hparams(config), {"eval/mean_return": 0.0, "eval/final_return": 0.0, "eval/auc_return": 0.0}
-        ),
-    ]
+    model.set_logger(run_logger(run_dir))
+    callbacks, curve_cb = _callbacks(config, run_dir, eval_env, progress_lines)
     show = config.train.progress_bar if progress_bar is None else progress_bar
-    start = time.time()
+    wall, cpu = time.time(), time.process_time()
+    status = "interrupted"
     try:
+        remaining = config.train.total_timesteps - model.num_timesteps
         if remaining > 0:
             model.learn(
                 remaining, callback=CallbackList(callbacks), progress_bar=show, reset_num_timesteps=resume is None
             )
-    except BaseException:
-        atomic_write_text(run_dir / "system.json", json.dumps({**info, "status": "interrupted"}, indent=2))
-        raise
-    seconds = time.time() - start
-    return _finish(config, model, run_dir, curve_cb, info, seconds, env, eval_env)
+        else:  # a checkpoint at the budget: only the final evaluation is left
+            curve_cb.init_callback(model)
+            curve_cb.on_training_start(locals(), globals())
+        status = "finished"
+    finally:
+        part.update(ended=_now(), to_step=model.num_timesteps, status=status)
+        part.update(seconds=round(time.time() - wall, 3), wall_seconds=round(time.time() - entered, 3))
+        part.update(cpu_seconds=round(time.process_time() - entered_cpu, 3))
+        parts.append(part)
+        info["parts"] = parts
+        if status != "finished":
+            atomic_write_text(run_dir / "system.json", json.dumps({**info, "status": status}, indent=2))
+    record = _finish(config, model, run_dir, curve_cb, info, env, eval_env)
+    if not config.train.keeps_checkpoints:
+        remove_checkpoints(run_dir / "checkpoints")
+    return record
 
 
 def _finish(
@@ -261,7 +329,6 @@ def _finish(
     run_dir: Path,
     curve_cb: EvalCurveCallback,
     info: dict[str, Any],
-    seconds: float,
     env: VecEnv,
     eval_env: VecEnv,
 ) -> RunRecord:
@@ -286,17 +353,18 @@ def _finish(
         auc=auc,
         curve=curve,
         steps=model.num_timesteps,
-        seconds=round(seconds, 3),
+        seconds=total_of_parts(info["parts"], "seconds"),
+        wall_seconds=total_of_parts(info["parts"], "wall_seconds"),
+        cpu_seconds=total_of_parts(info["parts"], "cpu_seconds"),
+        warnings=info["warnings"],
         eval_noise=config.env.noise.active() if config.train.eval_noise else {},
         host=socket.gethostname(),
-        ended=time.strftime("%Y-%m-%dT%H:%M:%S"),
+        ended=_now(),
     )
     write_record(run_dir, record)
     atomic_write_text(
         run_dir / "system.json",
-        json.dumps(
-            {**info, "status": "finished", "finished": record.ended, "train_seconds": round(seconds, 2)}, indent=2
-        ),
+        json.dumps({**info, "status": "finished", "finished": record.ended, "train_seconds": record.seconds}, indent=2),
     )
     model.logger.close()
     env.close()
