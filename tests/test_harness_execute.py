@@ -79,7 +79,8 @@ def test_failing_runs_are_isolated_and_reported(failing: tuple[Path, Path, int])
         bad = r["grid"]["env.kwargs"] != {}
         assert r["status"] == ("failed" if bad else "finished"), r
         if bad:
-            assert r["error"].startswith("TypeError:") and "not_an_arg" in r["error"]
+            # gym.make's TypeError, as wnrl.envs words it (a ConfigError naming env.kwargs)
+            assert r["error"].startswith(("TypeError:", "ConfigError:")) and "not_an_arg" in r["error"]
             assert "Traceback" in r["traceback"] and r["final"] is None
         else:
             assert math.isfinite(r["final"]["mean"]) and len(r["final"]["episodes"]) == 2

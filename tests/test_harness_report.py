@@ -296,11 +296,11 @@ def test_corrupt_and_invalid_results_are_reported_not_counted(tmp_path: Path) ->
     text = build_report(sweep_dir, reps=50).read_text()
     assert (
         "- runs: 48: 43 finished, 1 failed, 1 not run (yet), 2 corrupt (will be rerun), "
-        "1 finished without a finite score (left out)"
+        "1 finished without a usable score or curve (left out)"
     ) in text
     section = text.split("## Corrupt results (2)")[1].split("## ")[0]
     assert wrong["id"] in section and corrupt["id"] in section and "not valid JSON (truncated?)" in section
-    assert nan["id"] in text.split("## Runs without a finite score (1)")[1].split("## ")[0]
+    assert nan["id"] in text.split("## Finished runs left out (1)")[1].split("## ")[0]
     summary = json.loads((sweep_dir / "summary.json").read_text())
     assert summary["counts"] == {"finished": 43, "failed": 1, "missing": 1, "corrupt": 2, "invalid": 1}
     with open(sweep_dir / "results.csv") as f:
@@ -324,3 +324,97 @@ def test_a_sweep_that_has_not_run_yet_gets_a_report(tmp_path: Path) -> None:
     summary = json.loads((sweep_dir / "summary.json").read_text())
     assert summary["aggregate"] == {} and summary["poi"] == {} and summary["profiles"] is None
     assert all(g["n"] == 0 and g["iqm"] is None for g in summary["groups"])
+
+
+def test_results_of_the_wrong_shape_never_break_the_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    sweep_dir, rows = make_sweep_dir(tmp_path / "s")
+    good = {"status": "finished", "env_id": "CartPole-v1", "final": {"mean": 100.0, "std": 0.0}, "auc": 50.0}
+    bad: dict[int, tuple[Any, str, str]] = {  # row -> (result.json, status, problem)
+        0: ({"status": "finished", "final": "abc"}, "corrupt", "not a run record (final:"),
+        1: ([1, 2], "corrupt", "not a run record"),
+        2: ("finished", "corrupt", "not a run record"),
+        3: ({**good, "curve": {"steps": [1, 2, 3], "mean": [1.0]}}, "invalid", "3 steps but 1 means"),
+        4: ({**good, "curve": {"steps": [3, 2, 1], "mean": [1.0, 2.0, 3.0]}}, "invalid", "steps are not increasing"),
+        6: ({**good, "curve": {"steps": [1, 2], "mean": [float("nan"), 1.0]}}, "invalid", "not finite"),
+    }
+    for i, (data, _, _) in bad.items():
+        (sweep_dir / "runs" / rows[i]["id"] / RESULT_FILE).write_text(json.dumps(data))
+    assert main(["report", str(sweep_dir), "--reps", "30"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    _, loaded = load_rows(sweep_dir)
+    for i, (_, status, problem) in bad.items():
+        row = loaded[i]
+        assert row.status == status and problem in str(row.error), (i, row)
+    text = (sweep_dir / "report.md").read_text()
+    assert "## Corrupt results (4)" in text and "## Finished runs left out (3)" in text
+
+
+def test_a_report_of_something_else_than_a_sweep_directory_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    run_dir = tmp_path / "run"  # what `wnrl train` writes
+    run_dir.mkdir()
+    for name in ("config.yaml", "system.json", RESULT_FILE):
+        (run_dir / name).write_text("{}")
+    index, _ = _plan(lr=False)
+    damaged = {
+        "list": [],
+        "no_runs": {k: v for k, v in index.items() if k != "runs"},
+        "bad_id": {**index, "runs": [{**index["runs"][0], "id": "../../etc"}]},
+        "no_grid_value": {**index, "runs": [{**index["runs"][0], "grid": {}}]},
+        "seed_str": {**index, "runs": [{**index["runs"][0], "seed": "0"}]},
+        "sessions": {**index, "sessions": ["x"]},
+    }
+    cases: list[tuple[Path, str]] = []
+    for name, data in damaged.items():
+        d = tmp_path / name
+        d.mkdir()
+        (d / "index.json").write_text(json.dumps(data))
+        cases.append((d, f"{d / 'index.json'}: "))
+    truncated = tmp_path / "truncated"
+    truncated.mkdir()
+    (truncated / "index.json").write_text(json.dumps(index)[:50])
+    cases.append((truncated, "index.json: not valid JSON (truncated?)"))
+    cases += [(a_file, "is a file, not a sweep directory"), (run_dir, "not a sweep directory (a `wnrl train` run")]
+    for path, expected in cases:
+        assert main(["report", str(path)]) == 2, path
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"wnrl: error: {path}") and expected in err, err
+        assert not (path / "report.md").exists() if path.is_dir() else True
+
+
+def _one_group_dir(root: Path, seeds: int) -> Path:
+    """A sweep directory of one setting (agent.norm=none) with ``seeds`` finished seeds."""
+    runs = [{"id": f"none-s{s}", "grid": {"agent.norm": "none"}, "seed": s} for s in range(seeds)]
+    index = {"name": "one", "grid_keys": ["agent.norm"], "grid": {"agent.norm": ["none"]}, "seeds": list(range(seeds))}
+    root.mkdir()
+    (root / "index.json").write_text(json.dumps({**index, "runs": runs}))
+    for r in runs:
+        final = Evaluation(mean=100.0 + r["seed"], std=1.0)
+        write_record(root / "runs" / r["id"], RunRecord(status="finished", env_id="CartPole-v1", final=final))
+    return root
+
+
+def test_fewer_than_5_seeds_per_setting_are_called_unreliable(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from wnrl.harness.reporting import MIN_SEEDS
+
+    assert MIN_SEEDS == 5
+    sweep_dir, _ = make_sweep_dir(tmp_path / "s")  # 4 seeds; rows 5 (failed) and 7 (missing) are of one group
+    build_report(sweep_dir, reps=20)
+    err = capsys.readouterr().err
+    warning = (
+        "Only 2 to 4 finished seeds per setting: bootstrap intervals with fewer than 5 seeds are unreliable; "
+        "rerun with more seeds (seeds: 10"
+    )
+    assert err.count(warning) == 1 and err.startswith("wnrl: warning: ")
+    head = (sweep_dir / "report.md").read_text().split("## ")[0]  # before the first table
+    assert f"> **Warning:** {warning}" in head
+    three = _one_group_dir(tmp_path / "three", 3)
+    build_report(three, reps=20)
+    assert "Only 3 seeds per setting: bootstrap intervals" in (three / "report.md").read_text()
+    assert capsys.readouterr().err.count("Only 3 seeds per setting") == 1
+    five = _one_group_dir(tmp_path / "five", 5)
+    build_report(five, reps=20)
+    assert "unreliable" not in (five / "report.md").read_text() and not capsys.readouterr().err

@@ -11,6 +11,7 @@ import yaml
 
 from wnrl.cli import main
 from wnrl.config import ConfigError
+from wnrl.config.schema import NAME_PATTERN
 from wnrl.harness.sweep import demo_sweep, expand_sweep, load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +61,7 @@ def test_ids_stable_readable_and_sensitive_to_the_config() -> None:
     a = [r.id for r in expand_sweep(copy.deepcopy(SWEEP), "unit.yaml").runs]
     b = [r.id for r in expand_sweep(copy.deepcopy(SWEEP), "other.yaml").runs]
     assert a == b and len(set(a)) == len(a)
-    assert a[0].startswith("none-obs_std0.0-s0-")
+    assert a[0].startswith("cartpole-none-obs_std0.0-s0-")
     renamed = [r.id for r in expand_sweep({**copy.deepcopy(SWEEP), "name": "renamed"}, "unit.yaml").runs]
     assert renamed == a  # the name is not part of what a run does
     longer = copy.deepcopy(SWEEP)
@@ -69,6 +70,21 @@ def test_ids_stable_readable_and_sensitive_to_the_config() -> None:
     # the same run reached from a different grid has the same id
     narrow = {**copy.deepcopy(SWEEP), "grid": {"agent.norm": ["weight"], "env.noise.obs_std": [0.2]}, "seeds": [1]}
     assert expand_sweep(narrow, "unit.yaml").runs[0].id == a[-1]
+
+
+def test_run_ids_name_the_environment() -> None:
+    data = copy.deepcopy(SWEEP)
+    data["base"]["env"]["id"] = "MountainCarContinuous-v0"
+    data["grid"] = {"agent.algo": ["ppo"], "agent.norm": ["weight"]}
+    run = expand_sweep(data, "unit.yaml").runs[0]
+    assert re.fullmatch(r"mountaincarcontinuous-ppo-weight-s0-[0-9a-f]{10}", run.id), run.id
+    # an env.id grid value is not repeated; every id is unique and a valid name
+    sweep = load_sweep(ROOT / "configs" / "sweeps" / "noisy_classic.yaml")
+    ids = [r.id for r in sweep.runs]
+    assert ids[0].startswith("cartpole-obs_std0.0-none-s0-") and any(i.startswith("acrobot-obs_std") for i in ids)
+    assert len(set(ids)) == len(ids) and all(re.fullmatch(NAME_PATTERN, i) for i in ids)
+    minatar = load_sweep(ROOT / "configs" / "sweeps" / "minatar_dqn.yaml").runs[0]
+    assert minatar.id.startswith("minatar-breakout-none-s0-")
 
 
 def test_per_value_settings_and_set_overrides() -> None:

@@ -146,6 +146,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         overrides=args.set,
         write_report=not args.no_report,
+        add=args.add,
     )
     d = outcome.sweep_dir
     print(
@@ -216,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("compare", help="run a sweep (norms × settings × seeds) and report")
-    p.add_argument("sweep", nargs="?", default=None, help="YAML sweep file (default: the built-in demo sweep)")
+    p.add_argument(
+        "sweep", nargs="?", default=None, help="YAML sweep file or a shipped one by name (default: the demo sweep)"
+    )
     p.add_argument("--out", help="sweep directory (default: sweeps/<sweep name>)")
     p.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPU cores)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
@@ -225,6 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true", help="rerun the runs that failed")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a base config key")
     p.add_argument("--no-report", action="store_true", help="skip the report at the end")
+    p.add_argument(
+        "--add",
+        action="store_true",
+        help="add these runs to a sweep directory that holds another sweep (its runs are kept; the report covers all)",
+    )
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("report", help="statistics, figures and report.md of a sweep directory")

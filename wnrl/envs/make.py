@@ -30,6 +30,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import re
 import traceback
 from collections.abc import Callable
 from copy import deepcopy
@@ -166,6 +167,17 @@ _MUJOCO = {
     "Swimmer",
     "Walker2d",
 }
+
+
+def env_slug(env_id: str) -> str:
+    """An env id as a directory-name part: ``CartPole-v1`` → ``cartpole``, ``MinAtar/Breakout-v1``
+    → ``minatar-breakout``, ``my_pkg.envs:Toy-v0`` → ``toy`` (no version, no module: run ids add a
+    hash of the whole config, which tells those apart).
+
+    :param env_id: Gymnasium environment id, or "module:id".
+    """
+    name = re.sub(r"-v\d+$", "", _split_env_id(env_id)[1])
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "env"
 
 
 def env_family(env_id: str) -> str | None:

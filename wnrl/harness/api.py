@@ -8,7 +8,10 @@
 
 :func:`compare`:
 
-1. reads and validates every run of the sweep (nothing starts on bad input: ``ConfigError``);
+1. reads and validates every run of the sweep and checks ``OUT`` (nothing is written on bad
+   input: ``ConfigError``): ``OUT`` is new, empty or holds the same sweep; a directory holding
+   another sweep (or another version of this one) is refused unless ``add=True``, which adds
+   these runs to it (see :mod:`wnrl.harness.sweepdir`);
 2. writes ``OUT/index.json`` and skips the runs that already have a result (a sweep is resumed
    by running the same call again);
 3. runs the rest on the backend (see :mod:`wnrl.harness.execute`);
@@ -71,6 +74,7 @@ def compare_command(
     address: str | None = None,
     runs_per_gpu: int = 1,
     overrides: list[str] | None = None,
+    add: bool = False,
 ) -> str:
     """The ``wnrl compare`` command line that reproduces a sweep (recorded in ``index.json``)."""
     parts = ["wnrl", "compare"] + ([str(sweep)] if sweep else []) + ["--out", str(sweep_dir)]
@@ -82,7 +86,7 @@ def compare_command(
         parts += ["--runs-per-gpu", str(runs_per_gpu)]
     for item in overrides or []:
         parts += ["--set", item]
-    return shlex.join(parts)
+    return shlex.join(parts + (["--add"] if add else []))
 
 
 @contextlib.contextmanager
@@ -196,6 +200,7 @@ def compare(
     overrides: list[str] | None = None,
     write_report: bool = True,
     progress: bool | None = None,
+    add: bool = False,
 ) -> CompareOutcome:
     """Run a sweep (resuming what is done) and write its report.
 
@@ -209,23 +214,26 @@ def compare(
     :param overrides: ``KEY=VALUE`` strings applied to every run's base config (``--set``)
     :param write_report: write ``report.md``, ``results.csv`` and the figures at the end
     :param progress: ``None``: a bar on a terminal, a line per run otherwise; ``False``: silent
-    :raises ConfigError: on bad input, before any run starts
+    :param add: add the runs to ``out`` when it holds another sweep or another version of this
+        one (``--add``): its runs are kept and the report covers all of them
+    :raises ConfigError: on bad input, before anything is written
     """
     from wnrl.harness.execute import execute, make_task, plan_runs
     from wnrl.harness.sweep import load_sweep
+    from wnrl.harness.sweepdir import prepare
 
     workers = workers if workers is not None else (os.cpu_count() or 1)
     _check_options(workers, backend, address, runs_per_gpu)  # cheap: before expanding the sweep
     loaded = load_sweep(sweep, overrides)
     _check_envs(loaded)
     sweep_dir = Path(out) if out else Path("sweeps") / loaded.name
-    if sweep_dir.exists() and not sweep_dir.is_dir():
-        raise ConfigError(f"--out {sweep_dir}: is a file; give a directory")
-    command = compare_command(sweep, sweep_dir, workers, backend, address, runs_per_gpu, overrides)
+    prepare(loaded, sweep_dir, add)  # every check of --out, before the lock writes anything
+    command = compare_command(sweep, sweep_dir, workers, backend, address, runs_per_gpu, overrides, add)
     outcome = CompareOutcome(sweep_dir, total=len(loaded.runs))
     with sweep_lock(sweep_dir):
+        loaded, spec = prepare(loaded, sweep_dir, add)  # again: another process may have written it
         sessions = _sessions(sweep_dir)
-        index = {**loaded.index(), "command": command, "sessions": sessions}
+        index = {**spec, "command": command, "sessions": sessions}
         _write_index(sweep_dir, index)
         todo, counts = plan_runs(loaded.runs, sweep_dir, retry_failed)
         kept = f", {counts['failed']} failed earlier (kept; rerun them with --retry-failed)" if counts["failed"] else ""
@@ -235,8 +243,10 @@ def compare(
             if todo
             else "nothing to run"
         )
+        more = len(index["runs"]) - len(loaded.runs)
+        also = f" (beside {more} runs of the sweeps already there)" if more > 0 else ""
         _say(
-            f"Sweep {loaded.name}: {len(loaded.runs)} runs in {sweep_dir}; {counts['finished']} "
+            f"Sweep {loaded.name}: {len(loaded.runs)} runs in {sweep_dir}{also}; {counts['finished']} "
             f"finished earlier{kept}{bad}; {doing}"
         )
         started = time.time()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,19 @@ from wnrl.train.record import atomic_write_text
 __all__ = [
     "KNOWN_RANGES",
     "LR_KEY",
+    "MIN_SEEDS",
     "analyse",
     "build_report",
     "load_rows",
     "make_figures",
     "render_markdown",
+    "seeds_warning",
     "write_results_csv",
 ]
+
+#: Fewer finished seeds than this in a setting and the report warns that its intervals are
+#: unreliable (a bootstrap over 3 values says little; rliable recommends many more).
+MIN_SEEDS = 5
 
 _VERSIONS = ("wnrl", "python", "torch", "stable_baselines3", "gymnasium", "numpy", "device", "host")
 
@@ -90,7 +97,28 @@ def _header(index: dict[str, Any], summary: Summary) -> list[str]:
     ]
     if index.get("overrides"):
         lines.append(f"- overrides (--set): {', '.join(index['overrides'])}")
+    parts = index.get("sweeps") or []
+    if len(parts) > 1:  # sweeps added with --add
+        each = (f"`{p.get('name')}` ({p.get('source')}, {len(p.get('runs') or [])} runs)" for p in parts)
+        lines.append(f"- sweeps in this directory: {', '.join(each)}")
     return [*lines, f"- runs: {_run_counts(summary)}", _times(summary), ""]
+
+
+def seeds_warning(summary: Summary) -> str | None:
+    """The warning of a report with fewer than :data:`MIN_SEEDS` finished seeds in a setting.
+
+    :param summary: the summary
+    """
+    ns = [g.n for g in summary.groups if g.n > 0]
+    if not ns or min(ns) >= MIN_SEEDS:
+        return None
+    lo, hi = min(ns), max(ns)
+    count = f"{lo} seed{'s' * (lo != 1)}" if lo == hi else f"{lo} to {hi} finished seeds"
+    return (
+        f"Only {count} per setting: bootstrap intervals with fewer than {MIN_SEEDS} seeds are "
+        "unreliable; rerun with more seeds (seeds: 10; `wnrl compare --add` keeps the runs done) "
+        "before drawing conclusions."
+    )
 
 
 def _groups_section(summary: Summary) -> list[str]:
@@ -205,8 +233,9 @@ def _problem_sections(rows: list[Row]) -> list[str]:
             "Their `result.json` cannot be read; the next `wnrl compare` deletes and reruns them.",
         ),
         "invalid": (
-            "Runs without a finite score",
-            "They finished, but their final evaluation is missing or not finite; they are left out.",
+            "Finished runs left out",
+            "They finished, but their final evaluation is missing or not finite, or their curve is malformed "
+            "(see the error); they are left out.",
         ),
     }
     lines: list[str] = []
@@ -265,7 +294,9 @@ def render_markdown(
     :param summary: the output of :func:`analyse`
     :param figs: ``(title, path)`` of the figures
     """
-    lines = [*_header(index, summary), *_groups_section(summary), *_comparison_section(summary)]
+    warning = seeds_warning(summary)
+    lines = [*_header(index, summary), *([f"> **Warning:** {warning}", ""] if warning else [])]
+    lines += [*_groups_section(summary), *_comparison_section(summary)]
     lines += [line for note in summary.scores.notes for line in (f"> Note: {note}.", "")]
     lines += _figures_section(sweep_dir, figs) + _problem_sections(rows) + _reproducibility(sweep_dir, rows)
     return "\n".join(lines)
@@ -286,4 +317,7 @@ def build_report(sweep_dir: Path, reps: int = 2000, seed: int = 0) -> Path:
     atomic_write_text(sweep_dir / "summary.json", json.dumps(summary.to_json(), indent=2))
     path = sweep_dir / "report.md"
     atomic_write_text(path, render_markdown(sweep_dir, index, rows, summary, figs))
+    warning = seeds_warning(summary)
+    if warning:
+        print(f"wnrl: warning: {warning}", file=sys.stderr, flush=True)
     return path

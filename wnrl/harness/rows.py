@@ -2,8 +2,9 @@
 :func:`wnrl.train.record.read_record`, and the :class:`Design` of the comparison.
 
 A run is ``finished`` (a usable final score), ``failed``, ``missing`` (no ``result.json`` yet),
-``corrupt`` (a ``result.json`` that cannot be read: :class:`~wnrl.train.record.RecordError`; the
-next ``wnrl compare`` deletes and reruns it) or ``invalid`` (finished without a finite final score).
+``corrupt`` (a ``result.json`` that cannot be read: :class:`~wnrl.train.record.RecordError`, e.g.
+truncated or of the wrong types; the next ``wnrl compare`` deletes and reruns it) or ``invalid``
+(finished without a finite final score, or with a curve that cannot be drawn).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from wnrl.config import ConfigError
-from wnrl.train.record import RecordError, RunRecord, read_record
+from wnrl.harness.index import read_index, run_dir_of
+from wnrl.train.record import Curve, RecordError, RunRecord, read_record
 
 __all__ = [
     "STATUSES",
@@ -25,6 +27,7 @@ __all__ = [
     "Row",
     "Status",
     "count_statuses",
+    "curve_problem",
     "design",
     "finished",
     "load_rows",
@@ -33,7 +36,8 @@ __all__ = [
 
 #: What a run of the index is: ``finished`` (a usable score), ``failed``, ``missing`` (no
 #: ``result.json``: not run yet), ``corrupt`` (a ``result.json`` that cannot be read; the next
-#: ``wnrl compare`` deletes and reruns it), ``invalid`` (finished without a finite final score).
+#: ``wnrl compare`` deletes and reruns it), ``invalid`` (finished without a finite final score,
+#: or with a malformed curve).
 Status = Literal["finished", "failed", "missing", "corrupt", "invalid"]
 STATUSES: tuple[Status, ...] = get_args(Status)
 #: How the report writes each status.
@@ -42,7 +46,7 @@ STATUS_TEXT: dict[Status, str] = {
     "failed": "failed",
     "missing": "not run (yet)",
     "corrupt": "corrupt (will be rerun)",
-    "invalid": "finished without a finite score (left out)",
+    "invalid": "finished without a usable score or curve (left out)",
 }
 
 
@@ -108,6 +112,22 @@ class Row:
         return show(self.grid[key])
 
 
+def curve_problem(curve: Curve | None) -> str | None:
+    """What makes a finished run's curve unusable (``None``: nothing, or no curve).
+
+    :param curve: the record's curve
+    """
+    if curve is None or not curve.steps:
+        return None
+    if len(curve.mean) != len(curve.steps) or (curve.std and len(curve.std) != len(curve.steps)):
+        return f"its curve has {len(curve.steps)} steps but {len(curve.mean)} means and {len(curve.std)} stds"
+    if any(b <= a for a, b in zip(curve.steps, curve.steps[1:])):
+        return "its curve's steps are not increasing"
+    if not all(math.isfinite(v) for v in [*curve.mean, *curve.std]):
+        return "its curve holds a value that is not finite"
+    return None
+
+
 def _row(run: dict[str, Any], run_dir: Path) -> Row:
     """The :class:`Row` of one index entry ``{id, grid, seed}``.
 
@@ -125,6 +145,9 @@ def _row(run: dict[str, Any], run_dir: Path) -> Row:
         return Row(**base, status="failed", record=record)
     if record.score is None or not math.isfinite(record.score):
         return Row(**base, status="invalid", record=record, problem=f"finished, but its final score is {record.score}")
+    bad_curve = curve_problem(record.curve)
+    if bad_curve:
+        return Row(**base, status="invalid", record=record, problem=f"finished, but {bad_curve}")
     return Row(**base, status="finished", record=record)
 
 
@@ -132,14 +155,16 @@ def load_rows(sweep_dir: Path) -> tuple[dict[str, Any], list[Row]]:
     """The index of a sweep directory and one :class:`Row` per run of it.
 
     :param sweep_dir: a directory written by ``wnrl compare``
-    :raises ConfigError: when it is not a sweep directory
+    :raises ConfigError: when it is not a sweep directory, or its index.json is unreadable
     """
-    try:
-        index = json.loads((sweep_dir / "index.json").read_text())
-    except (OSError, ValueError):
-        raise ConfigError(
-            f"{sweep_dir}: not a sweep directory (no readable index.json); give the directory that `wnrl compare` wrote"
-        ) from None
+    fix = "give the directory that `wnrl compare` wrote (it holds index.json)"
+    if sweep_dir.exists() and not sweep_dir.is_dir():
+        raise ConfigError(f"{sweep_dir}: is a file, not a sweep directory; {fix}")
+    index = read_index(sweep_dir) if sweep_dir.is_dir() else None
+    if index is None:
+        run = run_dir_of(sweep_dir)
+        what = "a `wnrl train` run directory" if run is not None and run == sweep_dir.resolve() else ""
+        raise ConfigError(f"{sweep_dir}: not a sweep directory ({what or 'no index.json'}); {fix}")
     return index, [_row(run, sweep_dir / "runs" / run["id"]) for run in index["runs"]]
 
 

@@ -24,10 +24,14 @@ Every run also gets ``name`` = the sweep name, ``train.progress_bar = false`` an
 ``train.torch_threads = 1``. Every run is validated before anything starts; a problem raises a
 one-line :class:`~wnrl.config.ConfigError` naming the sweep file and the key.
 
-Run ids are ``<grid values>-s<seed>-<sha1[:10]>``, the hash taken over the canonical JSON of the
-run's resolved config (everything but ``name``): the same config always gets the same id, any
-change to what a run does gives a new id (so a changed sweep never reuses stale results). The id
-does not cover the code: after changing wnrl itself, write to a new ``--out`` to rerun everything.
+Run ids are ``<env>-<grid values>-s<seed>-<sha1[:10]>`` (``mountaincarcontinuous-weight-s0-…``;
+:func:`wnrl.envs.env_slug`), the hash taken over the canonical JSON of the run's resolved config
+(its values that differ from the schema's defaults, less ``name`` and :data:`NOT_HASHED`, which only
+change how a run is watched): the same config always gets the same hash, any change to what a run
+does a new one (a changed sweep never reuses stale results), and a new schema key with a default
+leaves existing ids alone; older ids (without ``<env>``) are kept on resume
+(:func:`wnrl.harness.sweepdir.reuse_ids`). The id does not cover the code: after changing wnrl
+itself, write to a new ``--out`` to rerun everything.
 
 Numbers such as ``1e-3`` are read as floats in sweep files (plain YAML 1.1 reads them as strings).
 """
@@ -53,10 +57,12 @@ from wnrl.config import (
     apply_overrides,
     parse_overrides,
     read_yaml,
+    resolve_path,
     validate,
     validate_model,
 )
 from wnrl.config.schema import NAME_PATTERN
+from wnrl.envs import env_slug
 from wnrl.harness.rows import show
 from wnrl.registry import suggest
 
@@ -150,17 +156,25 @@ def _slug(value: Any, key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("_") or "x"
 
 
+#: Settings that change how a run is watched, not what it computes: left out of a run id's hash.
+NOT_HASHED = {"train": ("progress_bar", "checkpoint_freq", "torch_threads")}
+
+
 def run_id(config: RunConfig, grid: dict[str, Any], seed: int) -> str:
-    """The stable id of a run: readable grid values and seed + sha1 of the resolved config.
+    """The stable id of a run: env, grid values and seed + sha1 of the resolved config.
 
     :param config: the resolved run config
     :param grid: the run's grid values (for the readable prefix)
     :param seed: the run's seed
     """
-    data = config.model_dump(mode="json")
+    data = config.model_dump(mode="json", exclude_defaults=True)
     data.pop("name", None)
+    for section, keys in NOT_HASHED.items():
+        for key in keys:
+            data.get(section, {}).pop(key, None)
     digest = hashlib.sha1(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    prefix = "-".join([_slug(v, k) for k, v in grid.items()] + [f"s{seed}"])
+    values = [_slug(v, k) for k, v in grid.items() if k != "env.id"]
+    prefix = "-".join([env_slug(config.env.id), *values, f"s{seed}"])
     return f"{prefix[:80]}-{digest[:10]}"
 
 
@@ -344,7 +358,7 @@ def _resolve_run(base: dict[str, Any], changes: list[tuple[str, Any]], source: s
     """One run's validated config: ``base`` with ``changes`` applied (errors name the run)."""
     try:
         config = validate(apply_overrides(base, changes), source)
-        check_hyperparams(config.agent.algo, config.agent.hyperparams)
+        check_hyperparams(config.agent.algo, config.agent.hyperparams, config.agent.policy_kwargs)
     except ConfigError as e:
         raise ConfigError(f"{e} (in the run {label})") from None
     except ValueError as e:  # AgentError, and apply_overrides on a non-section
@@ -414,6 +428,6 @@ def load_sweep(path: str | Path | None, overrides: list[str] | None = None) -> S
     """
     if path is None:
         return expand_sweep(demo_sweep(), "<built-in demo sweep>", overrides=overrides)
-    p = Path(path)
+    p = resolve_path(path, "sweep file")  # a path, or a shipped sweep by name
     data = read_yaml(p, "sweep file", " (examples in configs/sweeps/)")
     return expand_sweep(data, str(p), p.parent, overrides)

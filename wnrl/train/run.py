@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import platform
-import re
 import shutil
 import socket
 import sys
@@ -35,7 +34,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from wnrl import agents
 from wnrl.config import ConfigError, RunConfig, dump_config, read_yaml, validate
-from wnrl.envs import EnvError, make_eval_env, make_vec_env
+from wnrl.envs import EnvError, env_slug, make_eval_env, make_vec_env
 from wnrl.policies import DataInitCallback
 from wnrl.train.budget import budget_warnings
 from wnrl.train.callbacks import EvalCurveCallback, RunCheckpointCallback, remove_checkpoints
@@ -44,7 +43,7 @@ from wnrl.train.progress import ProgressLineCallback
 from wnrl.train.record import Curve, Evaluation, RunRecord, atomic_write_text, read_record, write_record
 from wnrl.train.resume import load_checkpoint, previous_system, run_logger, total_of_parts
 
-__all__ = ["build_env", "build_eval_env", "env_slug", "load_run_config", "run_dir_for", "train"]
+__all__ = ["build_env", "build_eval_env", "load_run_config", "run_dir_for", "train"]
 
 
 def build_env(config: RunConfig, normalize: bool = True) -> VecEnv:
@@ -113,14 +112,6 @@ def _make_model(config: RunConfig, env: VecEnv, source: str) -> BaseAlgorithm:
 def _check_device(config: RunConfig, source: str) -> None:
     if config.train.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"{source}: train.device: cuda requested but no CUDA device is available; use auto or cpu")
-
-
-def env_slug(env_id: str) -> str:
-    """``CartPole-v1`` → ``cartpole``, ``MinAtar/Breakout-v1`` → ``minatar-breakout``,
-    ``my_pkg.envs:Toy-v0`` → ``toy`` (for directory names)."""
-    name = env_id.rpartition(":")[2]
-    name = re.sub(r"-v\d+$", "", name)
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "env"
 
 
 def run_dir_for(config: RunConfig, root: Path = Path("runs")) -> Path:
