@@ -41,7 +41,7 @@ EXPECTED = {
         "ALE/SpaceInvaders-v5",
     )
     for algo in ("dqn", "ppo")
-} | {("HalfCheetah-v5", "ppo")}
+} | {("HalfCheetah-v5", "ppo"), ("FrozenLake-v1", "dqn"), ("SimpleMultiObs-v0", "ppo")}
 
 SOURCES = ("rl-baselines3-zoo", "MinAtar")
 # A string that YAML 1.1 (PyYAML) did not read as a number but that is meant as one, e.g. 3e-4.
@@ -94,8 +94,10 @@ def test_the_configs_cover_every_environment_and_algorithm() -> None:
 
 
 def test_no_two_configs_share_a_run_directory_name() -> None:
-    keys = [(c.name, c.agent.algo) for c in map(load_config, CONFIGS)]
-    assert len(keys) == len(set(keys)), "runs/<name>-<algo>-<norm>-s<seed> would collide"
+    from wnrl.envs import env_slug
+
+    keys = [(env_slug(c.env.id), c.agent.algo) for c in map(load_config, CONFIGS)]
+    assert len(keys) == len(set(keys)), "runs/<env>-<algo>-<norm>-s<seed> would collide"
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=IDS)

@@ -54,6 +54,7 @@ from stable_baselines3.common.vec_env import (
 )
 
 from wnrl.envs.noise import apply_noise, check_noise_kwargs
+from wnrl.envs.sb3_envs import register_sb3_envs
 
 __all__ = [
     "EnvError",
@@ -99,6 +100,7 @@ def _quiet_sdl() -> None:
 
 
 _quiet_sdl()
+register_sb3_envs()
 
 
 def _split_env_id(env_id: str) -> tuple[str | None, str]:

@@ -4,8 +4,9 @@ from wnrl.policies.actor_critic import NormActorCriticPolicy, NormMlpExtractor
 from wnrl.policies.base import NormPolicyMixin
 from wnrl.policies.data_init import DataInitCallback
 from wnrl.policies.dqn import NormDQNPolicy, NormQNetwork
-from wnrl.policies.extractors import MinAtarCNN, NormNatureCNN, default_extractor
+from wnrl.policies.extractors import MinAtarCNN, NormCombinedExtractor, NormNatureCNN, default_extractor
 from wnrl.policies.layers import NORMS, WEIGHT_NORMS, check_norm
+from wnrl.policies.spaces import ObservationSpaceError
 
 __all__ = [
     "NormDQNPolicy",
@@ -16,7 +17,9 @@ __all__ = [
     "DataInitCallback",
     "NormNatureCNN",
     "MinAtarCNN",
+    "NormCombinedExtractor",
     "default_extractor",
+    "ObservationSpaceError",
     "NORMS",
     "WEIGHT_NORMS",
     "check_norm",

@@ -65,7 +65,8 @@ class NormActorCriticPolicy(NormPolicyMixin, ActorCriticPolicy):
 
     The arguments up to ``optimizer_kwargs`` are ``ActorCriticPolicy``'s, except that
     ``features_extractor_class=None`` (the default) picks a normalized extractor for the
-    observation space (:func:`~wnrl.policies.default_extractor`).
+    observation space (:func:`~wnrl.policies.default_extractor`), so the one class stands in for
+    SB3's ``MlpPolicy``, ``CnnPolicy`` and ``MultiInputPolicy``.
 
     :param norm: ``none``, ``batch``, ``layer``, ``weight``, ``weight_meanbn`` or ``weight_proj``
         (see :mod:`wnrl.policies.layers`)
@@ -109,7 +110,7 @@ class NormActorCriticPolicy(NormPolicyMixin, ActorCriticPolicy):
         self.bn_running_stats_in_update = bool(bn_running_stats_in_update)
         self._rollout_stats: dict[nn.Module, dict[str, torch.Tensor]] = {}
         features_extractor_class, features_extractor_kwargs, net_arch = self._norm_extractor_args(
-            observation_space, features_extractor_class, features_extractor_kwargs, net_arch
+            observation_space, features_extractor_class, features_extractor_kwargs, net_arch, normalize_images
         )
         super().__init__(
             observation_space,

@@ -14,15 +14,25 @@ from typing import Any, Protocol, TypeVar, cast
 import numpy as np
 import torch
 from gymnasium import spaces
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.type_aliases import PyTorchObs
 from torch import nn
 
 from wnrl.nn import WeightNormMixin, data_dependent_init, project_weight_norm_
-from wnrl.policies.extractors import default_extractor
+from wnrl.policies.extractors import (
+    NORMALIZED_IMAGE_EXTRACTORS,
+    MinAtarCNN,
+    NormCombinedExtractor,
+    NormNatureCNN,
+    default_extractor,
+)
 from wnrl.policies.layers import WEIGHT_NORMS, check_norm
+from wnrl.policies.spaces import batch_size
 
 __all__ = ["NormPolicyMixin", "SB3Policy"]
+
+#: wnrl's extractors, which take ``norm``.
+NORM_EXTRACTORS = (NormNatureCNN, MinAtarCNN, NormCombinedExtractor)
 
 _NetArch = TypeVar("_NetArch")
 
@@ -32,6 +42,10 @@ class SB3Policy(Protocol):
 
     optimizer: torch.optim.Optimizer
     training: bool
+    observation_space: spaces.Space
+    normalize_images: bool
+    features_extractor_class: type[BaseFeaturesExtractor]
+    features_extractor_kwargs: dict[str, Any]
 
     @property
     def device(self) -> torch.device: ...
@@ -80,25 +94,40 @@ class NormPolicyMixin:
         features_extractor_class: type[BaseFeaturesExtractor] | None,
         features_extractor_kwargs: dict[str, Any] | None,
         net_arch: _NetArch | None,
+        normalize_images: bool = True,
     ) -> tuple[type[BaseFeaturesExtractor], dict[str, Any] | None, _NetArch | list[int] | None]:
         """SB3's ``features_extractor_class``, ``features_extractor_kwargs`` and ``net_arch``, with
-        a normalized extractor for the space unless one was chosen.
+        a normalized extractor for the space unless one was chosen (:func:`default_extractor`).
 
-        A CNN chosen here gets ``norm`` (unless its kwargs set it) and, if ``net_arch`` is not
-        given, no hidden layers between its dense layer and the heads (as SB3 does for NatureCNN).
+        A CNN chosen here gets no hidden layers between its dense layer and the heads unless
+        ``net_arch`` is given (as SB3 does for ``NatureCNN``); ``Dict`` spaces keep SB3's default
+        ``net_arch`` (as ``MultiInputPolicy``). The kwargs stay the user's
+        (:meth:`make_features_extractor` adds ``norm``).
 
         :param observation_space: the policy's observation space
         :param features_extractor_class: the user's extractor, or ``None`` to choose one
         :param features_extractor_kwargs: the user's extractor arguments
         :param net_arch: the user's network architecture
+        :param normalize_images: the policy's ``normalize_images``
         """
         if features_extractor_class is not None:
             return features_extractor_class, features_extractor_kwargs, net_arch
-        extractor = default_extractor(observation_space)
-        if extractor is FlattenExtractor:
-            return extractor, features_extractor_kwargs, net_arch
-        fe_kwargs = {"norm": self.norm, **(features_extractor_kwargs or {})}
-        return extractor, fe_kwargs, [] if net_arch is None else net_arch
+        extractor = default_extractor(observation_space, normalize_images)
+        if extractor in (NormNatureCNN, MinAtarCNN) and net_arch is None:
+            return extractor, features_extractor_kwargs, []
+        return extractor, features_extractor_kwargs, net_arch
+
+    def make_features_extractor(self) -> BaseFeaturesExtractor:
+        """SB3's ``make_features_extractor``; wnrl's extractors also get the policy's ``norm``
+        (unless ``features_extractor_kwargs`` sets it) and, with ``normalize_images=False``, SB3's
+        ``normalized_image=True`` (as SB3 does for ``NatureCNN`` and ``CombinedExtractor``)."""
+        policy = self._policy
+        cls, kwargs = policy.features_extractor_class, policy.features_extractor_kwargs
+        if issubclass(cls, NORM_EXTRACTORS):
+            kwargs = {"norm": self.norm, **kwargs}
+            if not policy.normalize_images and issubclass(cls, NORMALIZED_IMAGE_EXTRACTORS):
+                kwargs["normalized_image"] = True
+        return cls(policy.observation_space, **kwargs)
 
     @property
     def _policy(self) -> SB3Policy:
@@ -167,18 +196,20 @@ class NormPolicyMixin:
         Layers keep the effective weight direction they had (e.g. SB3's orthogonal init); only
         their scale ``g`` and bias are set. Heads are left untouched.
 
-        :param observations: a batch of observations, first dimension the batch (arrays go through
-            SB3's ``obs_to_tensor``; tensors are taken as preprocessed)
+        :param observations: a batch of observations, first dimension the batch: arrays (or dicts
+            of arrays) go through SB3's ``obs_to_tensor`` (image transposition, ``Discrete`` shapes),
+            tensors (or dicts of tensors) are taken as SB3's buffers hold them
         :return: names of the initialised layers
         """
         policy = self._policy
         obs: PyTorchObs
         if isinstance(observations, torch.Tensor):
             obs = observations.to(policy.device)
-        elif isinstance(observations, dict):
+        elif isinstance(observations, dict) and all(isinstance(v, torch.Tensor) for v in observations.values()):
             obs = {k: torch.as_tensor(v, device=policy.device) for k, v in observations.items()}
         else:
-            obs, _ = policy.obs_to_tensor(np.asarray(observations))
+            arrays = dict(observations) if isinstance(observations, dict) else np.asarray(observations)
+            obs, _ = policy.obs_to_tensor(cast(np.ndarray | dict[str, np.ndarray], arrays))
         was_training = policy.training
         policy.set_training_mode(True)  # statistics as seen in updates
         try:
@@ -201,13 +232,18 @@ class NormPolicyMixin:
     def _after_data_init(self) -> None:
         """Hook for copies that must follow the init (the DQN target network)."""
 
-    def _fallback_data_init(self, observations: PyTorchObs) -> None:
+    def _fallback_data_init(self, observations: PyTorchObs, require_grad: bool = True) -> None:
         """Run data-dependent init on the first training minibatch when no
-        :class:`~wnrl.policies.DataInitCallback` did it before learning started."""
-        if self.needs_data_init and torch.is_grad_enabled():
+        :class:`~wnrl.policies.DataInitCallback` did it before learning started.
+
+        :param observations: the minibatch's observations (as SB3's buffers hold them)
+        :param require_grad: only when autograd is on (a loss is being computed), so that a
+            forward pass under ``no_grad`` in training mode (e.g. an evaluation) does not initialise
+        """
+        if self.needs_data_init and (torch.is_grad_enabled() or not require_grad):
             warnings.warn(
                 f"{type(self).__name__}: data-dependent init ran on the first training minibatch "
-                f"({len(observations)} observations) because learn() was called without "
+                f"({batch_size(observations)} observations) because learn() was called without "
                 "wnrl.policies.DataInitCallback; pass callback=DataInitCallback() to initialise "
                 "before the first rollout",
                 RuntimeWarning,

@@ -16,12 +16,14 @@ warning). A loaded or resumed model, whose init is already done, is left alone.
 from __future__ import annotations
 
 import numpy as np
+from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 
 from wnrl.policies.base import NormPolicyMixin
+from wnrl.policies.spaces import batch_size as _size
 
 __all__ = ["DataInitCallback"]
 
@@ -34,8 +36,9 @@ def _checked(obs: VecEnvObs | None) -> _Obs:
     return obs
 
 
-def _size(obs: _Obs) -> int:
-    return len(next(iter(obs.values())) if isinstance(obs, dict) else obs)
+def _shape(space: spaces.Space) -> tuple[int, ...]:
+    assert space.shape is not None, f"{space} has no shape"
+    return space.shape
 
 
 def _concat(batches: list[_Obs]) -> _Obs:
@@ -105,11 +108,14 @@ class DataInitCallback(BaseCallback):
             raise RuntimeError("DataInitCallback: the off-policy model has no replay buffer yet")
         upper = buf.buffer_size if buf.full else buf.pos
         stored: _Obs = buf.observations
+        space = model.observation_space
         obs: _Obs
+        # (steps, n_envs, *buffer shape) -> (N, *space shape): the buffer keeps Discrete as (1,)
         if isinstance(stored, dict):
-            obs = {k: v[:upper].reshape(-1, *v.shape[2:]) for k, v in stored.items()}
+            assert isinstance(space, spaces.Dict)
+            obs = {k: v[:upper].reshape(-1, *_shape(space[k])) for k, v in stored.items()}
         else:
-            obs = stored[:upper].reshape(-1, *stored.shape[2:])
+            obs = stored[:upper].reshape(-1, *_shape(space))
         size = _size(obs)
         if size > n:  # an evenly spread subset of the warm-up
             idx = np.linspace(0, size - 1, n).astype(int)

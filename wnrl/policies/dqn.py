@@ -74,7 +74,8 @@ class NormDQNPolicy(NormPolicyMixin, DQNPolicy):
 
     The arguments up to ``optimizer_kwargs`` are ``DQNPolicy``'s, except that
     ``features_extractor_class=None`` (the default) picks a normalized extractor for the
-    observation space (:func:`~wnrl.policies.default_extractor`).
+    observation space (:func:`~wnrl.policies.default_extractor`), so the one class stands in for
+    SB3's ``MlpPolicy``, ``CnnPolicy`` and ``MultiInputPolicy``.
 
     :param norm: ``none``, ``batch``, ``layer``, ``weight``, ``weight_meanbn`` or ``weight_proj``
         (see :mod:`wnrl.policies.layers`)
@@ -109,7 +110,7 @@ class NormDQNPolicy(NormPolicyMixin, DQNPolicy):
     ) -> None:
         self._init_norm(norm, norm_output, data_init, init_scale, init_batch)
         features_extractor_class, features_extractor_kwargs, net_arch = self._norm_extractor_args(
-            observation_space, features_extractor_class, features_extractor_kwargs, net_arch
+            observation_space, features_extractor_class, features_extractor_kwargs, net_arch, normalize_images
         )
         super().__init__(
             observation_space,
@@ -128,6 +129,9 @@ class NormDQNPolicy(NormPolicyMixin, DQNPolicy):
         super()._build(lr_schedule)
         self._after_build()
         # Plain `learn()` without DataInitCallback: initialise on the first training minibatch.
+        # DQN.train() runs the target (no_grad, on the next observations) before the online
+        # network, so the target's hook comes first: the first TD targets are the initialised net's.
+        self.q_net_target.register_forward_pre_hook(self._q_net_target_pre_hook)
         self.q_net.register_forward_pre_hook(self._q_net_pre_hook)
 
     def make_q_net(self) -> NormQNetwork:
@@ -137,6 +141,10 @@ class NormDQNPolicy(NormPolicyMixin, DQNPolicy):
     def _q_net_pre_hook(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         if module.training and self.needs_data_init:
             self._fallback_data_init(args[0])
+
+    def _q_net_target_pre_hook(self, module: nn.Module, args: tuple[Any, ...]) -> None:
+        if self.q_net.training and self.needs_data_init:  # the policy is in training mode: an update
+            self._fallback_data_init(args[0], require_grad=False)
 
     def _normalized_networks(self) -> nn.Module:
         return self.q_net
