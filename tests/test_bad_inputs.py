@@ -90,6 +90,11 @@ def _file(tmp: Path) -> str:
     return str(tmp / "afile")
 
 
+def _yaml(tmp: Path, text: str) -> str:
+    (tmp / "tune.yaml").write_text(text)
+    return str(tmp / "tune.yaml")
+
+
 def _cfg(tmp: Path) -> str:
     (tmp / "cfg.yaml").write_text(yaml.safe_dump(BASE))
     return str(tmp / "cfg.yaml")
@@ -115,6 +120,12 @@ COMMAND_CASES: list[tuple[str, Argv, list[str]]] = [
     ("compare a missing sweep", lambda t, r: ["compare", str(t / "nope.yaml")], ["no such sweep file"]),
     ("compare a directory", lambda t, r: ["compare", str(t)], ["is a directory"]),
     ("report a non-sweep", lambda t, r: ["report", str(t)], ["not a sweep directory"]),
+    ("report a run directory", lambda t, r: ["report", str(r)], ["run directory"]),
+    ("compare --out a run directory", lambda t, r: ["compare", "demo", "--out", str(r)], ["run directory"]),
+    ("tune a missing file", lambda t, r: ["tune", str(t / "nope.yaml")], ["no such tune file"]),
+    ("tune a directory", lambda t, r: ["tune", str(t)], ["is a directory"]),
+    ("tune a misspelt shipped name", lambda t, r: ["tune", "cartpole_smal"], ["did you mean 'cartpole_small'"]),
+    ("tune a bad file", lambda t, r: ["tune", _yaml(t, "budget: 0")], ["tune.yaml"]),
 ]
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import wnrl
 from wnrl.config import ConfigError
+from wnrl.harness.tune.command import add_tune_parser
 
 if TYPE_CHECKING:
     from wnrl.config import RunConfig
@@ -147,6 +148,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         overrides=args.set,
         write_report=not args.no_report,
         add=args.add,
+        tuned=args.tuned,
     )
     d = outcome.sweep_dir
     print(
@@ -229,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a base config key")
     p.add_argument("--no-report", action="store_true", help="skip the report at the end")
     p.add_argument(
+        "--tuned",
+        metavar="TUNE_DIR",
+        help="confirm a tune's tuned settings against the shared ones on fresh seeds (see `wnrl tune`)",
+    )
+    p.add_argument(
         "--add",
         action="store_true",
         help="add these runs to a sweep directory that holds another sweep (its runs are kept; the report covers all)",
@@ -239,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sweep_dir")
     p.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
     p.set_defaults(func=cmd_report)
+
+    add_tune_parser(sub)
 
     p = sub.add_parser("list", help="shipped configs and sweeps, norms, algorithms, installed extras")
     p.set_defaults(func=cmd_list)

@@ -35,6 +35,7 @@ def catalog() -> str:
     """The text of ``wnrl list``."""
     lines = ["Shipped run configs (wnrl train NAME):", "  " + ", ".join(shipped("config file"))]
     lines += ["Shipped sweeps (wnrl compare NAME):", "  " + ", ".join(shipped("sweep file"))]
+    lines += ["Shipped tune files (wnrl tune NAME):", "  " + ", ".join(shipped("tune file"))]
     lines += ["Algorithms (agent.algo):"]
     lines += [f"  {s.name:<6} {s.summary}" for s in ALGORITHMS.values()]
     lines += ["Normalizations (agent.norm):", "  " + ", ".join(NORMS)]

@@ -57,7 +57,7 @@ class ConfigError(ValueError):
 
 
 #: Where the shipped files of each kind are, inside the ``wnrl.configs`` package data.
-SHIPPED = {"config file": "", "sweep file": "sweeps"}
+SHIPPED = {"config file": "", "sweep file": "sweeps", "tune file": "tune"}
 
 
 def shipped(kind: str = "config file") -> dict[str, Path]:

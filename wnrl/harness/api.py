@@ -36,7 +36,7 @@ from typing import Any
 from wnrl.config import ConfigError
 from wnrl.train.record import RecordError, RunRecord, atomic_write_text, read_record
 
-__all__ = ["CompareOutcome", "compare", "compare_command", "report", "sweep_lock"]
+__all__ = ["CompareOutcome", "compare", "compare_command", "report", "sweep_lock", "tune"]
 
 BACKENDS = ("local", "ray")
 
@@ -201,6 +201,7 @@ def compare(
     write_report: bool = True,
     progress: bool | None = None,
     add: bool = False,
+    tuned: str | Path | None = None,
 ) -> CompareOutcome:
     """Run a sweep (resuming what is done) and write its report.
 
@@ -216,8 +217,15 @@ def compare(
     :param progress: ``None``: a bar on a terminal, a line per run otherwise; ``False``: silent
     :param add: add the runs to ``out`` when it holds another sweep or another version of this
         one (``--add``): its runs are kept and the report covers all of them
+    :param tuned: a tune directory (``--tuned``): confirm its tuned settings against the shared
+        ones on fresh seeds instead (see :func:`wnrl.harness.tune.confirm.confirm`; ``sweep`` unused)
     :raises ConfigError: on bad input, before anything is written
     """
+    if tuned is not None:
+        from wnrl.harness.tune.confirm import confirm
+
+        opts = {"workers": workers, "backend": backend, "address": address, "runs_per_gpu": runs_per_gpu}
+        return confirm(tuned, out, None, write_report, retry_failed=retry_failed, progress=progress, **opts)
     from wnrl.harness.execute import execute, make_task, plan_runs
     from wnrl.harness.sweep import load_sweep
     from wnrl.harness.sweepdir import prepare
@@ -285,3 +293,17 @@ def report(sweep_dir: str | Path, reps: int = 2000) -> Path:
     if reps < 1:
         raise ConfigError(f"--reps {reps}: must be at least 1 (2000 is usual)")
     return build_report(Path(sweep_dir), reps=reps)
+
+
+def tune(tune_file: str | Path, out: str | Path | None = None, **options: Any) -> Any:
+    """Tune every variant of a tune file with the same budget (``wnrl tune``).
+
+    :param tune_file: the tune file (see :mod:`wnrl.harness.tune.spec`)
+    :param out: the tune directory (default: ``tunes/<name>``)
+    :param options: ``workers``, ``backend``, ``address``, ``storage``, ``progress``, ``write_report``
+    :returns: a :class:`wnrl.harness.tune.session.TuneOutcome`
+    :raises ConfigError: on bad input, before anything is written
+    """
+    from wnrl.harness.tune.session import tune as _tune
+
+    return _tune(tune_file, out, **options)

@@ -1,0 +1,24 @@
+"""Fair tuning: every normalization tuned with the same budget (Optuna), then confirmed on fresh seeds.
+
+* :mod:`wnrl.harness.tune.spec`: tune files -> validated studies and trial configs
+* :mod:`wnrl.harness.tune.session`: :func:`tune` (``wnrl tune``), ``tuned.yaml``
+* :mod:`wnrl.harness.tune.runner`: the loop (one study per variant, runs on a long-lived pool)
+* :mod:`wnrl.harness.tune.trials`: the exact budget, interrupted trials, cooperating processes
+* :mod:`wnrl.harness.tune.objective`: the objective, recomputed from each run's ``result.json``
+* :mod:`wnrl.harness.tune.confirm`: ``wnrl compare --tuned`` (fresh seeds, side by side)
+* :mod:`wnrl.harness.tune.plan`: how many seeds (bootstrap CI width and power)
+* :mod:`wnrl.harness.tune.command`: the ``wnrl tune`` parser and command
+
+Names are imported lazily, so ``wnrl --help`` imports neither torch nor optuna.
+"""
+
+from __future__ import annotations
+
+from wnrl.registry import lazy_exports
+
+_EXPORTS = {
+    "wnrl.harness.tune.spec": ("Tune", "TuneSpec", "load_tune", "parse_tune"),
+    "wnrl.harness.tune.session": ("tune", "TuneOutcome", "read_tuned"),
+    "wnrl.harness.tune.command": ("cmd_tune", "add_tune_parser"),
+}
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

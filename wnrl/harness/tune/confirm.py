@@ -1,0 +1,185 @@
+"""``wnrl compare --tuned TUNE_DIR``: confirm the tuned settings on fresh seeds.
+
+Two sweeps on the confirmation seeds (disjoint from every tuning seed: enforced), into
+``OUT/default`` (every variant at the base config's shared settings) and ``OUT/tuned`` (each
+variant × group at its own best hyperparameters of ``tuned.yaml``, applied like ``--set``), each
+with its usual report, and ``OUT/confirmation.md``: the two side by side, the tuned values, and
+which verdicts (P(X > baseline) CI above / below / across 0.5) change.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wnrl.config import ConfigError
+from wnrl.harness.rows import show
+from wnrl.harness.sweep import expand_sweep
+from wnrl.harness.tune.session import read_tuned
+from wnrl.harness.tune.spec import Tune, parse_tune
+from wnrl.train.record import atomic_write_text
+
+__all__ = ["confirm", "load_tuned_tune", "verdict"]
+
+
+def load_tuned_tune(tune_dir: str | Path) -> tuple[Tune, dict[str, Any]]:
+    """The tune of a tune directory (rebuilt from ``tune.json``) and its ``tuned.yaml``.
+
+    :param tune_dir: a directory written by ``wnrl tune``
+    :raises ConfigError: when it is not one, or a study has no complete trial
+    """
+    spec, tuned = read_tuned(tune_dir)
+    data = {**spec["spec"], "base": spec["base"]}
+    tune = parse_tune(data, spec["source"])
+    if tune.digest != spec["digest"]:
+        raise ConfigError(f"--tuned {tune_dir}: {spec['source']}: tune.json does not match its digest; rerun wnrl tune")
+    for entry in tuned["best"]:
+        if entry.get("params") is None:
+            raise ConfigError(
+                f"--tuned {tune_dir}: the study {entry['study']} has no complete trial; run `wnrl tune` to the end"
+            )
+    return tune, tuned
+
+
+def _check_seeds(tune: Tune, seeds: list[int], where: str) -> None:
+    common = sorted(set(seeds) & set(tune.spec.seeds))
+    if common:
+        raise ConfigError(
+            f"{where}: the seeds {common} were used in tuning ({tune.spec.seeds}); confirmation seeds must be "
+            f"new, e.g. seeds: {list(range(max(tune.spec.seeds) + 1, max(tune.spec.seeds) + 11))}"
+        )
+
+
+def _sweeps(tune: Tune, tuned: dict[str, Any], seeds: list[int]) -> tuple[dict[str, Any], list[Any]]:
+    grid = {**tune.spec.variants, **tune.spec.groups, **tune.spec.tasks}
+    default = {"name": f"{tune.name}-default", "base": tune.base, "per": tune.spec.per, "grid": grid, "seeds": seeds}
+    cells = []
+    best = {e["study"]: e for e in tuned["best"]}
+    for cell in tune.cells:
+        g = {**{k: [v] for k, v in cell.variant.items()}, **{k: [v] for k, v in cell.group.items()}, **tune.spec.tasks}
+        data = {"name": f"{tune.name}-tuned", "base": tune.base, "per": tune.spec.per, "grid": g, "seeds": seeds}
+        sets = [f"{k}={json.dumps(v)}" for k, v in best[cell.study_name]["params"].items()]
+        cells.append((cell, data, sets))
+    return default, cells
+
+
+def confirm(
+    tune_dir: str | Path,
+    out: str | Path | None = None,
+    seeds: list[int] | None = None,
+    write_report: bool = True,
+    **options: Any,
+) -> Any:
+    """Run the confirmation of a tune directory (resuming what is done).
+
+    :param tune_dir: a directory written by ``wnrl tune``
+    :param out: the confirmation directory (default: ``sweeps/<tune name>-confirm``)
+    :param seeds: the confirmation seeds (default: the tune file's ``confirm_seeds``)
+    :param write_report: write the reports
+    :param options: passed to :func:`wnrl.harness.api.compare` (workers, backend, ...)
+    :returns: a :class:`~wnrl.harness.api.CompareOutcome` over both sweeps (``sweep_dir``: ``out``)
+    :raises ConfigError: on bad input (seeds used in tuning included), before anything is written
+    """
+    from wnrl.harness.api import CompareOutcome, compare, report
+
+    tune, tuned = load_tuned_tune(tune_dir)
+    seeds = list(seeds) if seeds is not None else tune.confirm_seeds
+    _check_seeds(tune, seeds, f"--tuned {tune_dir}")
+    default, cells = _sweeps(tune, tuned, seeds)
+    expand_sweep(default, "<confirmation: shared settings>")
+    for cell, data, sets in cells:
+        expand_sweep(data, f"<confirmation: {cell.label}>", overrides=sets)
+    root = Path(out) if out else Path("sweeps") / f"{tune.name}-confirm"
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(root / "default.sweep.yaml", yaml.safe_dump(default, sort_keys=False))
+    first = compare(root / "default.sweep.yaml", out=root / "default", write_report=write_report, **options)
+    rest = []
+    for cell, data, sets in cells:
+        f = root / f"tuned-{cell.slug}.sweep.yaml"
+        atomic_write_text(f, yaml.safe_dump(data, sort_keys=False))
+        rest.append(compare(f, out=root / "tuned", overrides=sets, add=True, write_report=False, **options))
+    path = None
+    if write_report:
+        report(root / "tuned")
+        path = write_confirmation(tune, tuned, seeds, root, Path(tune_dir))
+    done = [first, *rest]
+    return CompareOutcome(
+        root,
+        ran=[r for o in done for r in o.ran],
+        failed=[r for o in done for r in o.failed],
+        total=sum(o.total for o in done),
+        report=path,
+        wall_seconds=sum(o.wall_seconds for o in done),
+    )
+
+
+def verdict(interval: Any) -> str:
+    """``better`` / ``worse`` / ``no clear difference`` from a P(X > baseline) interval."""
+    _, lo, hi = interval
+    return "better" if lo > 0.5 else "worse" if hi < 0.5 else "no clear difference"
+
+
+def _iqms(summary: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for g in summary["groups"]:
+        label = ", ".join(f"{k}={v}" for k, v in g["grid"].items())
+        iqm = g.get("iqm")
+        out[label] = f"{iqm[0]:.1f} [{iqm[1]:.1f}, {iqm[2]:.1f}]" if iqm else "-"
+    return out
+
+
+def _tuned_lines(tune: Tune, tuned: dict[str, Any]) -> list[str]:
+    lines = ["## Tuned values", "", "| study | objective (tuning seeds) | values |", "|---|---|---|"]
+    for e in tuned["best"]:
+        vals = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={show(v)}" for k, v in e["params"].items())
+        ci = e.get("ci") or [float("nan")] * 2
+        lines.append(f"| {e['study']} | {e['objective']:.4g} [{ci[0]:.4g}, {ci[1]:.4g}] | {vals} |")
+    return lines + [""]
+
+
+def write_confirmation(tune: Tune, tuned: dict[str, Any], seeds: list[int], root: Path, tune_dir: Path) -> Path:
+    """Write ``confirmation.md``: shared vs tuned settings side by side, and the verdicts that change.
+
+    :param tune: the tune
+    :param tuned: ``tuned.yaml``
+    :param seeds: the confirmation seeds
+    :param root: the confirmation directory
+    :param tune_dir: the tune directory
+    """
+    a = json.loads((root / "default" / "summary.json").read_text())
+    b = json.loads((root / "tuned" / "summary.json").read_text())
+    ia, ib = _iqms(a), _iqms(b)
+    lines = [
+        f"# Confirmation of {tune.name}: shared settings vs tuned settings",
+        "",
+        f"Tuned in `{tune_dir}` with {tune.budget} trials per variant on the seeds {tune.spec.seeds}; confirmed "
+        f"here on the {len(seeds)} seeds {seeds}, **disjoint from every tuning seed** (enforced).",
+        "",
+        "## Final return per group (IQM [95% CI])",
+        "",
+        "| group | shared settings | tuned settings |",
+        "|---|---|---|",
+        *[f"| {g} | {ia.get(g, '-')} | {ib.get(g, '-')} |" for g in dict.fromkeys([*ia, *ib])],
+        "",
+        f"## Probability of improvement over {a.get('baseline')} (verdict from the 95% CI)",
+        "",
+        "| comparison | shared settings | tuned settings | verdict changes? |",
+        "|---|---|---|---|",
+    ]
+    changed = []
+    for key in dict.fromkeys([*a.get("poi", {}), *b.get("poi", {})]):
+        pa, pb = a["poi"].get(key), b["poi"].get(key)
+        va, vb = (verdict(p) if p else "-" for p in (pa, pb))
+        if va != vb:
+            changed.append(f"{key}: {va} → {vb}")
+        cells = [f"{p[0]:.2f} [{p[1]:.2f}, {p[2]:.2f}] {verdict(p)}" if p else "-" for p in (pa, pb)]
+        lines.append(f"| {key} | {cells[0]} | {cells[1]} | {'**yes**' if va != vb else 'no'} |")
+    lines += ["", "Verdicts that change with tuning: " + ("; ".join(changed) if changed else "none"), ""]
+    lines += _tuned_lines(tune, tuned)
+    lines += ["Full reports: [shared settings](default/report.md), [tuned settings](tuned/report.md).", ""]
+    path = root / "confirmation.md"
+    atomic_write_text(path, "\n".join(lines))
+    return path

@@ -1,0 +1,235 @@
+"""``wnrl tune TUNE.yaml`` as a Python function: :func:`tune`.
+
+1. reads and validates the tune file and every config a trial can make; checks the storage
+   (reachable, its studies created by this tune file) and the tune directory (``tune.json`` of
+   this tune file) - nothing is written on bad input (``ConfigError``);
+2. creates or loads one study per variant (× group) and tunes until every budget is used, with
+   the other processes pointed at the same storage;
+3. writes ``tuned.yaml`` (the best hyperparameters per study, with objective and interval) and the
+   tuning report (``report.md``, ``figures/``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wnrl.config import ConfigError
+from wnrl.harness.tune.spec import Tune, load_tune
+from wnrl.harness.tune.storage import DB_FILE, check_studies, open_storage, open_studies, shown, storage_url
+from wnrl.train.record import atomic_write_text
+
+__all__ = ["TUNE_FILE", "TUNED_FILE", "TuneOutcome", "read_tuned", "tune", "write_tuned"]
+
+TUNE_FILE = "tune.json"
+TUNED_FILE = "tuned.yaml"
+
+
+@dataclass
+class TuneOutcome:
+    """What :func:`tune` did.
+
+    :param tune_dir: the tune directory
+    :param trials: the trials this call finished (``trial.json`` contents)
+    :param tuned: the path of ``tuned.yaml``
+    :param report: the path of the tuning report (``None`` when not written)
+    :param wall_seconds: wall time of this call's tuning
+    :param storage: the storage URL (password hidden)
+    """
+
+    tune_dir: Path
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    tuned: Path | None = None
+    report: Path | None = None
+    wall_seconds: float = 0.0
+    storage: str = ""
+
+
+def _check_dir(tune: Tune, tune_dir: Path) -> None:
+    if tune_dir.exists() and not tune_dir.is_dir():
+        raise ConfigError(f"--out {tune_dir}: is a file; choose a directory")
+    try:
+        old = json.loads((tune_dir / TUNE_FILE).read_text())
+    except FileNotFoundError:
+        if tune_dir.is_dir() and any(tune_dir.iterdir()) and not (tune_dir / DB_FILE).exists():
+            raise ConfigError(f"--out {tune_dir}: not empty and not a tune directory; choose another --out") from None
+        return
+    except (OSError, ValueError):
+        raise ConfigError(f"--out {tune_dir}: {TUNE_FILE} cannot be read; choose another --out") from None
+    if old.get("digest") != tune.digest:
+        raise ConfigError(
+            f"{tune.source}: --out {tune_dir} holds the tune of another tune file ({old.get('source')}, "
+            f"digest {old.get('digest')}, this one {tune.digest}); choose another --out or restore that file"
+        )
+
+
+def _check_envs(tune: Tune) -> None:
+    from wnrl.envs import EnvError, ensure_registered
+
+    for cell in tune.cells[:1]:
+        for run in tune.trial_sweep(cell, {}, seeds=tune.spec.seeds[:1]).runs:
+            try:
+                ensure_registered(run.config.env.id)
+            except EnvError as e:
+                raise ConfigError(f"{tune.source}: env.id: {e}") from None
+
+
+def tune(
+    path: str | Path,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    storage: str | None = None,
+    progress: bool = True,
+    write_report: bool = True,
+) -> TuneOutcome:
+    """Tune every variant with the same budget (resuming what is done).
+
+    :param path: the tune file
+    :param out: the tune directory (default: ``tunes/<name>``)
+    :param workers: parallel runs (default: CPU cores)
+    :param backend: ``local`` (process pool) or ``ray``
+    :param address: Ray cluster address
+    :param storage: an Optuna storage URL or ``journal:PATH`` (default: the tune file's, else
+        SQLite in the tune directory)
+    :param progress: one line per finished trial
+    :param write_report: write the tuning report at the end
+    :raises ConfigError: on bad input, before anything is written
+    """
+    from wnrl.harness.api import _check_options, sigterm_as_interrupt
+
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    _check_options(workers, backend, address, 1)
+    loaded = load_tune(path)
+    _check_envs(loaded)
+    from wnrl.harness.tune.objective import Scorer
+
+    Scorer("final", "iqm", list(loaded.spec.tasks), loaded.spec.ranges).check(
+        sorted({r.config.env.id for c in loaded.cells for r in loaded.trial_sweep(c, {}, [0]).runs}),
+        len(loaded.trial_sweep(loaded.cells[0], {}, [0]).runs),
+        loaded.source,
+    )
+    tune_dir = Path(out) if out else Path("tunes") / loaded.name
+    _check_dir(loaded, tune_dir)
+    url = storage_url(storage or loaded.spec.storage, tune_dir)
+    if storage or loaded.spec.storage or (tune_dir / DB_FILE).exists():
+        check_studies(loaded, open_storage(url, loaded.source), url)  # may be remote: before writing
+    tune_dir.mkdir(parents=True, exist_ok=True)
+    store = open_storage(url, loaded.source)
+    check_studies(loaded, store, url)
+    studies = open_studies(loaded, store)
+    atomic_write_text(tune_dir / TUNE_FILE, json.dumps({**loaded.describe(), "storage": shown(url)}, indent=2))
+    from wnrl.harness.tune.pool import make_pool
+    from wnrl.harness.tune.runner import Tuner
+
+    outcome = TuneOutcome(tune_dir, storage=shown(url))
+    started = time.time()
+    tuner = Tuner(loaded, tune_dir, studies, make_pool(backend, workers, address), workers, progress)
+    try:
+        with sigterm_as_interrupt():
+            outcome.trials = tuner.run()
+    finally:
+        outcome.wall_seconds = time.time() - started
+        outcome.tuned = write_tuned(loaded, studies, tune_dir, url)
+    if write_report:
+        from wnrl.harness.tune.report import write_report as _write
+
+        outcome.report = _write(loaded, studies, tune_dir, url)
+    return outcome
+
+
+def _best(study: Any) -> dict[str, Any] | None:
+    from optuna.trial import TrialState
+
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not done:
+        return None
+    best = max(done, key=lambda t: (t.value, -t.number))
+    return {"trial": best.number, "value": best.value, "ci": best.user_attrs.get("wnrl_ci"), "params": best.params}
+
+
+def write_tuned(tune: Tune, studies: dict[str, Any], tune_dir: Path, url: str) -> Path:
+    """Write ``tuned.yaml``: per study the best trial's hyperparameters, objective and interval.
+
+    :param tune: the tune
+    :param studies: study name -> study
+    :param tune_dir: the tune directory
+    :param url: the storage URL
+    """
+    from wnrl.harness.tune import trials as tr
+    from wnrl.harness.tune.runner import suggest
+
+    entries = []
+    for cell in tune.cells:
+        study = studies[cell.study_name]
+        best = _best(study)
+        params = None
+        if best is not None:  # decode categorical values (lists travel as JSON text)
+            params = suggest(_Fixed(best["params"]), tune.spec.space)
+        entries.append(
+            {
+                "study": cell.study_name,
+                "variant": cell.variant,
+                "group": cell.group,
+                "params": params,
+                "objective": None if best is None else best["value"],
+                "ci": None if best is None else best["ci"],
+                "trial": None if best is None else best["trial"],
+                "trials": tr.counts(study.get_trials(deepcopy=False)),
+            }
+        )
+    data = {
+        "tune": tune.name,
+        "source": tune.source,
+        "digest": tune.digest,
+        "storage": shown(url),
+        "objective": tune.spec.objective.model_dump(),
+        "budget": tune.budget,
+        "tuning_seeds": tune.spec.seeds,
+        "confirm_seeds": tune.confirm_seeds,
+        "tasks": tune.spec.tasks,
+        "best": entries,
+    }
+    path = tune_dir / TUNED_FILE
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+class _Fixed:
+    """A stand-in trial whose suggestions are given values (to decode stored parameters)."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def suggest_categorical(self, key: str, choices: list[Any]) -> Any:
+        return self.params[key]
+
+    def suggest_int(self, key: str, *args: Any, **kwargs: Any) -> Any:
+        return int(self.params[key])
+
+    def suggest_float(self, key: str, *args: Any, **kwargs: Any) -> Any:
+        return float(self.params[key])
+
+
+def read_tuned(tune_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``tune.json`` and ``tuned.yaml`` of a tune directory.
+
+    :param tune_dir: a directory written by :func:`tune`
+    :raises ConfigError: when it is not one
+    """
+    d = Path(tune_dir)
+    try:
+        spec = json.loads((d / TUNE_FILE).read_text())
+        tuned = yaml.safe_load((d / TUNED_FILE).read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        raise ConfigError(
+            f"--tuned {d}: not a tune directory (no readable {TUNE_FILE} and {TUNED_FILE}); run `wnrl tune` first"
+        ) from None
+    return spec, tuned
