@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -87,39 +85,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _pg_bin(name: str) -> str:
-    found = shutil.which(name) or next(iter(sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))), None)
-    if found is None:
-        pytest.fail(
-            f"PostgreSQL is needed for this test and `{name}` was not found: install it "
-            "(Debian: apt-get install -y postgresql; .ci/run does this when it is missing)"
-        )
-    return str(found)
-
-
 @pytest.fixture()
-def postgres() -> object:
-    """A PostgreSQL server in a temp dir, run as a non-root user, on a unix socket and a high port."""
-    initdb, pg_ctl, psql = _pg_bin("initdb"), _pg_bin("pg_ctl"), _pg_bin("psql")
-    home = Path(tempfile.mkdtemp(prefix="wnrl-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(home, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    run = lambda *c: subprocess.run([*as_user, *c], check=True, capture_output=True, text=True)  # noqa: E731
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A real PostgreSQL server in a temp dir: the binaries of the ``pgserver`` wheel (a dev
+    dependency, so ``make test`` needs nothing but pip), on a unix socket; stopped afterwards."""
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
     try:
-        run(initdb, "-D", str(home / "data"), "-A", "trust", "-U", "postgres")
-        opts = f"-k {home} -p {port} -c listen_addresses=''"
-        run(pg_ctl, "-D", str(home / "data"), "-o", opts, "-l", str(home / "log"), "-w", "start")
-    except subprocess.CalledProcessError as e:
-        pytest.fail(f"could not start PostgreSQL ({e.cmd[len(as_user)]}): {e.stderr.strip()[:300]}")
-    try:
-        run(psql, "-h", str(home), "-p", str(port), "-U", "postgres", "-c", "CREATE DATABASE wnrl")
-        yield f"postgresql+psycopg2://postgres@/wnrl?host={home}&port={port}"
+        server.psql("CREATE DATABASE wnrl;")
+        uri = server.get_uri("wnrl")
+        yield uri.replace("postgresql://", "postgresql+psycopg2://", 1)
     finally:
-        subprocess.run([*as_user, pg_ctl, "-D", str(home / "data"), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
+        server.cleanup()
 
 
 def test_postgresql_storage(tmp_path: Path, postgres: str) -> None:
