@@ -171,8 +171,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``wnrl report SWEEP_DIR``."""
-    from wnrl.harness.api import report
+    from wnrl.harness.api import report, seed_plan
 
+    if args.plan:
+        print(seed_plan(args.sweep_dir, width=args.width, target_poi=args.poi))
+        return 0
     path = report(args.sweep_dir, reps=args.reps)
     print(f"Report: {path} (figures in {path.parent / 'figures'}, per-run table in {path.parent / 'results.csv'})")
     return 0
@@ -245,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="statistics, figures and report.md of a sweep directory")
     p.add_argument("sweep_dir")
     p.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
+    p.add_argument("--plan", action="store_true", help="only print how many seeds the sweep needs")
+    p.add_argument("--width", type=float, default=0.1, help="--plan: target IQM CI width (normalised)")
+    p.add_argument("--poi", type=float, default=0.6, help="--plan: probability of improvement to detect")
     p.set_defaults(func=cmd_report)
 
     add_tune_parser(sub)

@@ -36,7 +36,7 @@ from typing import Any
 from wnrl.config import ConfigError
 from wnrl.train.record import RecordError, RunRecord, atomic_write_text, read_record
 
-__all__ = ["CompareOutcome", "compare", "compare_command", "report", "sweep_lock", "tune"]
+__all__ = ["seed_plan", "CompareOutcome", "compare", "compare_command", "report", "sweep_lock", "tune"]
 
 BACKENDS = ("local", "ray")
 
@@ -293,6 +293,24 @@ def report(sweep_dir: str | Path, reps: int = 2000) -> Path:
     if reps < 1:
         raise ConfigError(f"--reps {reps}: must be at least 1 (2000 is usual)")
     return build_report(Path(sweep_dir), reps=reps)
+
+
+def seed_plan(sweep_dir: str | Path, width: float = 0.1, target_poi: float = 0.6) -> str:
+    """How many seeds a sweep needs, from its runs so far (``wnrl report --plan``): the seeds per
+    cell for an IQM interval of ``width`` and for 80% power to detect ``target_poi``.
+
+    :param sweep_dir: a directory written by :func:`compare`
+    :param width: target width of the IQM's 95% interval, on normalised scores (0 < width ≤ 1)
+    :param target_poi: the probability of improvement to detect (0.5 < target_poi < 1)
+    :raises ConfigError: on bad arguments or a directory that is not a sweep
+    """
+    from wnrl.harness.reporting import plan_report
+
+    if not 0.0 < width <= 1.0:
+        raise ConfigError(f"--width {width}: give a width of the IQM interval in (0, 1], e.g. 0.1")
+    if not 0.5 < target_poi < 1.0:
+        raise ConfigError(f"--poi {target_poi}: give a probability of improvement in (0.5, 1), e.g. 0.6")
+    return plan_report(Path(sweep_dir), width, target_poi)
 
 
 def tune(tune_file: str | Path, out: str | Path | None = None, **options: Any) -> Any:

@@ -30,12 +30,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wnrl.harness import stats
+from wnrl.harness.plan import MethodPlan, PairPlan, plan
 from wnrl.harness.rows import Design, Row, count_statuses, design, finished
 from wnrl.harness.stats import Interval
 from wnrl.registry import schedule_start
 
 __all__ = [
     "KNOWN_RANGES",
+    "PLAN_POI",
+    "PLAN_WIDTH",
     "LR_KEY",
     "GroupSummary",
     "Normalisation",
@@ -55,6 +58,9 @@ __all__ = [
 
 KNOWN_RANGES: dict[str, tuple[float, float]] = {"CartPole-v1": (0.0, 500.0), "CartPole-v0": (0.0, 200.0)}
 LR_KEY = "agent.hyperparams.learning_rate"
+#: The seed plan's defaults: an IQM interval 0.1 wide (normalised), 80% power at P(X > Y) = 0.6.
+PLAN_WIDTH, PLAN_POI = 0.1, 0.6
+SeedPlan = tuple[list[MethodPlan], list[PairPlan]]
 
 # --------------------------------------------------------------------------------------------
 # Per group
@@ -334,6 +340,9 @@ class Summary:
     :param aggregate: metric -> method -> (point, lo, hi) on normalised scores
     :param profiles: performance profiles (``None`` without scores over tasks)
     :param lr_sensitivity: see :func:`lr_sensitivity` (empty unless the grid varies the learning rate)
+    :param seed_plan: how many seeds (see :func:`wnrl.harness.plan.plan`)
+    :param plan_width: the plan's target IQM interval width
+    :param plan_poi: the probability of improvement the plan's power is for
     """
 
     design: Design
@@ -350,6 +359,9 @@ class Summary:
     aggregate: dict[str, dict[str, Interval]]
     profiles: Profiles | None
     lr_sensitivity: dict[str, dict[str, Any]]
+    seed_plan: SeedPlan = field(default_factory=lambda: ([], []))
+    plan_width: float = PLAN_WIDTH
+    plan_poi: float = PLAN_POI
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-ready form (``summary.json``)."""
@@ -375,6 +387,12 @@ class Summary:
             },
             "profiles": (None if self.profiles is None else {"taus": self.profiles.taus, **self.profiles.by_method}),
             "lr_sensitivity": self.lr_sensitivity,
+            "seed_plan": {
+                "width": self.plan_width,
+                "target_poi": self.plan_poi,
+                "methods": [asdict(m) for m in self.seed_plan[0]],
+                "pairs": [asdict(p) for p in self.seed_plan[1]],
+            },
         }
         return _jsonable(out)
 
@@ -395,13 +413,22 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def analyse(index: dict[str, Any], rows: list[Row], reps: int = 2000, seed: int = 0) -> Summary:
+def analyse(
+    index: dict[str, Any],
+    rows: list[Row],
+    reps: int = 2000,
+    seed: int = 0,
+    plan_width: float = PLAN_WIDTH,
+    plan_poi: float = PLAN_POI,
+) -> Summary:
     """All the statistics of the report.
 
     :param index: the sweep index
     :param rows: rows from :func:`load_rows`
     :param reps: bootstrap resamples
     :param seed: bootstrap seed
+    :param plan_width: the seed plan's target width of the IQM interval (normalised)
+    :param plan_poi: the probability of improvement the seed plan's power is for
     """
     d = design(index["grid_keys"], rows)
     done = finished(rows)
@@ -423,4 +450,9 @@ def analyse(index: dict[str, Any], rows: list[Row], reps: int = 2000, seed: int 
         aggregate=stats.aggregate_methods(scores.normalised, reps, seed) if scores.normalised else {},
         profiles=profiles(scores.normalised, reps, seed),
         lr_sensitivity=lr_sensitivity(d, rows, norm),
+        seed_plan=plan(scores.normalised, scores.raw, d.baseline, plan_width, plan_poi, seed=seed)
+        if scores.normalised
+        else ([], []),
+        plan_width=plan_width,
+        plan_poi=plan_poi,
     )
