@@ -16,7 +16,7 @@ mid-way), or with a corrupt one, is deleted and run again; ``finished`` runs are
 skipped unless ``retry_failed``. Every run writes its own result, so killing the sweep (Ctrl-C,
 SIGKILL) loses only the runs in flight.
 
-Backends:
+Backends (:mod:`wnrl.harness.backends`; a task and its record are :mod:`wnrl.harness.tasks`):
 
 * ``local``: a ``spawn`` process pool of ``workers`` processes, one run per task, torch limited
   to one thread per process (``OMP_NUM_THREADS=1``, ``torch.set_num_threads(1)``), so N workers
@@ -32,22 +32,17 @@ Backends:
 
 from __future__ import annotations
 
-import math
-import multiprocessing as mp
 import os
 import shutil
 import sys
-import threading
 import time
-import traceback
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from wnrl.train.record import RecordError, RunRecord, read_record, write_record
+from wnrl.harness.backends import run_local, run_ray
+from wnrl.harness.tasks import WORKER_DIED, Task, failed_result, make_task, record_failure, run_task
+from wnrl.train.record import RecordError, RunRecord, read_record
 
 __all__ = [
     "WORKER_DIED",
@@ -61,124 +56,6 @@ __all__ = [
     "run_ray",
     "run_task",
 ]
-
-WORKER_DIED = (
-    "the worker process died while this run was in flight (killed by a signal or out of "
-    "memory?); every run in flight at that moment is marked, so this one may not be the "
-    "cause; rerun with --retry-failed"
-)
-Task = dict[str, Any]
-OnDone = Callable[[RunRecord], None]
-
-
-def _base(task: Task) -> dict[str, Any]:
-    cfg = task["config"]
-    return {
-        "id": task["id"],
-        "grid": task["grid"],
-        "seed": task["seed"],
-        "env_id": cfg["env"]["id"],
-        "algo": cfg["agent"]["algo"],
-        "norm": cfg["agent"]["norm"],
-        "host": os.uname().nodename,
-    }
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def failed_result(task: Task, error: str, tb: str = "", seconds: float = 0.0) -> RunRecord:
-    """The record of a failed run.
-
-    :param task: the run's task
-    :param error: one-line error message
-    :param tb: the traceback
-    :param seconds: time spent before the failure
-    """
-    return RunRecord(status="failed", error=error, traceback=tb, seconds=round(seconds, 3), ended=_now(), **_base(task))
-
-
-def _existing(run_dir: Path) -> RunRecord | None:
-    try:
-        return read_record(run_dir)
-    except RecordError:
-        return None
-
-
-def record_failure(task: Task, error: str) -> RunRecord:
-    """Write a failed ``result.json`` for ``task`` from outside the run (e.g. its worker died),
-    unless the run already wrote a result; returns the record that is on disk."""
-    run_dir = Path(task["run_dir"])
-    existing = _existing(run_dir)
-    if existing is not None:
-        return existing
-    result = failed_result(task, error)
-    write_record(run_dir, result)
-    return result
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def run_task(task: Task) -> RunRecord:
-    """Train one run of a sweep and write its ``result.json`` (runs inside a worker).
-
-    The record ``wnrl train`` wrote gets the run's sweep id, grid values and whole-run timings.
-    Exceptions become a ``failed`` record (so do a NaN final return or AUC); a
-    ``KeyboardInterrupt`` propagates and leaves no result, so the run is redone next time.
-
-    :param task: ``{"id", "run_dir", "config", "grid", "seed", "source"}`` (see :func:`make_task`)
-    :returns: the record that was written
-    """
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    start, cpu = time.time(), time.process_time()
-    run_dir = Path(task["run_dir"])
-    try:
-        import torch
-
-        from wnrl.config import validate
-        from wnrl.train import train
-
-        torch.set_num_threads(1)
-        config = validate(task["config"], task["source"])
-        record = train(config, out=run_dir, progress_bar=False, source=task["source"])
-        score, auc = record.score, record.auc
-        if score is None or auc is None or not (math.isfinite(score) and math.isfinite(auc)):
-            raise FloatingPointError(
-                f"the final evaluation return ({score}) or the AUC ({auc}) is not finite: training diverged"
-            )
-        result = record.model_copy(
-            update={
-                **_base(task),
-                "ended": _now(),
-                "wall_seconds": round(time.time() - start, 3),
-                "cpu_seconds": round(time.process_time() - cpu, 3),
-            }
-        )
-    except Exception as e:
-        result = failed_result(task, _one_line(e), traceback.format_exc(), time.time() - start)
-    write_record(run_dir, result)
-    return result
-
-
-def make_task(run: Any, sweep_dir: Path, source: str) -> Task:
-    """The picklable task of a :class:`~wnrl.harness.sweep.SweepRun`.
-
-    :param run: the sweep run
-    :param sweep_dir: the sweep directory
-    :param source: the sweep file (for error messages)
-    """
-    return {
-        "id": run.id,
-        "run_dir": str((sweep_dir / "runs" / run.id).resolve()),
-        "config": run.config.model_dump(mode="json"),
-        "grid": run.grid,
-        "seed": run.seed,
-        "source": source,
-    }
 
 
 def plan_runs(runs: list[Any], sweep_dir: Path, retry_failed: bool = False) -> tuple[list[Any], dict[str, int]]:
@@ -261,158 +138,6 @@ class Progress:
         """Close the bar."""
         if self.bar is not None:
             self.bar.close()
-
-
-def _watch_parent(parent: int) -> None:
-    while True:
-        time.sleep(1.0)
-        if os.getppid() != parent:  # the sweep process is gone: do not linger as an orphan
-            os._exit(1)
-
-
-def _init_worker(gpu_slots: Any, parent: int) -> None:
-    import signal
-
-    os.environ["OMP_NUM_THREADS"] = "1"
-    os.environ["MKL_NUM_THREADS"] = "1"
-    if gpu_slots is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_slots.get())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the sweep process
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-
-
-def _terminate(pool: ProcessPoolExecutor) -> None:
-    for proc in list(getattr(pool, "_processes", {}).values()):
-        if proc.is_alive():
-            proc.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
-def run_local(
-    tasks: list[Task],
-    workers: int,
-    on_done: OnDone,
-    fn: Callable[[Task], RunRecord] = run_task,
-    gpus: int = 0,
-    runs_per_gpu: int = 1,
-) -> None:
-    """Run ``tasks`` on a process pool; ``on_done(result)`` is called as each one ends.
-
-    :param tasks: the tasks (see :func:`make_task`)
-    :param workers: pool size
-    :param on_done: callback with each result
-    :param fn: the task function (top-level, picklable); it writes ``result.json`` itself
-    :param gpus: GPUs to spread the workers over (0: CPU only)
-    :param runs_per_gpu: workers sharing one GPU
-    """
-    ctx = mp.get_context("spawn")
-    pending = deque(tasks)
-    size = max(1, min(workers, len(tasks), gpus * runs_per_gpu if gpus else workers))
-    while pending:
-        slots = None
-        if gpus:
-            slots = ctx.Queue()
-            for i in range(size):
-                slots.put(i % gpus)
-        pool = ProcessPoolExecutor(size, mp_context=ctx, initializer=_init_worker, initargs=(slots, os.getpid()))
-        inflight: dict[Future, Task] = {}
-        try:
-            broken = False
-            while (pending or inflight) and not broken:
-                while pending and len(inflight) < size:
-                    task = pending.popleft()
-                    try:
-                        inflight[pool.submit(fn, task)] = task
-                    except BrokenProcessPool:
-                        pending.appendleft(task)
-                        broken = True
-                        break
-                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED) if inflight else (set(), set())
-                broken = broken or any(isinstance(f.exception(), BrokenProcessPool) for f in done)
-                if broken:  # every future in flight fails with the pool: collect them all
-                    wait(list(inflight))
-                    done = set(inflight)
-                for f in done:
-                    task = inflight.pop(f)
-                    exc = f.exception()
-                    if exc is None:
-                        on_done(f.result())
-                    elif isinstance(exc, BrokenProcessPool):
-                        on_done(record_failure(task, WORKER_DIED))
-                    else:
-                        on_done(record_failure(task, _one_line(exc)))
-        except BaseException:
-            _terminate(pool)
-            raise
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def run_ray(
-    tasks: list[Task],
-    workers: int,
-    on_done: OnDone,
-    fn: Callable[[Task], RunRecord] = run_task,
-    address: str | None = None,
-    runs_per_gpu: int = 1,
-    use_gpu: bool = False,
-) -> None:
-    """Run ``tasks`` as Ray tasks; ``on_done(result)`` is called as each one ends.
-
-    :param tasks: the tasks (see :func:`make_task`); their ``run_dir`` must be on storage every
-        node shares
-    :param workers: CPUs of the local Ray instance started when there is no ``address``
-    :param on_done: callback with each result
-    :param fn: the task function; it writes ``result.json`` itself
-    :param address: a Ray cluster address (``auto``, ``ray://host:10001``, ...); ``None``: a local
-        instance, shut down at the end
-    :param runs_per_gpu: tasks sharing one GPU (when the cluster has GPUs and ``use_gpu``)
-    :param use_gpu: the runs may use CUDA
-    :raises ConfigError: when ray is not installed
-    """
-    try:
-        import ray
-    except ImportError:
-        from wnrl.config import ConfigError
-
-        raise ConfigError('--backend ray: the ray backend needs the ray extra: pip install "wnrl[ray]"') from None
-    own = not ray.is_initialized()
-    if own:
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        if address:
-            try:
-                ray.init(address=address, **options)
-            except (ConnectionError, RuntimeError, ValueError) as e:
-                from wnrl.config import ConfigError
-
-                raise ConfigError(
-                    f"--address {address}: cannot connect to the Ray cluster "
-                    f"({' '.join(str(e).split())[:200]}); check the address or start "
-                    "one with `ray start --head`"
-                ) from None
-        else:
-            ray.init(num_cpus=workers, **options)
-    refs: dict[Any, Task] = {}
-    try:
-        gpus = ray.cluster_resources().get("GPU", 0) if use_gpu else 0
-        remote = ray.remote(num_cpus=1, num_gpus=1.0 / runs_per_gpu if gpus else 0, max_retries=0)(fn)
-        refs = {remote.remote(t): t for t in tasks}
-        while refs:
-            ready, _ = ray.wait(list(refs), num_returns=1)
-            for ref in ready:
-                task = refs.pop(ref)
-                try:
-                    on_done(ray.get(ref))
-                except ray.exceptions.RayTaskError as e:
-                    on_done(record_failure(task, _one_line(e.cause if e.cause is not None else e)))
-                except ray.exceptions.RayError as e:  # the worker died, the node was lost, ...
-                    on_done(record_failure(task, f"{WORKER_DIED} ({_one_line(e)[:200]})"))
-    except BaseException:
-        for ref in refs:
-            ray.cancel(ref, force=True)
-        raise
-    finally:
-        if own:
-            ray.shutdown()
 
 
 def _wants_gpu(tasks: list[Task]) -> bool:

@@ -18,7 +18,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from wnrl.harness.execute import WORKER_DIED, _init_worker, _terminate, record_failure, run_task
+from wnrl.harness.backends import init_worker, terminate_pool
+from wnrl.harness.tasks import WORKER_DIED, record_failure, run_task
 from wnrl.train.record import RunRecord
 
 __all__ = ["PRUNE_FILE", "LocalPool", "RayPool", "Pruned", "make_pool", "tune_task"]
@@ -79,7 +80,7 @@ class LocalPool:
 
     def _make(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            self.workers, mp_context=self.ctx, initializer=_init_worker, initargs=(None, os.getpid())
+            self.workers, mp_context=self.ctx, initializer=init_worker, initargs=(None, os.getpid())
         )
 
     def submit(self, task: Task) -> None:
@@ -131,7 +132,7 @@ class LocalPool:
         :param kill: terminate the runs in flight (Ctrl-C)
         """
         if kill:
-            _terminate(self.pool)
+            terminate_pool(self.pool)
         else:
             self.pool.shutdown(wait=True)
 

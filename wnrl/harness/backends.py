@@ -1,0 +1,175 @@
+"""The backends that run a sweep's tasks: a local ``spawn`` process pool and Ray tasks.
+
+Both call ``fn(task)`` (:func:`wnrl.harness.execute.run_task`: it writes the run's
+``result.json``) and hand each result to ``on_done`` as it ends; a task whose process dies is
+recorded as failed (:data:`wnrl.harness.execute.WORKER_DIED`). See :mod:`wnrl.harness.execute`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from wnrl.harness.tasks import WORKER_DIED, OnDone, Task, one_line, record_failure, run_task
+from wnrl.train.record import RunRecord
+
+__all__ = ["init_worker", "run_local", "run_ray", "terminate_pool"]
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:  # the sweep process is gone: do not linger as an orphan
+            os._exit(1)
+
+
+def init_worker(gpu_slots: Any, parent: int) -> None:
+    import signal
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["MKL_NUM_THREADS"] = "1"
+    if gpu_slots is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_slots.get())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the sweep process
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def terminate_pool(pool: ProcessPoolExecutor) -> None:
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        if proc.is_alive():
+            proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run_local(
+    tasks: list[Task],
+    workers: int,
+    on_done: OnDone,
+    fn: Callable[[Task], RunRecord] = run_task,
+    gpus: int = 0,
+    runs_per_gpu: int = 1,
+) -> None:
+    """Run ``tasks`` on a process pool; ``on_done(result)`` is called as each one ends.
+
+    :param tasks: the tasks (see :func:`make_task`)
+    :param workers: pool size
+    :param on_done: callback with each result
+    :param fn: the task function (top-level, picklable); it writes ``result.json`` itself
+    :param gpus: GPUs to spread the workers over (0: CPU only)
+    :param runs_per_gpu: workers sharing one GPU
+    """
+    ctx = mp.get_context("spawn")
+    pending = deque(tasks)
+    size = max(1, min(workers, len(tasks), gpus * runs_per_gpu if gpus else workers))
+    while pending:
+        slots = None
+        if gpus:
+            slots = ctx.Queue()
+            for i in range(size):
+                slots.put(i % gpus)
+        pool = ProcessPoolExecutor(size, mp_context=ctx, initializer=init_worker, initargs=(slots, os.getpid()))
+        inflight: dict[Future, Task] = {}
+        try:
+            broken = False
+            while (pending or inflight) and not broken:
+                while pending and len(inflight) < size:
+                    task = pending.popleft()
+                    try:
+                        inflight[pool.submit(fn, task)] = task
+                    except BrokenProcessPool:
+                        pending.appendleft(task)
+                        broken = True
+                        break
+                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED) if inflight else (set(), set())
+                broken = broken or any(isinstance(f.exception(), BrokenProcessPool) for f in done)
+                if broken:  # every future in flight fails with the pool: collect them all
+                    wait(list(inflight))
+                    done = set(inflight)
+                for f in done:
+                    task = inflight.pop(f)
+                    exc = f.exception()
+                    if exc is None:
+                        on_done(f.result())
+                    elif isinstance(exc, BrokenProcessPool):
+                        on_done(record_failure(task, WORKER_DIED))
+                    else:
+                        on_done(record_failure(task, one_line(exc)))
+        except BaseException:
+            terminate_pool(pool)
+            raise
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_ray(
+    tasks: list[Task],
+    workers: int,
+    on_done: OnDone,
+    fn: Callable[[Task], RunRecord] = run_task,
+    address: str | None = None,
+    runs_per_gpu: int = 1,
+    use_gpu: bool = False,
+) -> None:
+    """Run ``tasks`` as Ray tasks; ``on_done(result)`` is called as each one ends.
+
+    :param tasks: the tasks (see :func:`make_task`); their ``run_dir`` must be on storage every
+        node shares
+    :param workers: CPUs of the local Ray instance started when there is no ``address``
+    :param on_done: callback with each result
+    :param fn: the task function; it writes ``result.json`` itself
+    :param address: a Ray cluster address (``auto``, ``ray://host:10001``, ...); ``None``: a local
+        instance, shut down at the end
+    :param runs_per_gpu: tasks sharing one GPU (when the cluster has GPUs and ``use_gpu``)
+    :param use_gpu: the runs may use CUDA
+    :raises ConfigError: when ray is not installed
+    """
+    try:
+        import ray
+    except ImportError:
+        from wnrl.config import ConfigError
+
+        raise ConfigError('--backend ray: the ray backend needs the ray extra: pip install "wnrl[ray]"') from None
+    own = not ray.is_initialized()
+    if own:
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address:
+            try:
+                ray.init(address=address, **options)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                from wnrl.config import ConfigError
+
+                raise ConfigError(
+                    f"--address {address}: cannot connect to the Ray cluster "
+                    f"({' '.join(str(e).split())[:200]}); check the address or start "
+                    "one with `ray start --head`"
+                ) from None
+        else:
+            ray.init(num_cpus=workers, **options)
+    refs: dict[Any, Task] = {}
+    try:
+        gpus = ray.cluster_resources().get("GPU", 0) if use_gpu else 0
+        remote = ray.remote(num_cpus=1, num_gpus=1.0 / runs_per_gpu if gpus else 0, max_retries=0)(fn)
+        refs = {remote.remote(t): t for t in tasks}
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            for ref in ready:
+                task = refs.pop(ref)
+                try:
+                    on_done(ray.get(ref))
+                except ray.exceptions.RayTaskError as e:
+                    on_done(record_failure(task, one_line(e.cause if e.cause is not None else e)))
+                except ray.exceptions.RayError as e:  # the worker died, the node was lost, ...
+                    on_done(record_failure(task, f"{WORKER_DIED} ({one_line(e)[:200]})"))
+    except BaseException:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if own:
+            ray.shutdown()

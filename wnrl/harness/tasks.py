@@ -1,0 +1,134 @@
+"""One run of a sweep as a picklable task: what a worker runs (:func:`run_task`) and the
+``result.json`` it leaves, finished or failed (see :mod:`wnrl.harness.execute`)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from wnrl.train.record import RecordError, RunRecord, read_record, write_record
+
+__all__ = ["WORKER_DIED", "OnDone", "Task", "failed_result", "make_task", "one_line", "record_failure", "run_task"]
+
+WORKER_DIED = (
+    "the worker process died while this run was in flight (killed by a signal or out of "
+    "memory?); every run in flight at that moment is marked, so this one may not be the "
+    "cause; rerun with --retry-failed"
+)
+Task = dict[str, Any]
+OnDone = Callable[[RunRecord], None]
+
+
+def _base(task: Task) -> dict[str, Any]:
+    cfg = task["config"]
+    return {
+        "id": task["id"],
+        "grid": task["grid"],
+        "seed": task["seed"],
+        "env_id": cfg["env"]["id"],
+        "algo": cfg["agent"]["algo"],
+        "norm": cfg["agent"]["norm"],
+        "host": os.uname().nodename,
+    }
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def failed_result(task: Task, error: str, tb: str = "", seconds: float = 0.0) -> RunRecord:
+    """The record of a failed run.
+
+    :param task: the run's task
+    :param error: one-line error message
+    :param tb: the traceback
+    :param seconds: time spent before the failure
+    """
+    return RunRecord(status="failed", error=error, traceback=tb, seconds=round(seconds, 3), ended=_now(), **_base(task))
+
+
+def _existing(run_dir: Path) -> RunRecord | None:
+    try:
+        return read_record(run_dir)
+    except RecordError:
+        return None
+
+
+def record_failure(task: Task, error: str) -> RunRecord:
+    """Write a failed ``result.json`` for ``task`` from outside the run (e.g. its worker died),
+    unless the run already wrote a result; returns the record that is on disk."""
+    run_dir = Path(task["run_dir"])
+    existing = _existing(run_dir)
+    if existing is not None:
+        return existing
+    result = failed_result(task, error)
+    write_record(run_dir, result)
+    return result
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def run_task(task: Task) -> RunRecord:
+    """Train one run of a sweep and write its ``result.json`` (runs inside a worker).
+
+    The record ``wnrl train`` wrote gets the run's sweep id, grid values and whole-run timings.
+    Exceptions become a ``failed`` record (so do a NaN final return or AUC); a
+    ``KeyboardInterrupt`` propagates and leaves no result, so the run is redone next time.
+
+    :param task: ``{"id", "run_dir", "config", "grid", "seed", "source"}`` (see :func:`make_task`)
+    :returns: the record that was written
+    """
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    start, cpu = time.time(), time.process_time()
+    run_dir = Path(task["run_dir"])
+    try:
+        import torch
+
+        from wnrl.config import validate
+        from wnrl.train import train
+
+        torch.set_num_threads(1)
+        config = validate(task["config"], task["source"])
+        record = train(config, out=run_dir, progress_bar=False, source=task["source"])
+        score, auc = record.score, record.auc
+        if score is None or auc is None or not (math.isfinite(score) and math.isfinite(auc)):
+            raise FloatingPointError(
+                f"the final evaluation return ({score}) or the AUC ({auc}) is not finite: training diverged"
+            )
+        result = record.model_copy(
+            update={
+                **_base(task),
+                "ended": _now(),
+                "wall_seconds": round(time.time() - start, 3),
+                "cpu_seconds": round(time.process_time() - cpu, 3),
+            }
+        )
+    except Exception as e:
+        result = failed_result(task, one_line(e), traceback.format_exc(), time.time() - start)
+    write_record(run_dir, result)
+    return result
+
+
+def make_task(run: Any, sweep_dir: Path, source: str) -> Task:
+    """The picklable task of a :class:`~wnrl.harness.sweep.SweepRun`.
+
+    :param run: the sweep run
+    :param sweep_dir: the sweep directory
+    :param source: the sweep file (for error messages)
+    """
+    return {
+        "id": run.id,
+        "run_dir": str((sweep_dir / "runs" / run.id).resolve()),
+        "config": run.config.model_dump(mode="json"),
+        "grid": run.grid,
+        "seed": run.seed,
+        "source": source,
+    }
