@@ -138,7 +138,7 @@ def test_sigterm_then_resume_appends_the_log_and_counts_every_part(tmp_path: Pat
     rows_before = _rows(out)
     assert rows_before, "the first part logged rows"
 
-    assert main(["train", "--resume", str(out)]) == 0
+    assert main(["train", "--resume", str(out), "--device", "cpu"]) == 0  # where it runs: allowed
     rows_after = _rows(out)
     assert len(rows_after) > len(rows_before), "resume appends"
     for old, new in zip(rows_before, rows_after, strict=False):
@@ -147,6 +147,7 @@ def test_sigterm_then_resume_appends_the_log_and_counts_every_part(tmp_path: Pat
     assert system["status"] == "finished" and system["started"] == started
     parts = system["parts"]
     assert [p["status"] for p in parts] == ["interrupted", "finished"]
+    assert parts[1]["device"] == "cpu"
     assert parts[1]["from_step"] == parts[0]["to_step"] or parts[1]["from_step"] < parts[0]["to_step"]
     record = json.loads((out / "result.json").read_text())
     assert record["seconds"] == pytest.approx(sum(p["seconds"] for p in parts), abs=0.01)
