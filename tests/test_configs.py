@@ -42,8 +42,13 @@ EXPECTED = {
     )
     for algo in ("dqn", "ppo")
 } | {("HalfCheetah-v5", "ppo"), ("FrozenLake-v1", "dqn"), ("SimpleMultiObs-v0", "ppo")}
+EXPECTED |= {
+    (env, algo)
+    for env in ("Pendulum-v1", "HalfCheetah-v5", "Hopper-v5", "Walker2d-v5")
+    for algo in ("sac", "td3", "crossq")
+}
 
-SOURCES = ("rl-baselines3-zoo", "MinAtar")
+SOURCES = ("rl-baselines3-zoo", "MinAtar", "CrossQ paper")
 # A string that YAML 1.1 (PyYAML) did not read as a number but that is meant as one, e.g. 3e-4.
 NUMBER_LIKE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 # Stand-ins with the same kind of spaces, for configs whose extra is not installed.
@@ -83,7 +88,7 @@ def _suggested_overrides(path: Path) -> list[str]:
 
 def _build_overrides(path: Path) -> list[str]:
     overrides = ["env.n_envs=1", "train.device=cpu"]
-    if load_config(path).agent.algo == "dqn":
+    if load_config(path).agent.algo in ("dqn", "sac", "td3", "crossq"):
         overrides.append("agent.hyperparams.buffer_size=1000")
     return overrides
 
@@ -109,7 +114,7 @@ def test_config_validates_and_documents_its_source(path: Path) -> None:
         f"{path.name}: the header must say where the hyperparameters come from ({SOURCES})"
     )
     assert "--set agent.norm=" in header, f"{path.name}: the header must show the norm switch"
-    assert config.agent.norm == "weight", "weight norm is the default of every ready config"
+    assert config.agent.norm in ("weight", "weight_proj_brn"), "weight norm is the default of every ready config"
     assert 0 < config.train.eval_freq <= config.train.total_timesteps
     for key, value in config.agent.hyperparams.items():
         assert not (isinstance(value, str) and NUMBER_LIKE.match(value)), (
@@ -151,7 +156,7 @@ def test_config_builds_its_env_and_model(path: Path) -> None:
     try:
         model = _make_model(config, env, path.name)
         assert type(model).__name__.lower() == config.agent.algo
-        assert model.policy.norm == "weight"
+        assert model.policy.norm == config.agent.norm
         assert any(isinstance(m, WeightNormMixin) for m in model.policy.modules())
         if config.agent.activation == "relu":
             assert any(isinstance(m, nn.ReLU) for m in model.policy.modules())
@@ -184,6 +189,10 @@ def test_norm_switch_builds_every_norm(norm: str) -> None:
         "weight": {"weight"},
         "weight_meanbn": {"weight", "meanbn"},
         "weight_proj": {"weight"},
+        "batch_renorm": set(),
+        "spectral": set(),
+        "spectral_last": set(),
+        "weight_proj_brn": {"weight"},
     }[norm]
     found = {k for k, cls in kinds.items() if any(isinstance(m, cls) for m in modules)}
     assert found == expected

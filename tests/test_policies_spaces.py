@@ -144,6 +144,10 @@ EXPECTED_KINDS = {
     "weight": {"weight"},
     "weight_meanbn": {"weight", "meanbn"},
     "weight_proj": {"weight"},
+    "batch_renorm": set(),
+    "spectral": set(),
+    "spectral_last": set(),
+    "weight_proj_brn": {"weight"},
 }
 
 

@@ -167,7 +167,7 @@ def _fails_cleanly(capsys: pytest.CaptureFixture, argv: list[str], *needles: str
         ({"train": {"total_timesteps": -5}}, ["train.total_timesteps", "greater than 0"]),
         ({"train": {"total_timsteps": 5}}, ["train.total_timsteps", "did you mean 'total_timesteps'"]),
         ({"agent": {"norm": "weigth"}}, ["agent.norm", "'weight'"]),
-        ({"agent": {"algo": "sac"}}, ["agent.algo", "'dqn'"]),
+        ({"agent": {"algo": "sax"}}, ["agent.algo", "'sac'"]),
         ({"agent": {"hyperparams": {"learning_rate": float("nan")}}}, ["learning_rate", "finite"]),
         ({"train": {"seed": "abc"}}, ["train.seed", "integer"]),
         ({"env": {"id": "CartPol-v1"}}, ["env.id", "CartPole-v1"]),

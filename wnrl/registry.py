@@ -22,7 +22,11 @@ from typing import Any
 __all__ = [
     "ACTIVATIONS",
     "ALGORITHMS",
+    "ACTIVATION_NORMS",
     "NORMS",
+    "NORM_PARTS",
+    "PARAMETRIZATIONS",
+    "PROJECTED_NORMS",
     "WEIGHT_NORMS",
     "ZOO_KEYS",
     "AlgoSpec",
@@ -31,6 +35,7 @@ __all__ = [
     "check_norm",
     "lazy_exports",
     "load_object",
+    "norm_parts",
     "parse_schedule",
     "schedule_start",
     "suggest",
@@ -107,11 +112,34 @@ def lazy_exports(
 
 
 # -- normalizations -----------------------------------------------------------------------------
-#: Every value of ``norm`` (``policy_kwargs=dict(norm=...)``, YAML ``agent.norm``, sweep grids);
-#: the layer order of each is documented in :mod:`wnrl.policies.layers`.
-NORMS = ("none", "batch", "layer", "weight", "weight_meanbn", "weight_proj")
+#: How the weight of a dense / conv layer is parametrized.
+PARAMETRIZATIONS = ("plain", "weight", "weight_proj", "spectral", "spectral_last")
+#: Which activation normalization goes with each layer.
+ACTIVATION_NORMS = ("none", "batch", "batch_renorm", "layer", "meanbn")
+
+#: Every value of ``norm`` → its two orthogonal parts ``(parametrization, activation norm)``; the
+#: exact layer order of each is the table in :mod:`wnrl.policies.layers`. A new combination is one
+#: line here (the layer builders read only the parts).
+NORM_PARTS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "none": ("plain", "none"),
+        "batch": ("plain", "batch"),
+        "layer": ("plain", "layer"),
+        "weight": ("weight", "none"),
+        "weight_meanbn": ("weight", "meanbn"),
+        "weight_proj": ("weight_proj", "none"),
+        "batch_renorm": ("plain", "batch_renorm"),
+        "spectral": ("spectral", "none"),
+        "spectral_last": ("spectral_last", "none"),
+        "weight_proj_brn": ("weight_proj", "batch_renorm"),
+    }
+)
+#: Every value of ``norm`` (``policy_kwargs=dict(norm=...)``, YAML ``agent.norm``, sweep grids).
+NORMS = tuple(NORM_PARTS)
 #: The norms whose dense and conv layers are weight-norm layers (data-dependent init on by default).
-WEIGHT_NORMS = ("weight", "weight_meanbn", "weight_proj")
+WEIGHT_NORMS = tuple(n for n, (p, _) in NORM_PARTS.items() if p in ("weight", "weight_proj"))
+#: The norms whose weight-norm directions ``v`` are projected to unit norm after every optimizer step.
+PROJECTED_NORMS = tuple(n for n, (p, _) in NORM_PARTS.items() if p == "weight_proj")
 
 
 def check_norm(norm: str) -> str:
@@ -119,6 +147,11 @@ def check_norm(norm: str) -> str:
     if norm not in NORMS:
         raise ValueError(f"unknown norm {norm!r}; valid values: {', '.join(NORMS)}")
     return norm
+
+
+def norm_parts(norm: str) -> tuple[str, str]:
+    """``(parametrization, activation norm)`` of ``norm`` (see :data:`NORM_PARTS`)."""
+    return NORM_PARTS[check_norm(norm)]
 
 
 # -- activations --------------------------------------------------------------------------------
@@ -253,6 +286,30 @@ ALGORITHMS: dict[str, AlgoSpec] = {
             "wnrl.policies:NormActorCriticPolicy",
             "wnrl.agents.a2c",
             summary="A2C (Mnih et al. 2016), every action space",
+        ),
+        AlgoSpec(
+            "sac",
+            "stable_baselines3:SAC",
+            "wnrl.policies:NormSACPolicy",
+            "wnrl.agents.sac",
+            action_spaces=("Box",),
+            summary="SAC (Haarnoja et al. 2018), continuous actions",
+        ),
+        AlgoSpec(
+            "td3",
+            "stable_baselines3:TD3",
+            "wnrl.policies:NormTD3Policy",
+            "wnrl.agents.td3",
+            action_spaces=("Box",),
+            summary="TD3 (Fujimoto et al. 2018), continuous actions",
+        ),
+        AlgoSpec(
+            "crossq",
+            "sb3_contrib:CrossQ",
+            "wnrl.policies:NormCrossQPolicy",
+            "wnrl.agents.crossq",
+            action_spaces=("Box",),
+            summary="CrossQ (Bhatt et al. 2024; sb3-contrib), continuous actions",
         ),
     )
 }

@@ -15,6 +15,8 @@ Speed:
 * With autograd active the effective weight is computed by ATen's fused weight-norm kernel
   (``torch._weight_norm``: one kernel forward, one backward, the op behind
   :func:`torch.nn.utils.parametrizations.weight_norm`) and fed to ``F.linear`` / ``F.conv2d``.
+  On CPU the kernel (``torch._weight_norm_interface``) is called directly with the 1-D ``g``:
+  the same kernels and values, one dispatch and one autograd node (``g``'s view) fewer per layer.
 * Without autograd (``torch.no_grad``, ``inference_mode``: SB3's ``predict``, rollouts and target
   computations) the effective weight is cached and served through a plain ``F.linear`` /
   ``F.conv2d``. The cache is keyed on the version counters and storage addresses of ``g`` and
@@ -25,6 +27,8 @@ Speed:
   shares ``p``'s version counter, so writes through ``.data`` (stable-baselines3's
   ``polyak_update`` does ``target.data.mul_(1 - tau)``) are seen by the cache as well. If a plain
   ``nn.Parameter`` is put in their place, the layer simply stops caching (correct, a bit slower).
+  Fused optimizer steps (which do not bump version counters) are made to by a global step hook
+  (:func:`wnrl.nn._compat.track_fused_optimizer_steps`).
   Writes that bypass the version counter entirely (through a NumPy view of the storage, or through
   another tensor aliased in with ``p.data = t``) are not detectable; call :meth:`clear_cache`.
 """
@@ -39,7 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 
-from wnrl.nn._compat import allow_foreach, set_tensor_data
+from wnrl.nn._compat import WEIGHT_NORM_INTERFACE, allow_foreach, set_tensor_data, track_fused_optimizer_steps
 
 __all__ = ["WeightNormLinear", "WeightNormConv2d", "is_weight_norm", "WeightNormMixin", "TrackedParameter"]
 
@@ -78,6 +82,12 @@ class TrackedParameter(nn.Parameter):
 # The optimizers default to their multi-tensor (foreach) implementation only for an exact list of
 # parameter types; TrackedParameter is a plain tensor for every kernel, so it belongs there.
 allow_foreach(TrackedParameter)
+# Fused optimizer steps do not bump version counters: make them (the inference cache relies on it).
+track_fused_optimizer_steps()
+
+
+#: Whether training forwards on CPU call ``torch._weight_norm_interface`` directly.
+_FAST_WEIGHT_NORM = WEIGHT_NORM_INTERFACE is not None
 
 
 class WeightNormMixin(nn.Module):
@@ -118,18 +128,8 @@ class WeightNormMixin(nn.Module):
 
     def cached_weight(self) -> Tensor:
         """The effective weight, detached, recomputed only when ``g`` or ``v`` changed."""
-        p: dict[str, Any] = self._parameters
-        v, g = p["v"], p["g"]
-        c = self._cache
-        if (
-            c is not None
-            and c[2] == v._version
-            and c[3] == g._version
-            and c[0] == v.data_ptr()
-            and c[1] == g.data_ptr()
-        ):
-            return c[4]
-        return self._refresh(v, g)
+        with torch.no_grad():
+            return self._forward_weight()
 
     def _refresh(self, v: Tensor, g: Tensor) -> Tensor:
         # inference_mode(False) re-enables grad mode, so it must come before no_grad(); it keeps an
@@ -153,9 +153,13 @@ class WeightNormMixin(nn.Module):
         ``torch.compile`` traces), else the cached one. Kept lean: it runs on every call."""
         p: dict[str, Any] = self._parameters
         v, g = p["v"], p["g"]
-        if (torch.is_grad_enabled() and (v.requires_grad or g.requires_grad)) or torch.compiler.is_compiling():
+        if torch.is_grad_enabled() and (v.requires_grad or g.requires_grad):
+            if v.is_cpu and _FAST_WEIGHT_NORM and not torch.compiler.is_compiling():
+                return WEIGHT_NORM_INTERFACE(v, g, 0)[0]  # the CPU kernel takes the 1-D g as it is
             return self._compute_weight(v, g)
-        c = self._cache  # same check as cached_weight(), inlined: one method call less per layer
+        if torch.compiler.is_compiling():
+            return self._compute_weight(v, g)
+        c = self._cache  # the cache check, inlined here (the hot path): one method call less per layer
         if (
             c is not None
             and c[2] == v._version

@@ -1,6 +1,6 @@
 """What every normalized SB3 policy shares: the normalization options, the choice of a normalized
-features extractor, an orthogonal init that reaches weight-norm layers, data-dependent init, and
-the projection after optimizer steps.
+features extractor, an orthogonal init that reaches weight-norm layers, data-dependent init, the
+projection after optimizer steps, and the fast optimizer default (:mod:`wnrl.policies.speed`).
 
 Used as a mixin before the SB3 policy class (``class NormDQNPolicy(NormPolicyMixin, DQNPolicy)``);
 :class:`SB3Policy` states what the mixin uses from that class.
@@ -28,6 +28,8 @@ from wnrl.policies.extractors import (
 )
 from wnrl.policies.layers import WEIGHT_NORMS, check_norm
 from wnrl.policies.spaces import batch_size
+from wnrl.policies.speed import arm_fused_check, make_optimizer, optimizer_impl
+from wnrl.registry import PROJECTED_NORMS
 
 __all__ = ["NormPolicyMixin", "SB3Policy"]
 
@@ -41,6 +43,8 @@ class SB3Policy(Protocol):
     """The part of an SB3 ``BasePolicy`` that :class:`NormPolicyMixin` uses."""
 
     optimizer: torch.optim.Optimizer
+    optimizer_class: type[torch.optim.Optimizer]
+    optimizer_kwargs: dict[str, Any]
     training: bool
     observation_space: spaces.Space
     normalize_images: bool
@@ -56,6 +60,8 @@ class SB3Policy(Protocol):
 
     def register_buffer(self, name: str, tensor: torch.Tensor | None, persistent: bool = True) -> None: ...
 
+    def parameters(self, recurse: bool = True) -> Any: ...
+
 
 class NormPolicyMixin:
     """Normalization options shared by wnrl policies (set by :meth:`_init_norm`)."""
@@ -65,10 +71,17 @@ class NormPolicyMixin:
     data_init_enabled: bool
     init_scale: float
     init_batch: int
+    fast_optimizer: bool
     data_init_done: torch.Tensor  # a buffer, registered by _after_build
 
     def _init_norm(
-        self, norm: str, norm_output: bool, data_init: bool | None, init_scale: float, init_batch: int
+        self,
+        norm: str,
+        norm_output: bool,
+        data_init: bool | None,
+        init_scale: float,
+        init_batch: int,
+        fast_optimizer: bool = True,
     ) -> None:
         """Check and store the options (before SB3's ``__init__``, which builds the networks).
 
@@ -79,6 +92,8 @@ class NormPolicyMixin:
             same init, as the paper's baseline)
         :param init_scale: target std of the pre-activations after data-dependent init
         :param init_batch: number of observations used for data-dependent init (at least 2)
+        :param fast_optimizer: create the optimizer with ``fused=True`` (or ``foreach=True``) unless
+            ``optimizer_kwargs`` sets either (:mod:`wnrl.policies.speed`)
         """
         self.norm = check_norm(norm)
         self.norm_output = bool(norm_output)
@@ -87,6 +102,42 @@ class NormPolicyMixin:
         self.init_batch = int(init_batch)
         if self.init_batch < 2:
             raise ValueError(f"init_batch must be at least 2, got {self.init_batch}")
+        self.fast_optimizer = bool(fast_optimizer)
+
+    # -- speed: the optimizer default, a cached device ------------------------------------------
+    def _make_optimizer(self, params: Any, lr: float) -> torch.optim.Optimizer:
+        """The policy's optimizer: ``optimizer_class(params, lr=lr, **optimizer_kwargs)``, fused
+        (or foreach) unless the user chose (:func:`~wnrl.policies.speed.make_optimizer`)."""
+        policy = self._policy
+        return make_optimizer(policy.optimizer_class, params, lr, policy.optimizer_kwargs, self.fast_optimizer)
+
+    @property
+    def optimizer_impl(self) -> str:
+        """The optimizer's implementation: ``fused``, ``foreach`` or ``default`` (torch's choice)."""
+        return optimizer_impl(self._policy.optimizer)
+
+    @property
+    def device(self) -> torch.device:
+        """SB3's ``device`` (that of the first parameter), without walking the module tree on every
+        call: the parameter is remembered until the next ``.to()`` / ``load_state_dict``."""
+        param = self.__dict__.get("_device_param")
+        if param is None:
+            param = next(iter(self._policy.parameters()), None)
+            if param is None:
+                return torch.device("cpu")
+            self.__dict__["_device_param"] = param  # not a registration: nn.Module's __setattr__ is bypassed
+        return cast(torch.device, param.device)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        self.__dict__.pop("_device_param", None)
+        out = cast(Any, super())._apply(fn, recurse)
+        optimizer = self.__dict__.get("optimizer")
+        if isinstance(optimizer, torch.optim.Optimizer):
+            arm_fused_check(optimizer)  # new devices: check the fused kernels take them
+        return out
+
+    def _forget_device(self, *args: Any) -> None:
+        self.__dict__.pop("_device_param", None)
 
     def _norm_extractor_args(
         self,
@@ -147,7 +198,8 @@ class NormPolicyMixin:
         """Called at the end of ``_build`` (the optimizer exists)."""
         # Persisted with the policy so a loaded (or resumed) model is never re-initialised.
         self._policy.register_buffer("data_init_done", torch.tensor(not self.data_init_enabled))
-        if self.norm == "weight_proj":
+        cast(nn.Module, self).register_load_state_dict_post_hook(self._forget_device)  # assign=True swaps params
+        if self.norm in PROJECTED_NORMS:
             project_weight_norm_(self._normalized_networks())
             self._policy.optimizer.register_step_post_hook(self._project_after_step)
 
@@ -223,7 +275,7 @@ class NormPolicyMixin:
             )
         finally:
             policy.set_training_mode(was_training)
-        if self.norm == "weight_proj":
+        if self.norm in PROJECTED_NORMS:
             project_weight_norm_(self._normalized_networks())
         self.data_init_done.fill_(True)
         self._after_data_init()

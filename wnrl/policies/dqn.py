@@ -21,6 +21,7 @@ from torch import nn
 
 from wnrl.policies.base import NormPolicyMixin
 from wnrl.policies.layers import check_norm, linear, make_mlp
+from wnrl.policies.speed import set_training_fast
 
 __all__ = ["NormQNetwork", "NormDQNPolicy"]
 
@@ -84,6 +85,9 @@ class NormDQNPolicy(NormPolicyMixin, DQNPolicy):
         weight-norm family and off otherwise
     :param init_scale: target std of the pre-activations after data-dependent init
     :param init_batch: number of observations used for data-dependent init
+    :param fast_optimizer: create the optimizer with ``fused=True`` (or ``foreach=True``) unless
+        ``optimizer_kwargs`` sets either; ``False`` gives torch's default, as stock SB3
+        (:mod:`wnrl.policies.speed`)
     """
 
     q_net: NormQNetwork
@@ -107,8 +111,10 @@ class NormDQNPolicy(NormPolicyMixin, DQNPolicy):
         data_init: bool | None = None,
         init_scale: float = 1.0,
         init_batch: int = 1024,
+        fast_optimizer: bool = True,
     ) -> None:
-        self._init_norm(norm, norm_output, data_init, init_scale, init_batch)
+        self._data_init_hooks: list[Any] = []
+        self._init_norm(norm, norm_output, data_init, init_scale, init_batch, fast_optimizer)
         features_extractor_class, features_extractor_kwargs, net_arch = self._norm_extractor_args(
             observation_space, features_extractor_class, features_extractor_kwargs, net_arch, normalize_images
         )
@@ -126,25 +132,58 @@ class NormDQNPolicy(NormPolicyMixin, DQNPolicy):
         )
 
     def _build(self, lr_schedule: Schedule) -> None:
-        super()._build(lr_schedule)
+        """SB3's ``DQNPolicy._build`` (online and target networks, the optimizer over the online
+        one), with wnrl's optimizer default."""
+        self.q_net = self.make_q_net()
+        self.q_net_target = self.make_q_net()
+        self.q_net_target.load_state_dict(self.q_net.state_dict())
+        self.q_net_target.set_training_mode(False)
+        self.optimizer = self._make_optimizer(self.q_net.parameters(), lr_schedule(1))
         self._after_build()
-        # Plain `learn()` without DataInitCallback: initialise on the first training minibatch.
-        # DQN.train() runs the target (no_grad, on the next observations) before the online
-        # network, so the target's hook comes first: the first TD targets are the initialised net's.
-        self.q_net_target.register_forward_pre_hook(self._q_net_target_pre_hook)
-        self.q_net.register_forward_pre_hook(self._q_net_pre_hook)
+        self._arm_data_init_hooks()
+        # A loaded state whose init is still pending (e.g. an early checkpoint) re-arms them.
+        self.register_load_state_dict_post_hook(self._on_load_state_dict)
+
+    def _arm_data_init_hooks(self) -> None:
+        """Plain ``learn()`` without DataInitCallback: initialise on the first training minibatch.
+        DQN.train() runs the target (no_grad, on the next observations) before the online network,
+        so the target's hook comes first: the first TD targets are the initialised net's. The
+        hooks remove themselves once the init is done (a module with hooks is slower to call)."""
+        if self._data_init_hooks or not self.needs_data_init:
+            return
+        self._data_init_hooks = [
+            self.q_net_target.register_forward_pre_hook(self._q_net_target_pre_hook),
+            self.q_net.register_forward_pre_hook(self._q_net_pre_hook),
+        ]
+
+    def _on_load_state_dict(self, module: nn.Module, incompatible_keys: Any) -> None:
+        self._arm_data_init_hooks()
+
+    def _disarm_data_init_hooks(self) -> None:
+        for handle in self._data_init_hooks:
+            handle.remove()
+        self._data_init_hooks = []
 
     def make_q_net(self) -> NormQNetwork:
         net_args = self._update_features_extractor(self.net_args, features_extractor=None)
         return NormQNetwork(**net_args, norm=self.norm, norm_output=self.norm_output).to(self.device)
 
     def _q_net_pre_hook(self, module: nn.Module, args: tuple[Any, ...]) -> None:
-        if module.training and self.needs_data_init:
+        if not self.needs_data_init:
+            self._disarm_data_init_hooks()
+        elif module.training:
             self._fallback_data_init(args[0])
 
     def _q_net_target_pre_hook(self, module: nn.Module, args: tuple[Any, ...]) -> None:
-        if self.q_net.training and self.needs_data_init:  # the policy is in training mode: an update
+        if not self.needs_data_init:
+            self._disarm_data_init_hooks()
+        elif self.q_net.training:  # the policy is in training mode: an update
             self._fallback_data_init(args[0], require_grad=False)
+
+    def set_training_mode(self, mode: bool) -> None:
+        """SB3's: the online network only (the target stays in eval mode), leaner."""
+        set_training_fast(self.q_net, mode)
+        self.__dict__["training"] = mode
 
     def _normalized_networks(self) -> nn.Module:
         return self.q_net
@@ -161,5 +200,5 @@ class NormDQNPolicy(NormPolicyMixin, DQNPolicy):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(self._norm_constructor_parameters())
+        data.update(self._norm_constructor_parameters(), fast_optimizer=self.fast_optimizer)
         return data

@@ -18,7 +18,16 @@ running statistics, and the HParams summary that lists the run in TensorBoard's 
 ``wnrl/grad_norm_mean``                mean of that norm over the optimizer steps since the last log
 ``wnrl/<layer>/running_mean``          mean of :math:`|\text{running mean}|` (BatchNorm, mean-only BN)
 ``wnrl/<layer>/running_var``           mean of the running variance (BatchNorm only)
+``wnrl/<layer>/eff_lr``                :math:`\lVert\Delta W\rVert/\lVert W\rVert` of the effective weight, one sampled
+                                       update per interval (every algorithm, every norm)
+``wnrl/<layer>/param_norm_growth``     :math:`\lVert\theta\rVert/\lVert\theta_0\rVert` of the raw weight (``v`` for WN)
+``wnrl/<net>/dormant_frac``            τ-dormant fraction of the penultimate layer on a fixed probe batch
+``wnrl/<net>/srank``                   :math:`\mathrm{srank}_{0.01}` of the penultimate features on the probe batch
+``wnrl/q_bias``, ``q_bias_rel``        :math:`Q(s_0,\pi(s_0)) - G_0` at evaluation start states (with ``eval_env``)
 =====================================  =================================================================
+
+The last five are defined in :mod:`wnrl.train.mechanisms` and ``docs/diagnostics.md``;
+:meth:`DiagnosticsCallback.summary` condenses them for the run's record.
 
 Only the networks that are trained are inspected: the online Q-network for DQN (not its target),
 the whole policy for actor-critic algorithms. Layer names are the module paths with dots replaced by
@@ -65,6 +74,7 @@ from wnrl.nn.batch_norm import BATCH_NORMS as _BATCH_NORMS
 from wnrl.nn.weight_norm import WeightNormMixin
 from wnrl.registry import schedule_start
 from wnrl.train.callbacks import EverySteps
+from wnrl.train.mechanisms import MechanismProbe, q_value_bias
 
 __all__ = [
     "DiagnosticsCallback",
@@ -121,10 +131,31 @@ class DiagnosticsCallback(BaseCallback):
         independent of ``n_envs``); 0 turns the callback off (no hook, nothing recorded)
     :param exclude: logger output formats that do not receive the values
     :param verbose: SB3 verbosity
+    :param mechanisms: also record the mechanism diagnostics (effective learning rate, parameter
+        norm growth, dormant units, srank)
+    :param probe_size: observations in the fixed probe batch of dormant units and srank
+    :param dormant_tau: the τ of τ-dormant units
+    :param eval_env: a raw one-env ``VecEnv`` for the Q-value bias (``None``: not measured)
+    :param q_bias_episodes: evaluation episodes per Q-value-bias measurement
     """
 
-    def __init__(self, log_freq: int, exclude: tuple[str, ...] = ("stdout", "log"), verbose: int = 0) -> None:
+    def __init__(
+        self,
+        log_freq: int,
+        exclude: tuple[str, ...] = ("stdout", "log"),
+        verbose: int = 0,
+        *,
+        mechanisms: bool = True,
+        probe_size: int = 256,
+        dormant_tau: float = 0.1,
+        eval_env: Any = None,
+        q_bias_episodes: int = 1,
+    ) -> None:
         super().__init__(verbose)
+        self.mechanisms, self.probe_size, self.dormant_tau = mechanisms, int(probe_size), float(dormant_tau)
+        self.eval_env, self.q_bias_episodes = eval_env, int(q_bias_episodes)
+        self._probe: MechanismProbe | None = None
+        self.history: list[dict[str, float]] = []  # every snapshot's mechanism values
         if isinstance(log_freq, bool) or not isinstance(log_freq, (int, np.integer)) or log_freq < 0:
             raise ValueError(f"log_freq must be a non-negative integer, got {log_freq!r}")
         self.log_freq = int(log_freq)
@@ -150,6 +181,9 @@ class DiagnosticsCallback(BaseCallback):
         # The reference of eff_lr_factor: this learn() call's start (a resumed run restarts at 1).
         self._reference = {name: _inv_sq_mean(layer) for name, layer in self._wn}
         self._install_hook()
+        if self.mechanisms:
+            self._probe = MechanismProbe(self.model, self.probe_size, self.dormant_tau)
+            self._probe.start()
 
     def _on_step(self) -> bool:
         if self._schedule.due(self.num_timesteps):
@@ -158,6 +192,8 @@ class DiagnosticsCallback(BaseCallback):
 
     def _on_training_end(self) -> None:
         self.remove_hook()
+        if self._probe is not None:
+            self._probe.stop()
 
     # -- the diagnostics ----------------------------------------------------------------------
     def _collect_layers(self) -> None:
@@ -230,11 +266,42 @@ class DiagnosticsCallback(BaseCallback):
         if self._hook is not None:
             self._install_hook()  # the optimizer may have been replaced
         values = self.snapshot()
+        mechanisms = self.mechanism_snapshot()
+        values.update(mechanisms)
         for key, value in values.items():
             self.logger.record(PREFIX + key, value, exclude=self.exclude)
         self._grad_sum, self._grad_steps = None, 0
         self.latest = values
         return values
+
+    def mechanism_snapshot(self) -> dict[str, float]:
+        """The mechanism diagnostics now (kept in :attr:`history`; nothing recorded)."""
+        out: dict[str, float] = self._probe.snapshot() if self._probe is not None else {}
+        model = self.model
+        if self.mechanisms and self.eval_env is not None and hasattr(model, "gamma"):
+            policy = model.policy
+            if hasattr(policy, "q_net") or hasattr(policy, "critic"):
+                was = policy.training
+                try:
+                    out.update(q_value_bias(model, self.eval_env, self.q_bias_episodes))
+                finally:
+                    policy.set_training_mode(was)
+        if out:
+            self.history.append(out)
+        return out
+
+    def summary(self) -> dict[str, float]:
+        """The run's mechanism diagnostics for its record: per key the last value, and
+        ``<key>:mean`` the mean over the snapshots (empty if none was taken)."""
+        if not self.history:
+            return {}
+        out = dict(self.history[-1])
+        keys = {k for snap in self.history for k in snap}
+        for key in sorted(keys):
+            vals = [snap[key] for snap in self.history if key in snap and math.isfinite(snap[key])]
+            if vals:
+                out[f"{key}:mean"] = float(np.mean(vals))
+        return out
 
 
 # -- HParams -----------------------------------------------------------------------------------

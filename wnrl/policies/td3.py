@@ -1,0 +1,120 @@
+"""Normalized policies for SB3's TD3: ``TD3(NormTD3Policy, env, policy_kwargs=dict(norm="weight"))``.
+
+The actor and its target (:class:`~wnrl.policies.continuous.NormTD3Actor`), the critics and their target
+(:class:`~wnrl.policies.continuous.NormContinuousCritic`) are built with the chosen norms; the
+batch-norm rules, data-dependent init and the projection are those of
+:mod:`wnrl.policies.continuous`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.td3.policies import TD3Policy
+from torch import nn
+
+from wnrl.policies.continuous import NormContinuousCritic, NormTD3Actor, brn_kwargs
+from wnrl.policies.off_policy import NormOffPolicyMixin
+
+__all__ = ["NormTD3Policy"]
+
+
+class NormTD3Policy(NormOffPolicyMixin, TD3Policy):
+    """SB3 ``TD3Policy`` with normalized actor, critics and their targets.
+
+    The arguments up to ``share_features_extractor`` are ``TD3Policy``'s, except that
+    ``features_extractor_class=None`` (the default) picks a normalized extractor for the
+    observation space (:func:`~wnrl.policies.default_extractor`).
+
+    :param norm: normalization of actor and critics, one of :data:`wnrl.registry.NORMS`
+        (layer order: :mod:`wnrl.policies.layers`)
+    :param actor_norm: the actor's normalization (default: ``norm``)
+    :param critic_norm: the critics' normalization (default: ``norm``)
+    :param norm_output: give the heads the norm's weight parametrization too
+    :param data_init: data-dependent init before the first update; ``None`` means on for the
+        networks of the weight-norm family and off for the others
+    :param init_scale: target std of the pre-activations after data-dependent init
+    :param init_batch: number of observations used for data-dependent init
+    :param batch_norm_momentum: ``BatchRenorm`` momentum (``batch_renorm`` family; CrossQ's name)
+    :param batch_norm_eps: ``BatchRenorm`` epsilon
+    :param renorm_warmup_steps: ``BatchRenorm`` batches of plain batch norm before renormalizing
+    """
+
+    actor: NormTD3Actor
+    actor_target: NormTD3Actor
+    critic: NormContinuousCritic
+    critic_target: NormContinuousCritic
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Box,
+        lr_schedule: Schedule,
+        net_arch: list[int] | dict[str, list[int]] | None = None,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        features_extractor_class: type[BaseFeaturesExtractor] | None = None,
+        features_extractor_kwargs: dict[str, Any] | None = None,
+        normalize_images: bool = True,
+        optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        n_critics: int = 2,
+        share_features_extractor: bool = False,
+        *,
+        norm: str = "weight",
+        actor_norm: str | None = None,
+        critic_norm: str | None = None,
+        norm_output: bool = False,
+        data_init: bool | None = None,
+        init_scale: float = 1.0,
+        init_batch: int = 1024,
+        batch_norm_momentum: float = 0.01,
+        batch_norm_eps: float = 0.001,
+        renorm_warmup_steps: int = 100_000,
+    ) -> None:
+        self._init_off_policy_norm(
+            norm,
+            actor_norm,
+            critic_norm,
+            norm_output,
+            data_init,
+            init_scale,
+            init_batch,
+            brn_kwargs(batch_norm_momentum, batch_norm_eps, renorm_warmup_steps),
+        )
+        features_extractor_class, features_extractor_kwargs, _ = self._norm_extractor_args(
+            observation_space, features_extractor_class, features_extractor_kwargs, None, normalize_images
+        )
+        super().__init__(
+            observation_space,
+            action_space,
+            lr_schedule,
+            net_arch=net_arch,
+            activation_fn=activation_fn,
+            features_extractor_class=features_extractor_class,
+            features_extractor_kwargs=features_extractor_kwargs,
+            normalize_images=normalize_images,
+            optimizer_class=optimizer_class,
+            optimizer_kwargs=optimizer_kwargs,
+            n_critics=n_critics,
+            share_features_extractor=share_features_extractor,
+        )
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        super()._build(lr_schedule)
+        self._after_build()
+
+    def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> NormTD3Actor:
+        return NormTD3Actor(**self._net_kwargs(self.actor_kwargs, features_extractor, self.actor_norm)).to(self.device)
+
+    def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> NormContinuousCritic:
+        kwargs = self._net_kwargs(self.critic_kwargs, features_extractor, self.critic_norm)
+        return NormContinuousCritic(**kwargs).to(self.device)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(self._norm_constructor_parameters(), share_features_extractor=self.share_features_extractor)
+        return data
