@@ -101,3 +101,15 @@ def test_a_shipped_sweep_by_name() -> None:
 
     sweep = load_sweep("demo")
     assert sweep.runs and sweep.name == "demo"
+
+
+def test_mechanism_diagnostics_are_summarised_in_the_record(tmp_path: Path) -> None:
+    """The run's record carries the mechanism diagnostics (docs/diagnostics.md), Q-value bias
+    included for an off-policy value learner."""
+    out = tmp_path / "run"
+    argv = ["train", "cartpole_dqn", "--set", "train.total_timesteps=1200", "--set", "train.eval_freq=0"]
+    argv += ["--set", "agent.hyperparams.learning_starts=200", "--set", "train.diagnostics_freq=500"]
+    assert main([*argv, "--set", "train.eval_episodes=1", "--set", "train.device=cpu", "--out", str(out)]) == 0
+    diagnostics = json.loads((out / "result.json").read_text())["diagnostics"]
+    assert "q_bias" in diagnostics and "q_bias:mean" in diagnostics, sorted(diagnostics)
+    assert any(k.endswith("srank") for k in diagnostics) and any("dormant" in k for k in diagnostics)

@@ -127,6 +127,8 @@ class RunRecord(_Record):
     :param cpu_seconds: CPU time of the whole run
     :param eval_noise: the noise the evaluations ran under (empty: clean)
     :param warnings: budget and setting warnings given when the run started
+    :param diagnostics: the mechanism diagnostics (effective learning rate, dormant units, srank,
+        Q-value bias; see ``docs/diagnostics.md``): the last value and ``<key>:mean`` over the run
     :param host: the machine
     :param ended: when the record was written (local time, ISO 8601)
     :param error: one-line error of a failed run
@@ -149,6 +151,7 @@ class RunRecord(_Record):
     cpu_seconds: float | None = None
     eval_noise: dict[str, float] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
+    diagnostics: dict[str, float] = Field(default_factory=dict)
     host: str | None = None
     ended: str | None = None
     error: str | None = None

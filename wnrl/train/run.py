@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from wnrl import agents
@@ -150,6 +151,7 @@ def _system_info(model: BaseAlgorithm) -> dict[str, Any]:
         "gymnasium": gymnasium.__version__,
         "numpy": np.__version__,
         "device": str(model.device),
+        "optimizer": getattr(model.policy, "optimizer_impl", None),  # fused / foreach / default
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "command": " ".join(sys.argv),
@@ -226,23 +228,40 @@ def _write_start(config: RunConfig, run_dir: Path, info: dict[str, Any], fresh: 
         raise ConfigError(f"{run_dir}: cannot write the run directory: {e.strerror}; choose another --out") from None
 
 
+def _q_bias_env(config: RunConfig, model: BaseAlgorithm) -> VecEnv | None:
+    """A raw one-env evaluation env for the Q-value bias of off-policy value learners (its own
+    seed, so the evaluation curve is unchanged); ``None`` when it is not measured."""
+    if not isinstance(model, OffPolicyAlgorithm) or not config.train.diagnostics_freq:
+        return None
+    e = config.env
+    return make_eval_env(
+        e.id,
+        n_envs=1,
+        seed=config.train.seed + 20_000,
+        env_kwargs=e.kwargs,
+        frame_stack=e.frame_stack,
+        atari_wrapper=e.atari_wrapper,
+    )
+
+
 def _callbacks(
-    config: RunConfig, run_dir: Path, eval_env: VecEnv, progress_lines: bool
-) -> tuple[list[BaseCallback], EvalCurveCallback]:
+    config: RunConfig, run_dir: Path, eval_env: VecEnv, q_env: VecEnv | None, progress_lines: bool
+) -> tuple[list[BaseCallback], EvalCurveCallback, DiagnosticsCallback]:
     t = config.train
     curve_cb = EvalCurveCallback(eval_env, t.eval_freq, t.eval_episodes, run_dir / "curve.json")
+    diag_cb = DiagnosticsCallback(t.diagnostics_freq, eval_env=q_env)
     callbacks: list[BaseCallback] = [
         DataInitCallback(),
         curve_cb,
         RunCheckpointCallback(run_dir / "checkpoints", t.checkpoint_steps(), keep_all=t.keeps_checkpoints),
-        DiagnosticsCallback(t.diagnostics_freq),
+        diag_cb,
         hparams_callback(
             run_hparams(config), {"eval/mean_return": 0.0, "eval/final_return": 0.0, "eval/auc_return": 0.0}
         ),
     ]
     if progress_lines:
         callbacks.append(ProgressLineCallback(t.total_timesteps, label=config.name))
-    return callbacks, curve_cb
+    return callbacks, curve_cb, diag_cb
 
 
 def train(
@@ -286,7 +305,8 @@ def train(
     _write_start(config, run_dir, {**info, "parts": [*parts, {**part, "status": "running"}]}, fresh=resume is None)
 
     model.set_logger(run_logger(run_dir))
-    callbacks, curve_cb = _callbacks(config, run_dir, eval_env, progress_lines)
+    q_env = _q_bias_env(config, model)
+    callbacks, curve_cb, diag_cb = _callbacks(config, run_dir, eval_env, q_env, progress_lines)
     show = config.train.progress_bar if progress_bar is None else progress_bar
     wall, cpu = time.time(), time.process_time()
     status = "interrupted"
@@ -308,6 +328,9 @@ def train(
         info["parts"] = parts
         if status != "finished":
             atomic_write_text(run_dir / "system.json", json.dumps({**info, "status": status}, indent=2))
+    info["diagnostics"] = diag_cb.summary()
+    if q_env is not None:
+        q_env.close()
     record = _finish(config, model, run_dir, curve_cb, info, env, eval_env)
     if not config.train.keeps_checkpoints:
         remove_checkpoints(run_dir / "checkpoints")
@@ -348,6 +371,7 @@ def _finish(
         wall_seconds=total_of_parts(info["parts"], "wall_seconds"),
         cpu_seconds=total_of_parts(info["parts"], "cpu_seconds"),
         warnings=info["warnings"],
+        diagnostics=info.pop("diagnostics"),
         eval_noise=config.env.noise.active() if config.train.eval_noise else {},
         host=socket.gethostname(),
         ended=_now(),
