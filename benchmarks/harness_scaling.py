@@ -6,9 +6,15 @@
 
 Each setting runs the whole grid (PPO on CartPole-v1, ``--steps`` environment steps per run, final
 evaluation only) in a fresh sweep directory through :func:`wnrl.harness.execute.run_local`, pool
-start-up included (the best of ``--repeat`` repetitions, for shared machines). Speedup = wall time
-with 1 worker / wall time with N; the target is speedup ≥ 0.85 × N. Prints a markdown table (and
-writes it to ``--out``).
+start-up included. The settings are interleaved within each of ``--repeat`` repetitions (default
+3) and the median wall time counts (the speedup is the median of the per-repetition ratios), so
+drifting load on a shared machine hits all settings alike. Speedup = wall time with 1 worker /
+wall time with N; the target is speedup ≥ 0.9 × N. Per-run overhead = a run's whole wall time in
+its worker (``wall_seconds``: config check, env and model build, final evaluation, writing the
+record) minus its ``learn`` time (``seconds``); the target is ≤ 0.5 s. The pool's worker processes
+are reused across runs (``ProcessPoolExecutor`` without ``max_tasks_per_child``): a worker pays
+its start-up (spawn, importing torch and SB3) once, inside its first run's "first run done".
+Prints a markdown table (and writes it to ``--out``).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -81,34 +88,36 @@ def measure(workers: int, runs: int, steps: int) -> dict:
         "first": ends[0],
         "train": sum(r.seconds for r in results) / len(results),
         "run_wall": sum(r.wall_seconds or 0.0 for r in results) / len(results),
+        "overhead": statistics.median((r.wall_seconds or 0.0) - r.seconds for r in results),
     }
 
 
-def table(rows: list[dict], steps: int) -> str:
+def table(rows: list[dict], steps: int, speedups: dict[int, float], loads: list[str]) -> str:
     """The markdown table of the measurements.
 
-    :param rows: outputs of :func:`measure`
+    :param rows: the median measurement per worker count (outputs of :func:`measure`)
     :param steps: environment steps per run
+    :param speedups: median over repetitions of (1-worker wall / N-worker wall) per worker count
+    :param loads: load averages after each repetition
     """
-    base = next((r["wall"] for r in rows if r["workers"] == 1), None)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
         f"Sweep throughput: {rows[0]['runs']} PPO CartPole-v1 runs of {steps} steps, local backend "
-        f"(spawn pool, 1 torch thread per run); {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
-        f"load average {load:.1f} after the runs. The first run of each worker includes its start-up "
-        "(spawn, importing torch and SB3: a fixed cost that short runs do not amortise).",
+        f"(spawn pool, workers reused, 1 torch thread per run); {os.cpu_count()} CPUs, "
+        f"{platform.processor() or platform.machine()}; medians over the repetitions; load average "
+        f"(1 min) after each repetition: {', '.join(loads)}. The first run of each worker includes "
+        "its start-up (spawn, importing torch and SB3).",
         "",
-        "| workers | wall (s) | first run done (s) | runs/min | mean run time (s): whole / learn | speedup | "
-        "speedup / workers | target ≥ 0.85 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| workers | wall (s) | first run done (s) | runs/min | mean run time (s): whole / learn | "
+        "per-run overhead (s) | speedup | speedup / workers | target ≥ 0.9 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        speed = base / r["wall"] if base else float("nan")
+        speed = speedups.get(r["workers"], float("nan"))
         eff = speed / r["workers"]
         lines.append(
             f"| {r['workers']} | {r['wall']:.1f} | {r['first']:.1f} | {60 * r['runs'] / r['wall']:.1f} | "
-            f"{r['run_wall']:.2f} / {r['train']:.2f} | "
-            f"{speed:.2f}× | {eff:.2f} | {'yes' if eff >= 0.85 else 'no'} |"
+            f"{r['run_wall']:.2f} / {r['train']:.2f} | {r['overhead']:.2f} | "
+            f"{speed:.2f}× | {eff:.2f} | {'yes' if eff >= 0.9 else 'no'} |"
         )
     return "\n".join(lines)
 
@@ -123,16 +132,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", default=default, help=f"comma-separated pool sizes (default {default})")
     p.add_argument("--runs", type=int, default=16, help="runs in the grid (default 16)")
     p.add_argument("--steps", type=int, default=4096, help="environment steps per run (default 4096)")
-    p.add_argument("--repeat", type=int, default=1, help="repetitions per setting; the fastest counts")
+    p.add_argument("--repeat", type=int, default=3, help="repetitions (interleaved); medians count")
     p.add_argument("--out", help="also write the markdown table to this file")
     args = p.parse_args(argv)
+    counts = [int(x) for x in args.workers.split(",")]
+    tries: dict[int, list[dict]] = {w: [] for w in counts}
+    loads = []
+    for rep in range(max(1, args.repeat)):
+        for w in counts[rep % len(counts) :] + counts[: rep % len(counts)]:
+            tries[w].append(measure(w, args.runs, args.steps))
+            print(f"repeat {rep}, {w} workers: {tries[w][-1]['wall']:.1f} s", file=sys.stderr, flush=True)
+        loads.append(f"{os.getloadavg()[0]:.2f}")
     rows = []
-    for w in [int(x) for x in args.workers.split(",")]:
-        tries = [measure(w, args.runs, args.steps) for _ in range(max(1, args.repeat))]
-        rows.append(min(tries, key=lambda r: r["wall"]))
-        walls = ", ".join(f"{t['wall']:.1f}" for t in tries)
-        print(f"{w} workers: {walls} s", file=sys.stderr, flush=True)
-    text = table(rows, args.steps)
+    for w in counts:
+        walls = sorted(tries[w], key=lambda r: r["wall"])
+        rows.append(walls[len(walls) // 2])
+    speedups = {}
+    if 1 in tries:
+        speedups = {w: statistics.median(a["wall"] / b["wall"] for a, b in zip(tries[1], tries[w])) for w in counts}
+    text = table(rows, args.steps, speedups, loads)
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")

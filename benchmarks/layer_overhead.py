@@ -19,8 +19,10 @@ and LayerNorm after every hidden layer (``GroupNorm(1, C)``, i.e. LayerNorm over
 conv).
 
 Measurements: forward in eval mode under ``no_grad`` (MLP batch 1/8/256, CNN 1/8/32) and a train
-step (zero_grad, forward, MSE loss, backward, ``Adam.step`` with torch's defaults) at MLP batch
-64/256, CNN 32.
+step (zero_grad, forward, MSE loss, backward, ``Adam.step``) at MLP batch 64/256, CNN 32, twice:
+with torch's default Adam (a per-parameter Python loop on CPU; what stock SB3 uses) and with
+``Adam(fused=True)`` (what wnrl's policies use by default, :mod:`wnrl.policies.speed`). Every
+variant of a cell uses the same optimizer.
 
 Usage::
 
@@ -174,9 +176,16 @@ def _forward_fn(model: nn.Module, x: torch.Tensor, cached: bool) -> Callable[[],
     return run
 
 
-def _train_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, foreach: bool | None) -> Callable[[], object]:
+OPTIMIZERS: dict[str, dict[str, bool]] = {
+    "train": {},
+    "train-fused": {"fused": True},
+    "train-foreach": {"foreach": True},
+}
+
+
+def _train_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: str) -> Callable[[], object]:
     model.train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4, foreach=foreach)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, **OPTIMIZERS[task])
 
     def run() -> object:
         opt.zero_grad(set_to_none=True)
@@ -229,11 +238,10 @@ def run_all(quick: bool, with_foreach: bool) -> list[Cell]:
             cells.append(cell)
             _progress(cell)
         for batch in train_batches:
-            for foreach in (None, True) if with_foreach else (None,):
+            for task in ("train", "train-fused", "train-foreach") if with_foreach else ("train", "train-fused"):
                 models = build(family)
                 x, y = torch.rand(batch, *in_shape), torch.randn(batch, n_out)
-                fns = {k: _train_fn(m, x, y, foreach) for k, m in models.items()}
-                task = "train" if foreach is None else "train-foreach"
+                fns = {k: _train_fn(m, x, y, task) for k, m in models.items()}
                 cell = Cell(family, task, batch, measure(fns, repeats, block_s, max(3, warmup // 4)))
                 cells.append(cell)
                 _progress(cell)
@@ -261,15 +269,22 @@ def _fmt(t: float | None) -> str:
     return f"{t * 1e3:.2f} ms"
 
 
-TASKS = {"forward": "forward (eval, no_grad)", "train": "train step", "train-foreach": "train step, Adam foreach"}
+TASKS = {
+    "forward": "forward (eval, no_grad)",
+    "train": "train step, Adam default",
+    "train-fused": "train step, Adam fused",
+    "train-foreach": "train step, Adam foreach",
+}
 
 
 def table(cells: list[Cell]) -> str:
     lines = [
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} thread, Python {platform.python_version()}. Train step = "
-        "zero_grad + forward + MSE + backward + Adam step (torch's defaults: a per-parameter "
-        "Python loop on CPU; 'Adam foreach' rows: foreach=True). Time per call (median over "
+        f"{torch.get_num_threads()} thread, Python {platform.python_version()}, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end. Train step = "
+        "zero_grad + forward + MSE + backward + Adam step ('Adam default': torch's per-parameter "
+        "Python loop on CPU, as stock SB3; 'Adam fused': fused=True, wnrl's policies' default; "
+        "every variant of a cell uses the same optimizer). Time per call (median over "
         "repeats), paired ratio to plain in the same cell.",
         "",
         "| network | measurement | batch | " + " | ".join(VARIANTS) + " |",
@@ -287,7 +302,12 @@ def table(cells: list[Cell]) -> str:
 def targets(cells: list[Cell]) -> str:
     out = ["", "Targets for wnrl (ratio to plain; torch WN = parametrization, best of its rows):", ""]
     ok_all = True
-    for task, target in (("forward", TARGET_INFER), ("train", TARGET_TRAIN), ("train-foreach", TARGET_TRAIN)):
+    for task, target in (
+        ("forward", TARGET_INFER),
+        ("train", TARGET_TRAIN),
+        ("train-fused", TARGET_TRAIN),
+        ("train-foreach", TARGET_TRAIN),
+    ):
         for c in (c for c in cells if c.task == task):
             r = c.ratio("wnrl")
             rt = min(t for t in (c.ratio("torch WN"), c.ratio("torch WN cached()")) if t is not None)

@@ -1,21 +1,36 @@
 """Training throughput (env steps/s) of PPO and DQN on CartPole-v1: every wnrl norm against SB3's
 stock ``MlpPolicy`` with identical hyperparameters, side by side in one run, medians over repeats.
 
-Also measured: stock SB3 with torch's own ``parametrizations.weight_norm`` on every ``Linear``
-(the baseline wnrl must beat). Variants are interleaved within each repeat so machine drift
-affects them alike. One torch thread.
+Two settings per algorithm:
 
-    python benchmarks/train_fps.py            # full run (a few minutes)
-    python benchmarks/train_fps.py --quick    # smoke run
+* ``sb3``: SB3's default hyperparameters (DQN: one gradient step of batch 32 per 4 env steps;
+  PPO: 8 envs, 128 steps per env and rollout, 4 epochs, batch 64), SB3's default ``[64, 64]``;
+* ``zoo``: rl-baselines3-zoo's update-heavy CartPole settings (PPO 20 epochs per 256-step
+  rollout; DQN 128 gradient steps per 256 env steps, ``[256, 256]``).
+
+Also measured: stock SB3 with torch's own ``parametrizations.weight_norm`` on every ``Linear``
+(``torch_wn``), and the physical limits: raw CartPole steps/s without a policy (a constant action,
+one ``gymnasium`` env, and SB3's ``DummyVecEnv`` of 8) and SB3 stepping with random actions.
+Variants are interleaved within each repeat so machine drift affects them alike. One torch
+thread. wnrl's policies use their default optimizer (fused Adam); stock and ``torch_wn`` SB3's
+(torch's default Adam).
+
+    python benchmarks/train_fps.py                          # everything, 3 repeats
+    python benchmarks/train_fps.py --settings sb3 --variants stock,none,weight
+    python benchmarks/train_fps.py --quick                  # smoke run
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
+import gymnasium as gym
+import numpy as np
 import torch
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.env_util import make_vec_env
@@ -25,12 +40,26 @@ from torch.nn.utils.parametrizations import weight_norm
 from wnrl.config import load_config
 from wnrl.policies import NORMS, DataInitCallback, NormActorCriticPolicy, NormDQNPolicy
 
-PPO_HP = dict(n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0, learning_rate=1e-3)
-DQN_HP = load_config(Path(__file__).resolve().parents[1] / "configs" / "cartpole_dqn.yaml").agent.hyperparams
-ARCH = {"ppo": [64, 64], "dqn": [256, 256]}
+ZOO_DQN = load_config(Path(__file__).resolve().parents[1] / "configs" / "cartpole_dqn.yaml").agent.hyperparams
+SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
+    "sb3": {
+        "ppo": dict(hp=dict(n_steps=128, n_epochs=4), n_envs=8, arch=[64, 64]),
+        "dqn": dict(hp={}, n_envs=1, arch=[64, 64]),
+    },
+    "zoo": {
+        "ppo": dict(
+            hp=dict(
+                n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0, learning_rate=1e-3
+            ),
+            n_envs=8,
+            arch=[64, 64],
+        ),
+        "dqn": dict(hp=ZOO_DQN, n_envs=1, arch=[256, 256]),
+    },
+}
 
 
-def _torch_weight_norm(model) -> None:
+def _torch_weight_norm(model: Any) -> None:
     """Stock SB3 model with torch's parametrized weight norm on every Linear (optimizer rebuilt)."""
     policy = model.policy
     for module in list(policy.modules()):
@@ -48,55 +77,109 @@ def _torch_weight_norm(model) -> None:
     )
 
 
-def build(algo: str, variant: str, seed: int):
-    cls, hp = (PPO, PPO_HP) if algo == "ppo" else (DQN, DQN_HP)
-    env = make_vec_env("CartPole-v1", n_envs=8 if algo == "ppo" else 1, seed=seed)
+def build(setting: str, algo: str, variant: str, seed: int) -> Any:
+    cfg = SETTINGS[setting][algo]
+    cls = PPO if algo == "ppo" else DQN
+    env = make_vec_env("CartPole-v1", n_envs=cfg["n_envs"], seed=seed)
+    kw = dict(seed=seed, device="cpu", **cfg["hp"])
     if variant in ("stock", "torch_wn"):
-        model = cls("MlpPolicy", env, policy_kwargs=dict(net_arch=ARCH[algo]), seed=seed, device="cpu", **hp)
+        model = cls("MlpPolicy", env, policy_kwargs=dict(net_arch=cfg["arch"]), **kw)
         if variant == "torch_wn":
             _torch_weight_norm(model)
         return model
     policy = NormActorCriticPolicy if algo == "ppo" else NormDQNPolicy
-    return cls(policy, env, policy_kwargs=dict(net_arch=ARCH[algo], norm=variant), seed=seed, device="cpu", **hp)
+    return cls(policy, env, policy_kwargs=dict(net_arch=cfg["arch"], norm=variant), **kw)
 
 
-def measure(algo: str, variant: str, steps: int, seed: int) -> float:
-    model = build(algo, variant, seed)
-    model.learn(2000 if algo == "ppo" else 1500, callback=DataInitCallback())  # warm-up + init
+def measure(setting: str, algo: str, variant: str, steps: int, seed: int) -> float:
+    model = build(setting, algo, variant, seed)
+    warm = 2048 if algo == "ppo" else 1500  # past learning_starts, data-dependent init done
+    model.learn(warm, callback=DataInitCallback())
     start = time.perf_counter()
     model.learn(steps, reset_num_timesteps=False)
     return steps / (time.perf_counter() - start)
+
+
+def raw_env_fps(n: int = 100_000) -> dict[str, float]:
+    """Steps/s of CartPole alone: one gymnasium env, constant action; SB3's vectorized env of 8
+    (per env step, random actions as the PPO rollout's policy would send)."""
+    env = gym.make("CartPole-v1")
+    env.reset(seed=0)
+    start = time.perf_counter()
+    for _ in range(n):
+        _, _, term, trunc, _ = env.step(0)
+        if term or trunc:
+            env.reset()
+    single = n / (time.perf_counter() - start)
+    venv = make_vec_env("CartPole-v1", n_envs=8, seed=0)
+    venv.reset()
+    actions = np.random.default_rng(0).integers(0, 2, size=(n // 8, 8))
+    start = time.perf_counter()
+    for a in actions:
+        venv.step(a)
+    return {
+        "gymnasium env, constant action": single,
+        "SB3 DummyVecEnv x8, random actions": n / (time.perf_counter() - start),
+    }
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run(args: argparse.Namespace) -> list[str]:
+    repeats = 1 if args.quick else args.repeats
+    variants = args.variants.split(",") if args.variants else ["stock", "torch_wn", *NORMS]
+    rows = []
+    for setting in args.settings.split(","):
+        for algo in args.algos.split(","):
+            steps = args.steps[algo]
+            fps: dict[str, list[float]] = {v: [] for v in variants}
+            for rep in range(repeats):
+                order = variants[rep % len(variants) :] + variants[: rep % len(variants)]
+                for v in order:
+                    fps[v].append(measure(setting, algo, v, steps, seed=rep))
+            load = _load()
+            paired = {v: [a / b for a, b in zip(fps[v], fps["stock"])] for v in variants} if "stock" in fps else {}
+            for v in variants:
+                med = statistics.median(fps[v])
+                ratio = f"{statistics.median(paired[v]):.2f}×" if paired else "—"
+                rows.append(f"| {setting} | {algo.upper()} | {v} | {med:,.0f} | {ratio} | {load} |")
+            print(rows[-len(variants) :], flush=True)
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few steps, one repeat")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--settings", default="sb3,zoo", help="comma-separated: sb3, zoo")
+    parser.add_argument("--algos", default="ppo,dqn", help="comma-separated: ppo, dqn")
+    parser.add_argument("--variants", default="", help="comma-separated (default: stock, torch_wn and every norm)")
+    parser.add_argument("--ppo-steps", type=int, default=30_000)
+    parser.add_argument("--dqn-steps", type=int, default=12_000)
+    parser.add_argument("--no-raw", action="store_true", help="skip the raw env measurement")
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     args = parser.parse_args()
+    args.steps = {"ppo": 4096, "dqn": 2048} if args.quick else {"ppo": args.ppo_steps, "dqn": args.dqn_steps}
     torch.set_num_threads(1)
+    lines = []
+    if not args.no_raw:
+        raw = raw_env_fps(20_000 if args.quick else 100_000)
+        lines += ["| physical limit | steps/s |", "|---|---:|"]
+        lines += [f"| {k} | {v:,.0f} |" for k, v in raw.items()]
+        lines += [f"\n(load average {_load()})\n"]
+    rows = run(args)
     repeats = 1 if args.quick else args.repeats
-    steps = {"ppo": 4096 if args.quick else 30_000, "dqn": 2048 if args.quick else 12_000}
-    variants = ["stock", "torch_wn", *NORMS]
-    rows = []
-    for algo in ("ppo", "dqn"):
-        fps: dict[str, list[float]] = {v: [] for v in variants}
-        for rep in range(repeats):
-            for v in variants:
-                fps[v].append(measure(algo, v, steps[algo], seed=rep))
-        base = statistics.median(fps["stock"])
-        for v in variants:
-            med = statistics.median(fps[v])
-            rows.append(f"| {algo.upper()} | {v} | {med:,.0f} | {med / base:.2f}× |")
-    table = "\n".join(
-        [
-            f"CartPole-v1, 1 torch thread, median of {repeats} repeat(s), "
-            f"{steps['ppo']} PPO / {steps['dqn']} DQN steps each\n",
-            "| algo | policy | steps/s | vs stock |",
-            "|---|---|---:|---:|",
-            *rows,
-        ]
-    )
+    lines += [
+        f"CartPole-v1, 1 torch thread, median of {repeats} repeat(s) (ratios: median of the paired "
+        f"per-repeat ratios), {args.steps['ppo']} PPO / {args.steps['dqn']} DQN steps each; "
+        "load average (1, 5, 15 min) after each block\n",
+        "| setting | algo | policy | steps/s | vs stock | load |",
+        "|---|---|---|---:|---:|---|",
+        *rows,
+    ]
+    table = "\n".join(lines)
     print(table)
     if args.out:
         args.out.write_text(table + "\n")

@@ -124,8 +124,8 @@ NORM_OPTIONS = dict(norm="weight", norm_output=False, data_init=None, init_scale
 @pytest.mark.parametrize(
     "cls, sb3_cls, extra",
     [
-        (NormActorCriticPolicy, ActorCriticPolicy, dict(bn_running_stats_in_update=False)),
-        (NormDQNPolicy, DQNPolicy, {}),
+        (NormActorCriticPolicy, ActorCriticPolicy, dict(bn_running_stats_in_update=False, fast_optimizer=True)),
+        (NormDQNPolicy, DQNPolicy, dict(fast_optimizer=True)),
     ],
     ids=["actor_critic", "dqn"],
 )
