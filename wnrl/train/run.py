@@ -308,7 +308,7 @@ def train(
     q_env = _q_bias_env(config, model)
     callbacks, curve_cb, diag_cb = _callbacks(config, run_dir, eval_env, q_env, progress_lines)
     show = config.train.progress_bar if progress_bar is None else progress_bar
-    wall, cpu = time.time(), time.process_time()
+    wall = time.time()
     status = "interrupted"
     try:
         remaining = config.train.total_timesteps - model.num_timesteps
