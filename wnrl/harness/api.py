@@ -36,7 +36,7 @@ from typing import Any
 from wnrl.config import ConfigError
 from wnrl.train.record import RecordError, RunRecord, atomic_write_text, read_record
 
-__all__ = ["seed_plan", "CompareOutcome", "compare", "compare_command", "report", "sweep_lock", "tune"]
+__all__ = ["CompareOutcome", "compare", "compare_command", "report", "seed_plan", "sweep_lock", "tune"]
 
 BACKENDS = ("local", "ray")
 

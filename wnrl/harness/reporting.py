@@ -275,7 +275,7 @@ def _reproducibility(sweep_dir: Path, rows: list[Row]) -> list[str]:
         "",
         f"Versions (from a run's system.json): {versions}.",
         "",
-        f"Every run directory `runs/<id>/` holds its resolved config.yaml, eval.json, curve.json, "
+        f"Every run directory `runs/<id>/` holds its resolved config.yaml, result.json (its record), curve.json, "
         f"model.zip and TensorBoard events (tb/, with HParams): compare all runs with "
         f"`tensorboard --logdir {sweep_dir}` (HParams tab: one row per run). The per-run table is "
         f"`results.csv`, every number of this report is in `summary.json`; rerun the command above to "
