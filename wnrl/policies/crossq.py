@@ -51,6 +51,7 @@ class NormCrossQPolicy(NormOffPolicyMixin, CrossQPolicy):
     """
 
     actor: NormSACActor  # type: ignore[assignment]
+    actor_class = NormSACActor
     critic: NormContinuousCritic  # type: ignore[assignment]
 
     def __init__(
@@ -124,23 +125,6 @@ class NormCrossQPolicy(NormOffPolicyMixin, CrossQPolicy):
             share_features_extractor=share_features_extractor,
         )
 
-    def _build(self, lr_schedule: Schedule) -> None:
-        super()._build(lr_schedule)
-        self._after_build()
-
     def _net_kwargs(self, kwargs: dict[str, Any], features_extractor: BaseFeaturesExtractor | None, norm: str) -> Any:
         plain = {k: v for k, v in kwargs.items() if k not in _CONTRIB_BN}
         return super()._net_kwargs(plain, features_extractor, norm)
-
-    def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> NormSACActor:  # type: ignore[override]
-        return NormSACActor(**self._net_kwargs(self.actor_kwargs, features_extractor, self.actor_norm)).to(self.device)
-
-    def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> NormContinuousCritic:  # type: ignore[override]
-        kwargs = self._net_kwargs(self.critic_kwargs, features_extractor, self.critic_norm)
-        return NormContinuousCritic(**kwargs).to(self.device)
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()
-        params = self._norm_constructor_parameters()
-        data.update(params, share_features_extractor=self.share_features_extractor)
-        return data

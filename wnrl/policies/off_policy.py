@@ -42,6 +42,11 @@ class NormOffPolicyMixin(NormPolicyMixin):
 
     actor: SACActor | TD3Actor
     critic: ContinuousCritic
+    #: The host's actor class (``NormSACActor`` or ``NormTD3Actor``), built by :meth:`make_actor`.
+    actor_class: type[SACActor] | type[TD3Actor]
+    actor_kwargs: dict[str, Any]
+    critic_kwargs: dict[str, Any]
+    share_features_extractor: bool
     actor_norm: str
     critic_norm: str
     brn_kwargs: dict[str, Any]
@@ -210,3 +215,25 @@ class NormOffPolicyMixin(NormPolicyMixin):
             batch_norm_eps=self.brn_kwargs["eps"],
             renorm_warmup_steps=self.brn_kwargs["warmup_steps"],
         )
+
+    # -- SB3's network construction, the same for SAC, TD3 and CrossQ ------------------------
+    def _build(self, lr_schedule: Any) -> None:
+        super()._build(lr_schedule)  # type: ignore[misc]
+        self._after_build()
+
+    def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> Any:
+        """The actor (:attr:`actor_class`) with :attr:`actor_norm`."""
+        kwargs = self._net_kwargs(self.actor_kwargs, features_extractor, self.actor_norm)
+        return self.actor_class(**kwargs).to(self.device)
+
+    def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> Any:
+        """The critics (:class:`~wnrl.policies.continuous.NormContinuousCritic`) with :attr:`critic_norm`."""
+        from wnrl.policies.continuous import NormContinuousCritic
+
+        kwargs = self._net_kwargs(self.critic_kwargs, features_extractor, self.critic_norm)
+        return NormContinuousCritic(**kwargs).to(self.device)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data: dict[str, Any] = super()._get_constructor_parameters()  # type: ignore[misc]
+        data.update(self._norm_constructor_parameters(), share_features_extractor=self.share_features_extractor)
+        return data

@@ -45,6 +45,7 @@ class NormTD3Policy(NormOffPolicyMixin, TD3Policy):
     """
 
     actor: NormTD3Actor
+    actor_class = NormTD3Actor
     actor_target: NormTD3Actor
     critic: NormContinuousCritic
     critic_target: NormContinuousCritic
@@ -102,19 +103,3 @@ class NormTD3Policy(NormOffPolicyMixin, TD3Policy):
             n_critics=n_critics,
             share_features_extractor=share_features_extractor,
         )
-
-    def _build(self, lr_schedule: Schedule) -> None:
-        super()._build(lr_schedule)
-        self._after_build()
-
-    def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> NormTD3Actor:
-        return NormTD3Actor(**self._net_kwargs(self.actor_kwargs, features_extractor, self.actor_norm)).to(self.device)
-
-    def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> NormContinuousCritic:
-        kwargs = self._net_kwargs(self.critic_kwargs, features_extractor, self.critic_norm)
-        return NormContinuousCritic(**kwargs).to(self.device)
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()
-        data.update(self._norm_constructor_parameters(), share_features_extractor=self.share_features_extractor)
-        return data
