@@ -141,11 +141,18 @@ def test_data_init_at_learning_starts_is_copied_to_the_targets(algo: str) -> Non
             assert torch.equal(a, b), k
 
 
-def test_fallback_init_without_the_callback_warns_and_initialises() -> None:
-    model = _model("td3", "weight")
+@pytest.mark.parametrize("algo", ALGOS)
+def test_fallback_init_without_the_callback_warns_and_initialises(algo: str) -> None:
+    """Without DataInitCallback the first update initialises, before any graph is built: SAC's
+    update starts with ``actor.action_log_prob`` (not a module call), which failed with autograd's
+    "modified by an inplace operation" when the init first fired on the critic's forward."""
+    model = _model(algo, "weight")
+    before = {n: m.g.clone() for n, m in weight_norm_layers(model.policy.actor)}
     with pytest.warns(RuntimeWarning, match="first training minibatch"):
         model.learn(HP["learning_starts"] + 4)
     assert bool(model.policy.data_init_done)
+    after = dict(weight_norm_layers(model.policy.actor))
+    assert any(not torch.equal(before[n], m.g) for n, m in after.items()), "the actor was initialised"
 
 
 def _bn_state(module: nn.Module) -> list[torch.Tensor]:

@@ -206,3 +206,40 @@ def test_unvalidated_distributions_give_sb3s_values(env_id) -> None:
     for a, b in zip(fast, checked):
         assert torch.equal(a, b)
     assert torch.distributions.Distribution._validate_args is default  # the global default is untouched
+
+
+def _off_policy(algo: str, **policy_kwargs):
+    from sb3_contrib import CrossQ
+    from stable_baselines3 import SAC, TD3
+
+    from wnrl.policies import NormCrossQPolicy, NormSACPolicy, NormTD3Policy
+
+    cls, policy = {"sac": (SAC, NormSACPolicy), "td3": (TD3, NormTD3Policy), "crossq": (CrossQ, NormCrossQPolicy)}[algo]
+    return cls(policy, "Pendulum-v1", learning_starts=32, buffer_size=500, batch_size=16, seed=0, device="cpu",
+               policy_kwargs={"norm": "weight", "net_arch": [16, 16], **policy_kwargs})  # fmt: skip
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3", "crossq"])
+def test_off_policy_optimizers_are_fused_by_default_saved_and_seen_by_the_cache(algo, tmp_path) -> None:
+    """SAC, TD3 and CrossQ get the same optimizer default as PPO and DQN (actor and critic alike);
+    the user's choices win, the saved kwargs stay the user's, and the weight-norm inference cache
+    follows the fused steps of both networks."""
+    model = _off_policy(algo)
+    optimizers = model.policy._optimizers()
+    assert len(optimizers) == 2 and [speed.optimizer_impl(o) for o in optimizers] == ["fused", "fused"]
+    assert "fused" not in model.policy.optimizer_kwargs
+    assert _off_policy(algo, fast_optimizer=False).policy.optimizer_impl == "default"
+    assert _off_policy(algo, optimizer_kwargs=dict(foreach=True)).policy.optimizer_impl == "foreach"
+    model.learn(96)
+    layers = [m for m in model.policy.modules() if isinstance(m, WeightNormLinear)]
+    assert layers
+    for layer in layers:  # no stale inference weight after the fused steps (and polyak updates)
+        torch.testing.assert_close(layer.cached_weight(), layer.weight.detach(), rtol=0, atol=0)
+    model.save(tmp_path / "m.zip")
+    loaded = type(model).load(tmp_path / "m.zip", env=model.get_env(), device="cpu")
+    assert loaded.policy.fast_optimizer is True and loaded.policy.optimizer_impl == "fused"
+    assert "fused" not in loaded.policy.optimizer_kwargs
+    loaded.learn(32, reset_num_timesteps=False)
+    slow = _off_policy(algo, fast_optimizer=False)
+    slow.save(tmp_path / "s.zip")
+    assert type(slow).load(tmp_path / "s.zip", device="cpu").policy.optimizer_impl == "default"

@@ -111,10 +111,18 @@ class NormPolicyMixin:
         policy = self._policy
         return make_optimizer(policy.optimizer_class, params, lr, policy.optimizer_kwargs, self.fast_optimizer)
 
+    def _optimizers(self) -> list[torch.optim.Optimizer]:
+        """The policy's optimizers (one here; SAC, TD3 and CrossQ have one per network)."""
+        optimizer = self.__dict__.get("optimizer")
+        return [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else []
+
     @property
     def optimizer_impl(self) -> str:
         """The optimizer's implementation: ``fused``, ``foreach`` or ``default`` (torch's choice)."""
-        return optimizer_impl(self._policy.optimizer)
+        optimizers = self._optimizers()
+        if not optimizers:
+            raise AttributeError("optimizer_impl: the policy has no optimizer yet")
+        return optimizer_impl(optimizers[0])
 
     @property
     def device(self) -> torch.device:
@@ -131,8 +139,7 @@ class NormPolicyMixin:
     def _apply(self, fn: Any, recurse: bool = True) -> Any:
         self.__dict__.pop("_device_param", None)
         out = cast(Any, super())._apply(fn, recurse)
-        optimizer = self.__dict__.get("optimizer")
-        if isinstance(optimizer, torch.optim.Optimizer):
+        for optimizer in self._optimizers():
             arm_fused_check(optimizer)  # new devices: check the fused kernels take them
         return out
 

@@ -154,6 +154,18 @@ class NormSACActor(_BatchNormModes, SACActor):
         with _target_pass(self):
             return super().get_action_dist_params(obs)
 
+    def action_log_prob(self, obs: PyTorchObs) -> tuple[torch.Tensor, torch.Tensor]:
+        """SB3's ``action_log_prob``: the actor's forward pass of an update (SAC's ``train`` calls it
+        instead of the module), so it runs the module's forward pre-hooks first, as a call would.
+        The policy's fallback data-dependent init is such a hook: without this it would first fire
+        on the critic's forward, after the actor's graph was built, and change the weights that
+        graph saved."""
+        for hook in tuple(self._forward_pre_hooks.values()):
+            result = hook(self, (obs,))
+            if result is not None:
+                obs = result[0] if isinstance(result, tuple) else result
+        return super().action_log_prob(obs)
+
     def heads(self) -> list[nn.Module]:
         """The output layers (never data-initialised)."""
         return [self.mu, cast(nn.Module, self.log_std)]

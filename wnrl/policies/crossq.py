@@ -48,6 +48,8 @@ class NormCrossQPolicy(NormOffPolicyMixin, CrossQPolicy):
         networks of the weight-norm family and off for the others
     :param init_scale: target std of the pre-activations after data-dependent init
     :param init_batch: number of observations used for data-dependent init
+    :param fast_optimizer: create the optimizers with ``fused=True`` (or ``foreach=True``) unless
+        ``optimizer_kwargs`` sets either; ``False`` gives torch's default, as stock SB3
     """
 
     actor: NormSACActor  # type: ignore[assignment]
@@ -84,6 +86,7 @@ class NormCrossQPolicy(NormOffPolicyMixin, CrossQPolicy):
         data_init: bool | None = None,
         init_scale: float = 1.0,
         init_batch: int = 1024,
+        fast_optimizer: bool = True,
     ) -> None:
         if not batch_norm:
             raise ValueError(
@@ -98,6 +101,7 @@ class NormCrossQPolicy(NormOffPolicyMixin, CrossQPolicy):
             init_scale,
             init_batch,
             brn_kwargs(batch_norm_momentum, batch_norm_eps, renorm_warmup_steps),
+            fast_optimizer,
         )
         features_extractor_class, features_extractor_kwargs, _ = self._norm_extractor_args(
             observation_space, features_extractor_class, features_extractor_kwargs, None, normalize_images

@@ -22,6 +22,7 @@ from torch import nn
 from wnrl.nn import data_dependent_init, project_weight_norm_
 from wnrl.nn.spectral import SpectralNormMixin
 from wnrl.policies.base import NormPolicyMixin
+from wnrl.policies.speed import arm_fused_check, fast_optimizer_kwargs
 from wnrl.registry import PROJECTED_NORMS, WEIGHT_NORMS, check_norm
 
 __all__ = ["NormOffPolicyMixin"]
@@ -63,9 +64,10 @@ class NormOffPolicyMixin(NormPolicyMixin):
         init_scale: float,
         init_batch: int,
         brn_kwargs: Mapping[str, Any],
+        fast_optimizer: bool = True,
     ) -> None:
         """Check and store the options (before SB3's ``__init__``); arguments as the policies'."""
-        self._init_norm(norm, norm_output, data_init, init_scale, init_batch)
+        self._init_norm(norm, norm_output, data_init, init_scale, init_batch, fast_optimizer)
         self.actor_norm = check_norm(actor_norm or norm)
         self.critic_norm = check_norm(critic_norm or norm)
         self._data_init_arg = data_init
@@ -214,12 +216,30 @@ class NormOffPolicyMixin(NormPolicyMixin):
             batch_norm_momentum=self.brn_kwargs["momentum"],
             batch_norm_eps=self.brn_kwargs["eps"],
             renorm_warmup_steps=self.brn_kwargs["warmup_steps"],
+            fast_optimizer=self.fast_optimizer,
         )
 
     # -- SB3's network construction, the same for SAC, TD3 and CrossQ ------------------------
     def _build(self, lr_schedule: Any) -> None:
-        super()._build(lr_schedule)  # type: ignore[misc]
+        """SB3's ``_build``, its optimizers fused (or foreach) unless the user chose
+        (:mod:`wnrl.policies.speed`); the saved ``optimizer_kwargs`` stay the user's."""
+        policy = cast(Any, self)
+        user_kwargs = policy.optimizer_kwargs
+        if self.fast_optimizer:
+            policy.optimizer_kwargs = fast_optimizer_kwargs(policy.optimizer_class, user_kwargs)
+        try:
+            super()._build(lr_schedule)  # type: ignore[misc]
+        finally:
+            policy.optimizer_kwargs = user_kwargs
+        for optimizer in self._optimizers():
+            arm_fused_check(optimizer)
         self._after_build()
+
+    def _optimizers(self) -> list[torch.optim.Optimizer]:
+        """The actor's and the critic's optimizers (those that exist yet)."""
+        modules = self.__dict__.get("_modules", {})
+        found = [getattr(modules.get(name), "optimizer", None) for name in ("actor", "critic")]
+        return [o for o in found if isinstance(o, torch.optim.Optimizer)]
 
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> Any:
         """The actor (:attr:`actor_class`) with :attr:`actor_norm`."""

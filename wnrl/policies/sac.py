@@ -42,6 +42,8 @@ class NormSACPolicy(NormOffPolicyMixin, SACPolicy):
     :param batch_norm_momentum: ``BatchRenorm`` momentum (``batch_renorm`` family; CrossQ's name)
     :param batch_norm_eps: ``BatchRenorm`` epsilon
     :param renorm_warmup_steps: ``BatchRenorm`` batches of plain batch norm before renormalizing
+    :param fast_optimizer: create the optimizers with ``fused=True`` (or ``foreach=True``) unless
+        ``optimizer_kwargs`` sets either; ``False`` gives torch's default, as stock SB3
     """
 
     actor: NormSACActor
@@ -78,6 +80,7 @@ class NormSACPolicy(NormOffPolicyMixin, SACPolicy):
         batch_norm_momentum: float = 0.01,
         batch_norm_eps: float = 0.001,
         renorm_warmup_steps: int = 100_000,
+        fast_optimizer: bool = True,
     ) -> None:
         self._init_off_policy_norm(
             norm,
@@ -88,6 +91,7 @@ class NormSACPolicy(NormOffPolicyMixin, SACPolicy):
             init_scale,
             init_batch,
             brn_kwargs(batch_norm_momentum, batch_norm_eps, renorm_warmup_steps),
+            fast_optimizer,
         )
         features_extractor_class, features_extractor_kwargs, _ = self._norm_extractor_args(
             observation_space, features_extractor_class, features_extractor_kwargs, None, normalize_images

@@ -42,6 +42,8 @@ class NormTD3Policy(NormOffPolicyMixin, TD3Policy):
     :param batch_norm_momentum: ``BatchRenorm`` momentum (``batch_renorm`` family; CrossQ's name)
     :param batch_norm_eps: ``BatchRenorm`` epsilon
     :param renorm_warmup_steps: ``BatchRenorm`` batches of plain batch norm before renormalizing
+    :param fast_optimizer: create the optimizers with ``fused=True`` (or ``foreach=True``) unless
+        ``optimizer_kwargs`` sets either; ``False`` gives torch's default, as stock SB3
     """
 
     actor: NormTD3Actor
@@ -75,6 +77,7 @@ class NormTD3Policy(NormOffPolicyMixin, TD3Policy):
         batch_norm_momentum: float = 0.01,
         batch_norm_eps: float = 0.001,
         renorm_warmup_steps: int = 100_000,
+        fast_optimizer: bool = True,
     ) -> None:
         self._init_off_policy_norm(
             norm,
@@ -85,6 +88,7 @@ class NormTD3Policy(NormOffPolicyMixin, TD3Policy):
             init_scale,
             init_batch,
             brn_kwargs(batch_norm_momentum, batch_norm_eps, renorm_warmup_steps),
+            fast_optimizer,
         )
         features_extractor_class, features_extractor_kwargs, _ = self._norm_extractor_args(
             observation_space, features_extractor_class, features_extractor_kwargs, None, normalize_images
