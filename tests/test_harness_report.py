@@ -17,7 +17,7 @@ from wnrl.cli import main
 from wnrl.harness import stats
 from wnrl.harness.reporting import build_report
 from wnrl.harness.rows import load_rows
-from wnrl.train.record import RESULT_FILE, Curve, Evaluation, RunRecord, area_under_curve, write_record
+from wnrl.train.record import RESULT_FILE, Curve, Evaluation, RecordError, RunRecord, area_under_curve, read_record, write_record
 
 REPS = 300
 ENVS = {"CartPole-v1": (0.0, 500.0), "Acrobot-v1": (-500.0, -60.0)}
@@ -101,6 +101,7 @@ def _write_run(run_dir: Path, i: int, r: dict[str, Any]) -> None:
                 **base,
                 auc=r["auc"],
                 seconds=2.5,
+                wall_seconds=2.5 + 0.1 * (i % 5),  # overheads 0.0 .. 0.4 s
                 steps=3000,
                 final=Evaluation(mean=final, std=1.0, episodes=[final]),
                 curve=Curve(steps=STEPS, mean=curve, std=[0.0, 0.0, 0.0]),
@@ -257,6 +258,13 @@ def _numbers(x: Any) -> set[str]:
     return {str(x)}
 
 
+def _try_read(run_dir: Path) -> RunRecord | None:
+    try:
+        return read_record(run_dir)
+    except RecordError:  # the fixture's corrupt run
+        return None
+
+
 def test_every_number_of_the_report_is_in_summary_json(tmp_path: Path) -> None:
     sweep_dir, rows = make_sweep_dir(tmp_path / "s")
     text = build_report(sweep_dir, reps=REPS).read_text()
@@ -274,6 +282,15 @@ def test_every_number_of_the_report_is_in_summary_json(tmp_path: Path) -> None:
     summary = json.loads((sweep_dir / "summary.json").read_text())
     assert f"training time summed over runs: {summary['train_seconds'] / 60:.1f} min" in text
     assert summary["session"]["workers"] == 2 and "2 workers" in text
+    # the median per-run overhead (wall time outside learn()) is recorded per run and reported
+    overheads = sorted(
+        rec.overhead_seconds
+        for rec in (_try_read(p) for p in sweep_dir.glob("runs/*"))
+        if rec is not None and rec.finished and rec.overhead_seconds is not None
+    )
+    assert overheads[0] == 0.0 and overheads[-1] == 0.4
+    assert summary["overhead_seconds"] == pytest.approx(float(np.median(overheads)))
+    assert f"outside `learn()` (start-up, final evaluation, saving): median {summary['overhead_seconds']:.2f} s" in text
 
 
 def test_corrupt_and_invalid_results_are_reported_not_counted(tmp_path: Path) -> None:

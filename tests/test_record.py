@@ -58,6 +58,15 @@ def test_old_result_files_still_load(tmp_path: Path) -> None:
     assert record.grid == OLD_RESULT["grid"] and record.wall_seconds == 14.9
 
 
+def test_overhead_is_wall_time_outside_learn_and_is_written(tmp_path: Path) -> None:
+    record = RunRecord(status="finished", seconds=11.2, wall_seconds=14.9)
+    assert record.overhead_seconds == pytest.approx(3.7)
+    write_record(tmp_path, record)
+    assert json.loads((tmp_path / RESULT_FILE).read_text())["overhead_seconds"] == pytest.approx(3.7)
+    assert read_record(tmp_path) == record  # the computed key is ignored on reading
+    assert RunRecord(status="failed", seconds=1.0).overhead_seconds is None
+
+
 def test_a_failed_old_record_loads_without_final(tmp_path: Path) -> None:
     old = {
         **OLD_RESULT,

@@ -72,6 +72,10 @@ def _times(summary: Summary) -> str:
     text = f"- training time summed over runs: {summary.train_seconds / 60:.1f} min"
     if summary.cpu_seconds:
         text += f" (CPU time of the whole runs: {summary.cpu_seconds / 60:.1f} min)"
+    if summary.overhead_seconds is not None:
+        text += (
+            f"; per run outside `learn()` (start-up, final evaluation, saving): median {summary.overhead_seconds:.2f} s"
+        )
     sess = summary.session
     if sess:
         text += (

@@ -34,6 +34,7 @@ from wnrl.harness.plan import MethodPlan, PairPlan, plan
 from wnrl.harness.rows import Design, Row, count_statuses, design, finished
 from wnrl.harness.stats import Interval
 from wnrl.registry import schedule_start
+from wnrl.train.record import RunRecord
 
 __all__ = [
     "KNOWN_RANGES",
@@ -332,6 +333,7 @@ class Summary:
     :param counts: runs per status
     :param train_seconds: time inside ``learn()`` summed over the runs
     :param cpu_seconds: CPU time of the whole runs, summed
+    :param overhead_seconds: median per-run time outside ``learn()`` (``None`` when no run has it)
     :param session: the last ``wnrl compare`` session of the index (wall time, runs, backend, workers)
     :param groups: one per grid combination
     :param normalisation: environment -> its normalisation
@@ -351,6 +353,7 @@ class Summary:
     counts: dict[str, int]
     train_seconds: float
     cpu_seconds: float
+    overhead_seconds: float | None
     session: dict[str, Any]
     groups: list[GroupSummary]
     normalisation: dict[str, Normalisation]
@@ -375,6 +378,7 @@ class Summary:
             "counts": self.counts,
             "train_seconds": self.train_seconds,
             "cpu_seconds": self.cpu_seconds,
+            "overhead_seconds": self.overhead_seconds,
             "session": self.session,
             "groups": [{**asdict(g), "runs": g.runs, "n": g.n} for g in self.groups],
             "normalisation": {e: asdict(n) for e, n in self.normalisation.items()},
@@ -413,6 +417,15 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def _median_overhead(records: list[RunRecord]) -> float | None:
+    """The median per-run time outside ``learn()`` of the finished runs that record it.
+
+    :param records: the runs' records
+    """
+    values = [r.overhead_seconds for r in records if r.finished and r.overhead_seconds is not None]
+    return round(float(np.median(values)), 3) if values else None
+
+
 def analyse(
     index: dict[str, Any],
     rows: list[Row],
@@ -442,6 +455,7 @@ def analyse(
         counts=count_statuses(rows),
         train_seconds=sum(rec.seconds or 0.0 for rec in records),
         cpu_seconds=sum(rec.cpu_seconds or 0.0 for rec in records),
+        overhead_seconds=_median_overhead(records),
         session=dict((index.get("sessions") or [{}])[-1]),
         groups=group_summaries(d, rows, reps, seed),
         normalisation=norm,

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
 __all__ = [
     "RESULT_FILE",
@@ -124,6 +124,9 @@ class RunRecord(_Record):
     :param steps: environment steps trained
     :param seconds: time inside ``learn()`` (all parts of a resumed run)
     :param wall_seconds: wall time of the whole run (start-up, evaluation, saving)
+    :param overhead_seconds: (computed, written to ``result.json``) ``wall_seconds - seconds``:
+        what the run cost outside ``learn()`` (building the env and model, the final evaluation,
+        saving); ``None`` without a wall time
     :param cpu_seconds: CPU time of the whole run
     :param eval_noise: the noise the evaluations ran under (empty: clean)
     :param warnings: budget and setting warnings given when the run started
@@ -156,6 +159,12 @@ class RunRecord(_Record):
     ended: str | None = None
     error: str | None = None
     traceback: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def overhead_seconds(self) -> float | None:
+        """Wall time of the run outside ``learn()`` (``None`` without a wall time)."""
+        return None if self.wall_seconds is None else round(max(0.0, self.wall_seconds - self.seconds), 3)
 
     @property
     def finished(self) -> bool:
