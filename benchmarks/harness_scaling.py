@@ -12,9 +12,11 @@ drifting load on a shared machine hits all settings alike. Speedup = wall time w
 wall time with N; the target is speedup ≥ 0.9 × N. Per-run overhead = a run's whole wall time in
 its worker (``wall_seconds``: config check, env and model build, final evaluation, writing the
 record) minus its ``learn`` time (``seconds``); the target is ≤ 0.5 s. The pool's worker processes
-are reused across runs (``ProcessPoolExecutor`` without ``max_tasks_per_child``): a worker pays
-its start-up (spawn, importing torch and SB3) once, inside its first run's "first run done".
-Prints a markdown table (and writes it to ``--out``).
+are reused across runs (``ProcessPoolExecutor`` without ``max_tasks_per_child``) and forked from
+a fork server that imported torch, SB3 and wnrl once (:func:`wnrl.harness.backends.worker_context`).
+That server starts once per sweep process, whatever the number of workers: it is started (and
+timed, "fork server start-up") before the measurements, as the first ``wnrl compare`` pool of a
+process starts it. Prints a markdown table (and writes it to ``--out``).
 """
 
 from __future__ import annotations
@@ -92,20 +94,37 @@ def measure(workers: int, runs: int, steps: int) -> dict:
     }
 
 
-def table(rows: list[dict], steps: int, speedups: dict[int, float], loads: list[str]) -> str:
+def start_fork_server() -> float:
+    """Start the workers' fork server (preloading torch, SB3 and wnrl) and return the seconds it
+    took; 0 where the platform spawns its workers instead."""
+    from wnrl.harness.backends import worker_context
+
+    ctx = worker_context()
+    if ctx.get_start_method() != "forkserver":
+        return 0.0
+    from multiprocessing import forkserver
+
+    start = time.perf_counter()
+    forkserver.ensure_running()
+    return time.perf_counter() - start
+
+
+def table(rows: list[dict], steps: int, speedups: dict[int, float], loads: list[str], server: float) -> str:
     """The markdown table of the measurements.
 
     :param rows: the median measurement per worker count (outputs of :func:`measure`)
     :param steps: environment steps per run
     :param speedups: median over repetitions of (1-worker wall / N-worker wall) per worker count
     :param loads: load averages after each repetition
+    :param server: seconds the fork server took to start (once, before the measurements)
     """
     lines = [
         f"Sweep throughput: {rows[0]['runs']} PPO CartPole-v1 runs of {steps} steps, local backend "
-        f"(spawn pool, workers reused, 1 torch thread per run); {os.cpu_count()} CPUs, "
+        f"(workers forked from a fork server, reused, 1 torch thread per run); {os.cpu_count()} CPUs, "
         f"{platform.processor() or platform.machine()}; medians over the repetitions; load average "
-        f"(1 min) after each repetition: {', '.join(loads)}. The first run of each worker includes "
-        "its start-up (spawn, importing torch and SB3).",
+        f"(1 min) after each repetition: {', '.join(loads)}. Fork server start-up (once per sweep "
+        f"process, importing torch, SB3 and wnrl; not in the walls): {server:.2f} s. The first run "
+        "of each worker includes forking it.",
         "",
         "| workers | wall (s) | first run done (s) | runs/min | mean run time (s): whole / learn | "
         "per-run overhead (s) | speedup | speedup / workers | target ≥ 0.9 |",
@@ -138,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = [int(x) for x in args.workers.split(",")]
     tries: dict[int, list[dict]] = {w: [] for w in counts}
     loads = []
+    server = start_fork_server()
     for rep in range(max(1, args.repeat)):
         for w in counts[rep % len(counts) :] + counts[: rep % len(counts)]:
             tries[w].append(measure(w, args.runs, args.steps))
@@ -150,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     speedups = {}
     if 1 in tries:
         speedups = {w: statistics.median(a["wall"] / b["wall"] for a, b in zip(tries[1], tries[w])) for w in counts}
-    text = table(rows, args.steps, speedups, loads)
+    text = table(rows, args.steps, speedups, loads, server)
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")

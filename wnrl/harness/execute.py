@@ -18,7 +18,8 @@ SIGKILL) loses only the runs in flight.
 
 Backends (:mod:`wnrl.harness.backends`; a task and its record are :mod:`wnrl.harness.tasks`):
 
-* ``local``: a ``spawn`` process pool of ``workers`` processes, one run per task, torch limited
+* ``local``: a process pool of ``workers`` processes (forked from a server that imported torch
+  and SB3 once, or spawned where there is no ``forkserver``), one run per task, torch limited
   to one thread per process (``OMP_NUM_THREADS=1``, ``torch.set_num_threads(1)``), so N workers
   give close to N× throughput. A worker that dies (killed, out of memory) breaks the pool: the
   runs in flight at that moment are recorded as failed and a new pool runs the rest. With CUDA

@@ -8,8 +8,6 @@ run when its trial is pruned (the tuner writes ``PRUNE`` into the trial director
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 import signal
 import threading
 import time
@@ -18,7 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from wnrl.harness.backends import init_worker, terminate_pool
+from wnrl.harness.backends import init_worker, terminate_pool, worker_args, worker_context
 from wnrl.harness.tasks import WORKER_DIED, record_failure, run_task
 from wnrl.train.record import RunRecord
 
@@ -67,21 +65,20 @@ def tune_task(task: Task) -> RunRecord:
 
 
 class LocalPool:
-    """A ``spawn`` process pool of ``workers`` processes (remade when a worker dies).
+    """A process pool of ``workers`` processes (remade when a worker dies; see
+    :func:`wnrl.harness.backends.worker_context`).
 
     :param workers: processes
     """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self.ctx = mp.get_context("spawn")
+        self.ctx = worker_context()
         self.pool = self._make()
         self.inflight: dict[Future, Task] = {}
 
     def _make(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            self.workers, mp_context=self.ctx, initializer=init_worker, initargs=(None, os.getpid())
-        )
+        return ProcessPoolExecutor(self.workers, mp_context=self.ctx, initializer=init_worker, initargs=worker_args())
 
     def submit(self, task: Task) -> None:
         """Queue a run.
