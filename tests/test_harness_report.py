@@ -17,7 +17,16 @@ from wnrl.cli import main
 from wnrl.harness import stats
 from wnrl.harness.reporting import build_report
 from wnrl.harness.rows import load_rows
-from wnrl.train.record import RESULT_FILE, Curve, Evaluation, RecordError, RunRecord, area_under_curve, read_record, write_record
+from wnrl.train.record import (
+    RESULT_FILE,
+    Curve,
+    Evaluation,
+    RecordError,
+    RunRecord,
+    area_under_curve,
+    read_record,
+    write_record,
+)
 
 REPS = 300
 ENVS = {"CartPole-v1": (0.0, 500.0), "Acrobot-v1": (-500.0, -60.0)}
