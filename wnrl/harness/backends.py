@@ -29,16 +29,20 @@ __all__ = ["WORKER_PRELOAD", "init_worker", "run_local", "run_ray", "terminate_p
 WORKER_PRELOAD = ["torch", "stable_baselines3", "wnrl.train", "wnrl.harness.tasks"]
 
 
-def worker_context() -> Any:
+def worker_context(cuda: bool = False) -> Any:
     """The multiprocessing context of the local workers.
 
-    ``forkserver`` where the platform has it (Linux, macOS): a clean server process (it never
-    touches CUDA or threads) imports :data:`WORKER_PRELOAD` once and forks every worker from that
-    state. Elsewhere ``spawn`` (each worker imports everything itself). Either way the worker gets
-    the sweep process's current environment and ``sys.path`` (:func:`init_worker`), as a spawned
-    process would.
+    ``forkserver`` where the platform has it (Linux, macOS): a clean server process (it runs no
+    torch op and starts no thread) imports :data:`WORKER_PRELOAD` once and forks every worker from
+    that state. Elsewhere, and for runs on CUDA, ``spawn`` (each worker imports everything itself):
+    CUDA does not survive a fork once initialised, and each GPU worker must read its own
+    ``CUDA_VISIBLE_DEVICES`` before CUDA starts, which a fresh interpreter guarantees whatever an
+    import may do. Either way the worker gets the sweep process's current environment and
+    ``sys.path`` (:func:`init_worker`), as a spawned process would.
+
+    :param cuda: the workers will use CUDA
     """
-    if "forkserver" not in mp.get_all_start_methods():
+    if cuda or "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(WORKER_PRELOAD)  # takes effect when the server first starts
@@ -117,7 +121,7 @@ def run_local(
     :param gpus: GPUs to spread the workers over (0: CPU only)
     :param runs_per_gpu: workers sharing one GPU
     """
-    ctx = worker_context()
+    ctx = worker_context(cuda=gpus > 0)
     pending = deque(tasks)
     size = max(1, min(workers, len(tasks), gpus * runs_per_gpu if gpus else workers))
     while pending:
