@@ -77,11 +77,11 @@ def _torch_weight_norm(model: Any) -> None:
     )
 
 
-def build(setting: str, algo: str, variant: str, seed: int) -> Any:
+def build(setting: str, algo: str, variant: str, seed: int, device: str = "cpu") -> Any:
     cfg = SETTINGS[setting][algo]
     cls = PPO if algo == "ppo" else DQN
     env = make_vec_env("CartPole-v1", n_envs=cfg["n_envs"], seed=seed)
-    kw = dict(seed=seed, device="cpu", **cfg["hp"])
+    kw = dict(seed=seed, device=device, **cfg["hp"])
     if variant in ("stock", "torch_wn"):
         model = cls("MlpPolicy", env, policy_kwargs=dict(net_arch=cfg["arch"]), **kw)
         if variant == "torch_wn":
@@ -91,8 +91,8 @@ def build(setting: str, algo: str, variant: str, seed: int) -> Any:
     return cls(policy, env, policy_kwargs=dict(net_arch=cfg["arch"], norm=variant), **kw)
 
 
-def measure(setting: str, algo: str, variant: str, steps: int, seed: int) -> float:
-    model = build(setting, algo, variant, seed)
+def measure(setting: str, algo: str, variant: str, steps: int, seed: int, device: str = "cpu") -> float:
+    model = build(setting, algo, variant, seed, device)
     warm = 2048 if algo == "ppo" else 1500  # past learning_starts, data-dependent init done
     model.learn(warm, callback=DataInitCallback())
     start = time.perf_counter()
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> list[str]:
             for rep in range(repeats):
                 order = variants[rep % len(variants) :] + variants[: rep % len(variants)]
                 for v in order:
-                    fps[v].append(measure(setting, algo, v, steps, seed=rep))
+                    fps[v].append(measure(setting, algo, v, steps, seed=rep, device=args.device))
             load = _load()
             paired = {v: [a / b for a, b in zip(fps[v], fps["stock"])] for v in variants} if "stock" in fps else {}
             for v in variants:
@@ -160,6 +160,7 @@ def main() -> None:
     parser.add_argument("--dqn-steps", type=int, default=12_000)
     parser.add_argument("--no-raw", action="store_true", help="skip the raw env measurement")
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
+    parser.add_argument("--device", default="cpu", help="torch device of the models (cpu, cuda)")
     args = parser.parse_args()
     args.steps = {"ppo": 4096, "dqn": 2048} if args.quick else {"ppo": args.ppo_steps, "dqn": args.dqn_steps}
     torch.set_num_threads(1)
@@ -172,8 +173,9 @@ def main() -> None:
     rows = run(args)
     repeats = 1 if args.quick else args.repeats
     lines += [
-        f"CartPole-v1, 1 torch thread, median of {repeats} repeat(s) (ratios: median of the paired "
-        f"per-repeat ratios), {args.steps['ppo']} PPO / {args.steps['dqn']} DQN steps each; "
+        f"CartPole-v1, device {args.device}, 1 torch thread, median of {repeats} repeat(s) "
+        "(ratios: median of the paired per-repeat ratios), "
+        f"{args.steps['ppo']} PPO / {args.steps['dqn']} DQN steps each; "
         "load average (1, 5, 15 min) after each block\n",
         "| setting | algo | policy | steps/s | vs stock | load |",
         "|---|---|---|---:|---:|---|",
