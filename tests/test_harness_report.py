@@ -15,6 +15,7 @@ import pytest
 
 from wnrl.cli import main
 from wnrl.harness import stats
+from wnrl.harness.lr_range import lr_range
 from wnrl.harness.reporting import build_report
 from wnrl.harness.rows import load_rows
 from wnrl.train.record import (
@@ -250,6 +251,14 @@ def test_learning_rate_sensitivity_figure_and_cli(tmp_path: Path, capsys: pytest
     sens = json.loads((sweep_dir / "summary.json").read_text())["lr_sensitivity"]
     assert set(sens) == {*NORMS, *(f"{n} (lin schedule)" for n in NORMS)}
     assert set(sens["none"]) == {"0.0001", "0.001"} and set(sens["none (lin schedule)"]) == {"0.01"}
+    # the learning-rate ranges: lines with two or more learning rates, recomputed from the scores
+    ranges = json.loads((sweep_dir / "summary.json").read_text())["lr_ranges"]
+    assert set(ranges) == set(NORMS)  # the lin-schedule lines have one learning rate each
+    again = lr_range({float(x): v for x, v in sens["weight"].items()}, reps=100, seed=0)
+    assert ranges["weight"]["decades"] == pytest.approx(list(again.decades))
+    text = (sweep_dir / "report.md").read_text()
+    point, lo, hi = ranges["weight"]["decades"]
+    assert f"| {point:.2f} [{lo:.2f}, {hi:.2f}] |" in text and "### Learning-rate robustness" in text
     assert main(["report", str(tmp_path / "nowhere")]) == 2
     assert "not a sweep directory" in capsys.readouterr().err
 

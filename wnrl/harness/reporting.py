@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from wnrl.harness.figures import make_figures
+from wnrl.harness.lr_range import lr_range_section
 from wnrl.harness.plan import CANDIDATE_SEEDS
 from wnrl.harness.rows import STATUS_TEXT, Row, load_rows, show
 from wnrl.harness.summary import KNOWN_RANGES, LR_KEY, Summary, analyse
@@ -209,7 +210,7 @@ def _comparison_section(summary: Summary) -> list[str]:
         lines += _poi_section(summary)
     if summary.aggregate:
         lines += _aggregate_section(summary)
-    return lines
+    return lines + lr_range_section(summary.lr_ranges)
 
 
 def _figures_section(sweep_dir: Path, figs: list[tuple[str, Path]]) -> list[str]:

@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wnrl.harness import stats
+from wnrl.harness.lr_range import lr_ranges
 from wnrl.harness.plan import MethodPlan, PairPlan, plan
 from wnrl.harness.rows import Design, Row, count_statuses, design, finished
 from wnrl.harness.stats import Interval
@@ -342,6 +343,8 @@ class Summary:
     :param aggregate: metric -> method -> (point, lo, hi) on normalised scores
     :param profiles: performance profiles (``None`` without scores over tasks)
     :param lr_sensitivity: see :func:`lr_sensitivity` (empty unless the grid varies the learning rate)
+    :param lr_ranges: per line of ``lr_sensitivity``, the learning-rate range within 90% of its
+        best IQM (:func:`wnrl.harness.lr_range.lr_ranges`, as dicts)
     :param seed_plan: how many seeds (see :func:`wnrl.harness.plan.plan`)
     :param plan_width: the plan's target IQM interval width
     :param plan_poi: the probability of improvement the plan's power is for
@@ -362,6 +365,7 @@ class Summary:
     aggregate: dict[str, dict[str, Interval]]
     profiles: Profiles | None
     lr_sensitivity: dict[str, dict[str, Any]]
+    lr_ranges: dict[str, dict[str, Any]] = field(default_factory=dict)
     seed_plan: SeedPlan = field(default_factory=lambda: ([], []))
     plan_width: float = PLAN_WIDTH
     plan_poi: float = PLAN_POI
@@ -391,6 +395,7 @@ class Summary:
             },
             "profiles": (None if self.profiles is None else {"taus": self.profiles.taus, **self.profiles.by_method}),
             "lr_sensitivity": self.lr_sensitivity,
+            "lr_ranges": self.lr_ranges,
             "seed_plan": {
                 "width": self.plan_width,
                 "target_poi": self.plan_poi,
@@ -448,6 +453,7 @@ def analyse(
     norm = normalisations(done)
     scores = task_scores(d, rows, norm)
     records = [r.record for r in rows if r.record is not None]
+    sensitivity = lr_sensitivity(d, rows, norm)
     return Summary(
         design=d,
         reps=reps,
@@ -463,7 +469,8 @@ def analyse(
         poi=poi_vs_baseline(d, scores.raw, reps, seed),
         aggregate=stats.aggregate_methods(scores.normalised, reps, seed) if scores.normalised else {},
         profiles=profiles(scores.normalised, reps, seed),
-        lr_sensitivity=lr_sensitivity(d, rows, norm),
+        lr_sensitivity=sensitivity,
+        lr_ranges={line: asdict(r) for line, r in lr_ranges(sensitivity, reps, seed).items()},
         seed_plan=plan(scores.normalised, scores.raw, d.baseline, plan_width, plan_poi, seed=seed)
         if scores.normalised
         else ([], []),
