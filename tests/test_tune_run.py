@@ -158,3 +158,20 @@ def test_pruning_stops_a_hopeless_trial_early(tmp_path: Path) -> None:
     errors = [read_record(d).error for d in (out / "studies" / "none" / "trial-0001" / "runs").iterdir()]
     assert any(str(e).startswith("Pruned") for e in errors)  # a run was stopped in training
     assert len(hopeless.intermediate_values) < len(trials[3e-3].intermediate_values)
+
+
+def test_tuning_on_ray_uses_the_budget_and_writes_the_same_records(tmp_path: Path) -> None:
+    """``--backend ray``: every trial's runs are Ray tasks; the budget, the objectives recomputed
+    from the runs' result.json and tuned.yaml are as on the local pool."""
+    pytest.importorskip("ray")
+    path = tune_file(tmp_path, variants={"agent.norm": ["weight"]}, budget=2, seeds=2)
+    out = tmp_path / "ray"
+    outcome = tune(path, out=out, workers=2, backend="ray", write_report=False, progress=False)
+    assert sorted(t["state"] for t in outcome.trials) == ["complete", "complete"]
+    (study,) = studies(out).values()
+    for t in study.get_trials():
+        trial_dir = out / "studies" / "weight" / f"trial-{t.user_attrs['wnrl_slot']:04d}"
+        records = [read_record(d) for d in sorted((trial_dir / "runs").iterdir())]
+        assert sorted(r.seed for r in records) == [0, 1] and all(r.finished for r in records)
+        assert math.isclose(t.value, stats.iqm(np.array([[r.final.mean] for r in records])), rel_tol=1e-12)
+    assert yaml.safe_load((out / "tuned.yaml").read_text())["best"][0]["variant"]
