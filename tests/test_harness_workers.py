@@ -1,0 +1,43 @@
+"""Local sweep workers are forked from a fork server started once per process (it imports torch,
+SB3 and wnrl once); they must still see the sweep process's environment and ``sys.path`` of the
+moment the pool starts, as spawned workers would (a custom env module found through a path added
+later, a variable set later)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wnrl.harness.backends import run_local, worker_context
+
+
+def _probe(task: dict[str, Any]) -> dict[str, Any]:
+    """Runs in a worker (top level, so the worker imports it from this module)."""
+    return {
+        "id": task["id"],
+        "var": os.environ.get("WNRL_WORKER_PROBE"),
+        "path": any(p.endswith("PROBE_DIR") for p in sys.path),
+        "threads": os.environ.get("OMP_NUM_THREADS"),
+    }
+
+
+def test_workers_get_the_sweeps_environment_and_path_of_now(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    got: list[dict[str, Any]] = []
+    run_local([{"id": "first"}], 1, got.append, fn=_probe)  # the fork server is running from here on
+    monkeypatch.setenv("WNRL_WORKER_PROBE", "set later")
+    monkeypatch.syspath_prepend(str(tmp_path / "PROBE_DIR"))
+    run_local([{"id": "a"}, {"id": "b"}], 2, got.append, fn=_probe)
+    first, *later = got
+    assert first["var"] is None and not first["path"]
+    assert len(later) == 2 and all(g["var"] == "set later" and g["path"] for g in later)
+    assert all(g["threads"] == "1" for g in got)
+
+
+def test_cuda_sweeps_spawn_their_workers() -> None:
+    assert worker_context(cuda=True).get_start_method() == "spawn"
+    expected = "forkserver" if sys.platform != "win32" else "spawn"
+    assert worker_context().get_start_method() == expected
