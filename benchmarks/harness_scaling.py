@@ -90,7 +90,7 @@ def measure(workers: int, runs: int, steps: int) -> dict:
         "first": ends[0],
         "train": sum(r.seconds for r in results) / len(results),
         "run_wall": sum(r.wall_seconds or 0.0 for r in results) / len(results),
-        "overhead": statistics.median((r.wall_seconds or 0.0) - r.seconds for r in results),
+        "overhead": statistics.median(r.overhead_seconds or 0.0 for r in results),
     }
 
 

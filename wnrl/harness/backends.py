@@ -63,9 +63,7 @@ def _watch_parent(parent: int, ppid: int) -> None:
         time.sleep(1.0)
         try:
             os.kill(parent, 0)
-        except ProcessLookupError:  # the sweep process is gone: do not linger as an orphan
-            os._exit(1)
-        except PermissionError:  # pragma: no cover - the pid was reused by another user's process
+        except (ProcessLookupError, PermissionError):  # the sweep is gone (its pid maybe reused): exit
             os._exit(1)
         if os.getppid() != ppid:  # our parent (the sweep or its fork server) is gone
             os._exit(1)

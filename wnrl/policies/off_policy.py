@@ -237,8 +237,7 @@ class NormOffPolicyMixin(NormPolicyMixin):
 
     def _optimizers(self) -> list[torch.optim.Optimizer]:
         """The actor's and the critic's optimizers (those that exist yet)."""
-        modules = self.__dict__.get("_modules", {})
-        found = [getattr(modules.get(name), "optimizer", None) for name in ("actor", "critic")]
+        found = [getattr(getattr(self, name, None), "optimizer", None) for name in ("actor", "critic")]
         return [o for o in found if isinstance(o, torch.optim.Optimizer)]
 
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> Any:

@@ -328,9 +328,9 @@ def train(
         info["parts"] = parts
         if status != "finished":
             atomic_write_text(run_dir / "system.json", json.dumps({**info, "status": status}, indent=2))
+        if q_env is not None:
+            q_env.close()
     info["diagnostics"] = diag_cb.summary()
-    if q_env is not None:
-        q_env.close()
     record = _finish(config, model, run_dir, curve_cb, info, env, eval_env)
     if not config.train.keeps_checkpoints:
         remove_checkpoints(run_dir / "checkpoints")
