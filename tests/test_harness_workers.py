@@ -41,3 +41,40 @@ def test_cuda_sweeps_spawn_their_workers() -> None:
     assert worker_context(cuda=True).get_start_method() == "spawn"
     expected = "forkserver" if sys.platform != "win32" else "spawn"
     assert worker_context().get_start_method() == expected
+
+
+_SHADOWED = """
+from concurrent.futures import ProcessPoolExecutor
+from wnrl.harness.backends import init_worker, worker_args, worker_context
+from wnrl.harness.tasks import one_line
+if __name__ == "__main__":
+    with ProcessPoolExecutor(1, mp_context=worker_context(), initializer=init_worker, initargs=worker_args()) as pool:
+        print(pool.submit(one_line, ValueError("from the worker")).result())
+"""
+
+
+def test_a_wnrl_folder_in_the_working_directory_does_not_shadow_the_sweeps_wnrl(tmp_path: Path) -> None:
+    """The fork server is a ``python -c`` child, which puts the current directory first on its path:
+    a ``wnrl`` folder there (another checkout, say) would be imported instead of the wnrl the sweep
+    runs, and every worker would inherit it (a sweep from an installed wnrl in a checkout's folder
+    failed every run this way). The sweep here is a script elsewhere, as ``wnrl`` is."""
+    import subprocess
+
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "sweep.py").write_text(_SHADOWED)
+    (tmp_path / "work" / "wnrl").mkdir(parents=True)
+    imported = tmp_path / "the decoy was imported"
+    (tmp_path / "work" / "wnrl" / "__init__.py").write_text(f"open({str(imported)!r}, 'w').close()\nDECOY = True\n")
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, str(tmp_path / "bin" / "sweep.py")],
+        cwd=tmp_path / "work",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ValueError: from the worker"
+    assert not imported.exists()  # by the fork server, whose modules every worker inherits

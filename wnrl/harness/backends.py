@@ -46,7 +46,31 @@ def worker_context(cuda: bool = False) -> Any:
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(WORKER_PRELOAD)  # takes effect when the server first starts
+    _start_forkserver()
     return ctx
+
+
+def _start_forkserver() -> None:
+    """Start the fork server (once per process) importing from this process's ``sys.path``.
+
+    The server is a ``python -c`` child: left alone it would put the current directory first on
+    its path (a checkout of wnrl there would shadow the installed one the sweep runs) and, before
+    Python 3.13, ignore the ``sys.path`` multiprocessing hands it. So it starts with
+    ``PYTHONSAFEPATH`` (no current directory) and this process's path as ``PYTHONPATH``.
+    """
+    from multiprocessing import forkserver
+
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    os.environ["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        forkserver.ensure_running()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def worker_args(gpu_slots: Any = None) -> tuple[Any, ...]:
