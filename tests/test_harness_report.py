@@ -30,7 +30,7 @@ from wnrl.train.record import (
 )
 
 REPS = 300
-ENVS = {"CartPole-v1": (0.0, 500.0), "Acrobot-v1": (-500.0, -60.0)}
+ENVS = {"CartPole-v1": (0.0, 500.0), "MountainCarContinuous-v0": (-500.0, -60.0)}
 NORMS = ("none", "batch", "weight")
 
 
@@ -180,7 +180,7 @@ def test_report_files_and_figures(tmp_path: Path) -> None:
         "torch 9.9",
         f"tensorboard --logdir {sweep_dir}",
         "CartPole-v1: 0..500 (known return range)",
-        "Acrobot-v1: -",
+        "MountainCarContinuous-v0: -",
         "min/max final return",
     ):
         assert needle in text, needle
@@ -207,8 +207,8 @@ def test_report_numbers_match_stats(tmp_path: Path) -> None:
     # tasks = env × noise; a method uses the seeds finished in every task
     tasks = [(e, n) for e in ENVS for n in (0.0, 0.2)]
     lo = {"CartPole-v1": (0.0, 500.0)}
-    acro = [r["final"] for r in done if r["env"] == "Acrobot-v1"]
-    lo["Acrobot-v1"] = (min(acro), max(acro))
+    mcc = [r["final"] for r in done if r["env"] == "MountainCarContinuous-v0"]
+    lo["MountainCarContinuous-v0"] = (min(mcc), max(mcc))
 
     def matrix(norm: str, normalise: bool) -> np.ndarray:
         cells = [
@@ -295,8 +295,8 @@ def test_every_number_of_the_report_is_in_summary_json(tmp_path: Path) -> None:
     assert not [n for n in numbers if n not in known]
     # the normalisation ranges and the time line are in it too
     norm = json.loads((sweep_dir / "summary.json").read_text())["normalisation"]
-    acro = norm["Acrobot-v1"]
-    assert f"Acrobot-v1: {acro['low']:g}..{acro['high']:g} ({acro['how']})" in text
+    mcc = norm["MountainCarContinuous-v0"]
+    assert f"MountainCarContinuous-v0: {mcc['low']:g}..{mcc['high']:g} ({mcc['how']})" in text
     summary = json.loads((sweep_dir / "summary.json").read_text())
     assert f"training time summed over runs: {summary['train_seconds'] / 60:.1f} min" in text
     assert summary["session"]["workers"] == 2 and "2 workers" in text
@@ -453,3 +453,20 @@ def test_fewer_than_5_seeds_per_setting_are_called_unreliable(tmp_path: Path, ca
     five = _one_group_dir(tmp_path / "five", 5)
     build_report(five, reps=20)
     assert "unreliable" not in (five / "report.md").read_text() and not capsys.readouterr().err
+
+
+def test_known_return_ranges_normalise_and_others_use_the_sweeps_own_range() -> None:
+    """One table of return ranges serves the report and the tuner; an env outside it is scaled
+    by the min/max final return of its runs."""
+    from types import SimpleNamespace
+
+    from wnrl.harness.summary import KNOWN_RANGES, normalisations
+    from wnrl.harness.tune.objective import Scorer
+
+    scores = [("Acrobot-v1", -80.0), ("Acrobot-v1", -300.0), ("MountainCarContinuous-v0", -20.0)]
+    scores.append(("MountainCarContinuous-v0", 90.0))
+    norm = normalisations([SimpleNamespace(env_id=e, score=x) for e, x in scores])  # type: ignore[misc]
+    assert (norm["Acrobot-v1"].low, norm["Acrobot-v1"].high) == KNOWN_RANGES["Acrobot-v1"] == (-500.0, 0.0)
+    assert norm["Acrobot-v1"](-100.0) == pytest.approx(0.8)
+    assert (norm["MountainCarContinuous-v0"].low, norm["MountainCarContinuous-v0"].high) == (-20.0, 90.0)
+    assert Scorer("final", "iqm", ["env.id"], {}).normalise("Acrobot-v1", -100.0, 2) == pytest.approx(0.8)

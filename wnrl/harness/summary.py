@@ -58,7 +58,17 @@ __all__ = [
     "task_scores",
 ]
 
-KNOWN_RANGES: dict[str, tuple[float, float]] = {"CartPole-v1": (0.0, 500.0), "CartPole-v0": (0.0, 200.0)}
+#: Return ranges ``(low, high)`` that normalise an environment's scores: the worst return an
+#: episode can get (a random policy's, near enough) and the best it can. One table for the
+#: reports and the tuner (a tune file's ``ranges`` add to it).
+KNOWN_RANGES: dict[str, tuple[float, float]] = {
+    "CartPole-v1": (0.0, 500.0),
+    "CartPole-v0": (0.0, 200.0),
+    "Acrobot-v1": (-500.0, 0.0),
+    "MountainCar-v0": (-200.0, -100.0),
+    "Pendulum-v1": (-1600.0, 0.0),
+    "LunarLander-v3": (-300.0, 300.0),
+}
 LR_KEY = "agent.hyperparams.learning_rate"
 #: The seed plan's defaults: an IQM interval 0.1 wide (normalised), 80% power at P(X > Y) = 0.6.
 PLAN_WIDTH, PLAN_POI = 0.1, 0.6

@@ -18,16 +18,7 @@ from wnrl.harness import stats
 from wnrl.harness.summary import KNOWN_RANGES
 from wnrl.train.record import RunRecord
 
-__all__ = ["RANGES", "Scorer", "curve_points"]
-
-#: Return ranges used to normalise scores over several tasks (the tune file's ``ranges`` add to it).
-RANGES: dict[str, tuple[float, float]] = {
-    **KNOWN_RANGES,
-    "Acrobot-v1": (-500.0, 0.0),
-    "MountainCar-v0": (-200.0, -100.0),
-    "Pendulum-v1": (-1600.0, 0.0),
-    "LunarLander-v3": (-300.0, 300.0),
-}
+__all__ = ["Scorer", "curve_points"]
 
 
 class Scorer:
@@ -43,7 +34,7 @@ class Scorer:
         self, metric: str, statistic: str, task_keys: list[str], ranges: dict[str, tuple[float, float]]
     ) -> None:
         self.metric, self.statistic, self.task_keys = metric, statistic, task_keys
-        self.ranges = {**RANGES, **ranges}
+        self.ranges = {**KNOWN_RANGES, **ranges}
         self.fn = stats.STATISTICS[statistic]
 
     def check(self, env_ids: list[str], ntasks: int, source: str) -> None:
