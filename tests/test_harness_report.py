@@ -30,6 +30,7 @@ from wnrl.train.record import (
 )
 
 REPS = 300
+LR = "agent.hyperparams.learning_rate"
 ENVS = {"CartPole-v1": (0.0, 500.0), "MountainCarContinuous-v0": (-500.0, -60.0)}
 NORMS = ("none", "batch", "weight")
 
@@ -243,7 +244,7 @@ def test_report_numbers_match_stats(tmp_path: Path) -> None:
 
 
 def test_learning_rate_sensitivity_figure_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    sweep_dir, _ = make_sweep_dir(tmp_path / "lr", lr=True)
+    sweep_dir, rows = make_sweep_dir(tmp_path / "lr", lr=True)
     assert main(["report", str(sweep_dir), "--reps", "100"]) == 0
     assert "report.md" in capsys.readouterr().out
     fig = sweep_dir / "figures" / "lr_sensitivity.png"
@@ -259,6 +260,23 @@ def test_learning_rate_sensitivity_figure_and_cli(tmp_path: Path, capsys: pytest
     text = (sweep_dir / "report.md").read_text()
     point, lo, hi = ranges["weight"]["decades"]
     assert f"| {point:.2f} [{lo:.2f}, {hi:.2f}] |" in text and "### Learning-rate robustness" in text
+    # per environment (there are two): all its finished runs (the pooled matrices keep only the
+    # seeds finished in both), normalised as in the pooled ones; its own ranges and figure
+    by_env = json.loads((sweep_dir / "summary.json").read_text())["lr_by_env"]
+    assert list(by_env) == list(ENVS)
+    done = [r for r in rows if r["status"] == "finished"]
+    for env in ENVS:
+        finals = [r["final"] for r in done if r["env"] == env]
+        low, high = (0.0, 500.0) if env == "CartPole-v1" else (min(finals), max(finals))
+        own = by_env[env]["sensitivity"]["weight"]
+        for x in (1e-4, 1e-3):
+            sub = [r for r in done if r["env"] == env and r["grid"]["agent.norm"] == "weight"]
+            want = sorted((r["final"] - low) / (high - low) for r in sub if r["grid"][LR] == x)
+            assert sorted(v[0] for v in own[repr(x)]) == pytest.approx(want)
+        again = lr_range({float(x): v for x, v in own.items()}, reps=100, seed=0)
+        assert by_env[env]["ranges"]["weight"]["decades"] == pytest.approx(list(again.decades))
+        assert f"**{env} alone:**" in text
+        assert (sweep_dir / "figures" / f"lr_sensitivity_{env}.png").stat().st_size > 1000, env
     assert main(["report", str(tmp_path / "nowhere")]) == 2
     assert "not a sweep directory" in capsys.readouterr().err
 

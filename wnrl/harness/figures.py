@@ -63,18 +63,28 @@ def curves(d: Design, rows: list[Row]) -> Curves:
     return out
 
 
-def _lr_figure(summary: Summary, fig_dir: Path, reps: int) -> tuple[str, Path]:
-    """The learning-rate sensitivity figure.
+def _lr_figures(summary: Summary, fig_dir: Path, reps: int) -> list[tuple[str, Path]]:
+    """The learning-rate sensitivity figure over all tasks, and one per environment when there
+    are several.
 
     :param summary: the summary
     :param fig_dir: the figures folder
     :param reps: bootstrap resamples
     """
-    data = {m: {float(x): np.asarray(v) for x, v in d.items()} for m, d in summary.lr_sensitivity.items()}
-    title = "Learning-rate sensitivity (IQM of normalised final scores, 95% CI)"
-    return title, plots.plot_sensitivity(
-        data, fig_dir / "lr_sensitivity.png", title, ylabel="normalised score", reps=reps, seed=summary.seed
-    )
+    what = "(IQM of normalised final scores, 95% CI)"
+    panels = [(f"Learning-rate sensitivity {what}", "lr_sensitivity.png", summary.lr_sensitivity)]
+    for env, per in summary.lr_by_env.items():
+        panels.append(
+            (f"Learning-rate sensitivity, {env} {what}", f"lr_sensitivity_{_slug(env)}.png", per["sensitivity"])
+        )
+    figs = []
+    for name, file, sensitivity in panels:
+        data = {m: {float(x): np.asarray(v) for x, v in d.items()} for m, d in sensitivity.items()}
+        path = plots.plot_sensitivity(
+            data, fig_dir / file, name, ylabel="normalised score", reps=reps, seed=summary.seed
+        )
+        figs.append((name, path))
+    return figs
 
 
 def _summary_figures(summary: Summary, fig_dir: Path) -> list[tuple[str, Path]]:
@@ -139,5 +149,5 @@ def make_figures(sweep_dir: Path, rows: list[Row], summary: Summary, reps: int =
         figs.append((f"Learning curves: {label} (IQM over seeds, 95% CI)", path))
     figs += _summary_figures(summary, fig_dir)
     if summary.lr_sensitivity:
-        figs.append(_lr_figure(summary, fig_dir, reps))
+        figs += _lr_figures(summary, fig_dir, reps)
     return figs

@@ -124,10 +124,14 @@ def lr_ranges(sensitivity: Mapping[str, Mapping[str, Any]], reps: int, seed: int
     return out
 
 
-def lr_range_section(ranges: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def lr_range_section(
+    ranges: Mapping[str, Mapping[str, Any]], by_env: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[str]:
     """The report's section on the learning-rate ranges (empty without any).
 
-    :param ranges: ``{line: LrRange as a dict}`` (as in ``summary.json``)
+    :param ranges: ``{line: LrRange as a dict}`` (as in ``summary.json``), over all tasks
+    :param by_env: ``{env: {"ranges": ...}}``, the same per environment (``summary.json``'s
+        ``lr_by_env``), when there are several
     """
     if not ranges:
         return []
@@ -140,6 +144,16 @@ def lr_range_section(ranges: Mapping[str, Mapping[str, Any]]) -> list[str]:
         f"{first['grid_decades']:.2f}); 95% CI: stratified bootstrap, the best learning rate redrawn in "
         "every resample.",
         "",
+        *_range_table(ranges),
+    ]
+    for env, per in (by_env or {}).items():
+        if per["ranges"]:
+            lines += [f"**{env} alone:**", "", *_range_table(per["ranges"])]
+    return lines
+
+
+def _range_table(ranges: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    lines = [
         f"| method | best learning rate | best IQM | within {FRACTION:.0%} of it | width (decades) [95% CI] |",
         "|---|---|---|---|---|",
     ]

@@ -210,7 +210,7 @@ def _comparison_section(summary: Summary) -> list[str]:
         lines += _poi_section(summary)
     if summary.aggregate:
         lines += _aggregate_section(summary)
-    return lines + lr_range_section(summary.lr_ranges)
+    return lines + lr_range_section(summary.lr_ranges, summary.lr_by_env)
 
 
 def _figures_section(sweep_dir: Path, figs: list[tuple[str, Path]]) -> list[str]:

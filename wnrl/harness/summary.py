@@ -49,6 +49,7 @@ __all__ = [
     "TaskScores",
     "analyse",
     "group_summaries",
+    "lr_by_env",
     "lr_sensitivity",
     "normalisations",
     "poi_vs_baseline",
@@ -316,6 +317,30 @@ def lr_sensitivity(d: Design, rows: list[Row], norm: dict[str, Normalisation]) -
     return out
 
 
+def lr_by_env(
+    d: Design, rows: list[Row], norm: dict[str, Normalisation], reps: int, seed: int
+) -> dict[str, dict[str, Any]]:
+    """Per environment, when the runs have several: its own :func:`lr_sensitivity` and learning-rate
+    ranges (``{env: {"sensitivity": ..., "ranges": ...}}``; empty otherwise). The pooled ones mix
+    the environments; a learning rate that suits one may not suit the other.
+
+    :param d: the design
+    :param rows: all rows
+    :param norm: the normalisation of each environment
+    :param reps: bootstrap resamples
+    :param seed: bootstrap seed
+    """
+    envs = list(dict.fromkeys(r.env_id for r in rows))
+    if LR_KEY not in d.keys or len(envs) < 2:
+        return {}
+    out = {}
+    for env in envs:
+        sensitivity = lr_sensitivity(d, [r for r in rows if r.env_id == env], norm)
+        ranges = {line: asdict(r) for line, r in lr_ranges(sensitivity, reps, seed).items()}
+        out[env] = {"sensitivity": sensitivity, "ranges": ranges}
+    return out
+
+
 def _lr_scores(d: Design, sub: list[Row], norm: dict[str, Normalisation]) -> list[Any]:
     """The (seeds × tasks) matrix (as lists) of ``sub``'s normalised scores, else their list.
 
@@ -355,6 +380,7 @@ class Summary:
     :param lr_sensitivity: see :func:`lr_sensitivity` (empty unless the grid varies the learning rate)
     :param lr_ranges: per line of ``lr_sensitivity``, the learning-rate range within 90% of its
         best IQM (:func:`wnrl.harness.lr_range.lr_ranges`, as dicts)
+    :param lr_by_env: the same per environment when there are several (see :func:`lr_by_env`)
     :param seed_plan: how many seeds (see :func:`wnrl.harness.plan.plan`)
     :param plan_width: the plan's target IQM interval width
     :param plan_poi: the probability of improvement the plan's power is for
@@ -376,6 +402,7 @@ class Summary:
     profiles: Profiles | None
     lr_sensitivity: dict[str, dict[str, Any]]
     lr_ranges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lr_by_env: dict[str, dict[str, Any]] = field(default_factory=dict)
     seed_plan: SeedPlan = field(default_factory=lambda: ([], []))
     plan_width: float = PLAN_WIDTH
     plan_poi: float = PLAN_POI
@@ -406,6 +433,7 @@ class Summary:
             "profiles": (None if self.profiles is None else {"taus": self.profiles.taus, **self.profiles.by_method}),
             "lr_sensitivity": self.lr_sensitivity,
             "lr_ranges": self.lr_ranges,
+            **({"lr_by_env": self.lr_by_env} if self.lr_by_env else {}),
             "seed_plan": {
                 "width": self.plan_width,
                 "target_poi": self.plan_poi,
@@ -481,6 +509,7 @@ def analyse(
         profiles=profiles(scores.normalised, reps, seed),
         lr_sensitivity=sensitivity,
         lr_ranges={line: asdict(r) for line, r in lr_ranges(sensitivity, reps, seed).items()},
+        lr_by_env=lr_by_env(d, rows, norm, reps, seed),
         seed_plan=plan(scores.normalised, scores.raw, d.baseline, plan_width, plan_poi, seed=seed)
         if scores.normalised
         else ([], []),
