@@ -478,7 +478,7 @@ def test_known_return_ranges_normalise_and_others_use_the_sweeps_own_range() -> 
     by the min/max final return of its runs."""
     from types import SimpleNamespace
 
-    from wnrl.harness.summary import KNOWN_RANGES, normalisations
+    from wnrl.harness.scores import KNOWN_RANGES, normalisations
     from wnrl.harness.tune.objective import Scorer
 
     scores = [("Acrobot-v1", -80.0), ("Acrobot-v1", -300.0), ("MountainCarContinuous-v0", -20.0)]

@@ -24,12 +24,12 @@ _EXPORTS = {
         "build_report",
         "load_rows",
         "analyse",
-        "KNOWN_RANGES",
         "render_markdown",
         "make_figures",
         "write_results_csv",
     ),
     "wnrl.harness.summary": ("Summary",),
+    "wnrl.harness.scores": ("KNOWN_RANGES",),
     "wnrl.harness.rows": ("Row",),
     "wnrl.harness.stats": (
         "iqm",

@@ -23,7 +23,7 @@ from wnrl.harness.figures import make_figures
 from wnrl.harness.lr_range import lr_range_section
 from wnrl.harness.plan import CANDIDATE_SEEDS
 from wnrl.harness.rows import STATUS_TEXT, Row, load_rows, show
-from wnrl.harness.summary import KNOWN_RANGES, LR_KEY, Summary, analyse
+from wnrl.harness.summary import Summary, analyse
 from wnrl.harness.tables import (
     PROBLEM_COLUMNS,
     aggregate_columns,
@@ -35,8 +35,6 @@ from wnrl.harness.tables import (
 from wnrl.train.record import atomic_write_text
 
 __all__ = [
-    "KNOWN_RANGES",
-    "LR_KEY",
     "MIN_SEEDS",
     "analyse",
     "build_report",

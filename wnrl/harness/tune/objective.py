@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from wnrl.config import ConfigError
 from wnrl.harness import stats
-from wnrl.harness.summary import KNOWN_RANGES
+from wnrl.harness.scores import KNOWN_RANGES
 from wnrl.train.record import RunRecord
 
 __all__ = ["Scorer", "curve_points"]
