@@ -116,8 +116,26 @@ def _write_run(run_dir: Path, i: int, r: dict[str, Any]) -> None:
                 steps=3000,
                 final=Evaluation(mean=final, std=1.0, episodes=[final]),
                 curve=Curve(steps=STEPS, mean=curve, std=[0.0, 0.0, 0.0]),
+                diagnostics=_diagnostics(r),
             ),
         )
+
+
+def _diagnostics(r: dict[str, Any]) -> dict[str, float]:
+    """Per-layer diagnostics as a run records them (layer names differ by norm); ``r["eff_lr"]``
+    and ``r["srank"]`` get the values the report should reduce them to."""
+    lr = r["grid"].get(LR, 1e-3)
+    base = (float(lr[4:]) if isinstance(lr, str) else lr) * (1 + 0.1 * r["seed"])
+    layers = [base, 3 * base, 10 * base] if r["grid"]["agent.norm"] != "weight" else [base, 2 * base, 100 * base]
+    prefix = "net_0_" if r["grid"]["agent.norm"] == "batch" else "net_"
+    r["eff_lr"], r["srank"] = float(np.median(layers)), (20.0 + r["seed"] + 30.0) / 2
+    return {
+        **{f"{prefix}{i}/eff_lr:mean": v for i, v in enumerate(layers)},
+        f"{prefix}0/eff_lr": 1e6,  # the last value, not the run's mean: not used
+        "pi/srank:mean": 20.0 + r["seed"],
+        "vf/srank:mean": 30.0,
+        "q_bias_rel:mean": float("nan"),  # not finite: left out
+    }
 
 
 def make_sweep_dir(root: Path, lr: bool = False) -> tuple[Path, list[dict[str, Any]]]:
@@ -282,7 +300,8 @@ def test_learning_rate_sensitivity_figure_and_cli(tmp_path: Path, capsys: pytest
 
 
 def _numbers(x: Any) -> set[str]:
-    """Every number of a JSON value as the report may print it (1 or 3 decimals), and its strings."""
+    """Every number of a JSON value as the report may print it (1 or 3 decimals, 3 significant
+    digits), and its strings."""
     if isinstance(x, dict):
         return set().union(*(_numbers(v) for v in x.values())) if x else set()
     if isinstance(x, list):
@@ -290,7 +309,7 @@ def _numbers(x: Any) -> set[str]:
     if isinstance(x, bool) or x is None:
         return set()
     if isinstance(x, (int, float)):
-        return {f"{x:.1f}", f"{x:.3f}", f"{x:g}"}
+        return {f"{x:.1f}", f"{x:.3f}", f"{x:g}", f"{x:.3g}"}
     return {str(x)}
 
 
@@ -488,3 +507,33 @@ def test_known_return_ranges_normalise_and_others_use_the_sweeps_own_range() -> 
     assert norm["Acrobot-v1"](-100.0) == pytest.approx(0.8)
     assert (norm["MountainCarContinuous-v0"].low, norm["MountainCarContinuous-v0"].high) == (-20.0, 90.0)
     assert Scorer("final", "iqm", ["env.id"], {}).normalise("Acrobot-v1", -100.0, 2) == pytest.approx(0.8)
+
+
+def test_mechanism_diagnostics_per_method_and_learning_rate(tmp_path: Path) -> None:
+    """Layer diagnostics are reduced per run (median over layers of eff_lr, mean over networks of
+    srank; non-finite values left out) and compared per method with a stratified interval."""
+    sweep_dir, rows = make_sweep_dir(tmp_path / "lr", lr=True)
+    build_report(sweep_dir, reps=REPS)
+    summary = json.loads((sweep_dir / "summary.json").read_text())
+    diag = summary["diagnostics"]
+    assert set(diag) == {"eff_lr", "srank"}  # q_bias_rel is NaN in every run
+    done = [r for r in rows if r["status"] == "finished"]
+    for norm in NORMS:
+        for name in ("eff_lr", "srank"):
+            cells = [
+                {r["seed"]: r[name] for r in done if r["grid"]["agent.norm"] == norm and (r["env"], r["grid"][LR]) == t}
+                for t in dict.fromkeys((r["env"], r["grid"][LR]) for r in done)
+            ]
+            seeds = sorted(set.intersection(*(set(c) for c in cells)))
+            m = np.array([[c[s] for c in cells] for s in seeds])
+            assert diag[name][norm] == pytest.approx(list(stats.stratified_bootstrap_ci(m, stats.iqm, REPS, seed=0)))
+    text = (sweep_dir / "report.md").read_text()
+    point, lo, hi = diag["eff_lr"]["weight"]
+    assert f"| weight | {point:.3g} [{lo:.3g}, {hi:.3g}] |" in text and "### Mechanism diagnostics" in text
+    # eff_lr against the constant learning rates (not the lin schedule), and its figure
+    by_lr = summary["eff_lr_by_lr"]
+    assert set(by_lr["none"]) == {"0.0001", "0.001"}
+    want = sorted(r["eff_lr"] for r in done if r["grid"]["agent.norm"] == "none" and r["grid"][LR] == 1e-3)
+    got = sorted(v for row in by_lr["none"]["0.001"] for v in row)
+    assert len(got) <= len(want) and set(got) <= set(want)
+    assert (sweep_dir / "figures" / "eff_lr.png").stat().st_size > 1000

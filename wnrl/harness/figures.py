@@ -84,6 +84,13 @@ def _lr_figures(summary: Summary, fig_dir: Path, reps: int) -> list[tuple[str, P
             data, fig_dir / file, name, ylabel="normalised score", reps=reps, seed=summary.seed
         )
         figs.append((name, path))
+    if summary.eff_lr_by_lr:
+        name = "Effective learning rate per step (IQM over runs, 95% CI)"
+        data = {m: {float(x): np.asarray(v) for x, v in d.items()} for m, d in summary.eff_lr_by_lr.items()}
+        path = plots.plot_sensitivity(
+            data, fig_dir / "eff_lr.png", name, ylabel="‖ΔW‖ / ‖W‖ per step", reps=reps, seed=summary.seed, log_y=True
+        )
+        figs.append((name, path))
     return figs
 
 

@@ -378,6 +378,7 @@ def plot_sensitivity(
     statistic: str = "iqm",
     confidence: float = 0.95,
     colors: Mapping[str, str] | None = None,
+    log_y: bool = False,
 ) -> Path:
     """Hyperparameter sensitivity: statistic with a bootstrap CI per x value, one line per label.
 
@@ -396,6 +397,7 @@ def plot_sensitivity(
     :param statistic: ``"iqm"``, ``"mean"`` or ``"median"``.
     :param confidence: interval coverage.
     :param colors: per-call label -> colour overrides.
+    :param log_y: logarithmic y axis (the values must be > 0).
     :returns: the written path.
     """
     _nonempty(data, "data")
@@ -426,6 +428,8 @@ def plot_sensitivity(
         )
     if log_x:
         ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
     ax.set_xticks(all_x)
     ax.set_xticklabels([f"{x:g}" for x in all_x])
     ax.minorticks_off()

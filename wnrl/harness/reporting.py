@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from wnrl.harness.diagnostics import diagnostics_section
 from wnrl.harness.figures import make_figures
 from wnrl.harness.lr_range import lr_range_section
 from wnrl.harness.plan import CANDIDATE_SEEDS
@@ -342,7 +343,7 @@ def render_markdown(
     """
     warning = seeds_warning(summary)
     lines = [*_header(index, summary), *([f"> **Warning:** {warning}", ""] if warning else [])]
-    lines += [*_groups_section(summary), *_comparison_section(summary)]
+    lines += [*_groups_section(summary), *_comparison_section(summary), *diagnostics_section(summary.diagnostics)]
     lines += [line for note in summary.scores.notes for line in (f"> Note: {note}.", "")]
     lines += plan_section(summary)
     lines += _figures_section(sweep_dir, figs) + _problem_sections(rows) + _reproducibility(sweep_dir, rows)

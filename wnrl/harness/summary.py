@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wnrl.harness import stats
+from wnrl.harness.diagnostics import compare_diagnostics, eff_lr_by_lr
 from wnrl.harness.lr_range import lr_ranges
 from wnrl.harness.plan import MethodPlan, PairPlan, plan
 from wnrl.harness.rows import Design, Row, count_statuses, design, finished
@@ -202,6 +203,10 @@ class Summary:
     :param lr_ranges: per line of ``lr_sensitivity``, the learning-rate range within 90% of its
         best IQM (:func:`wnrl.harness.lr_range.lr_ranges`, as dicts)
     :param lr_by_env: the same per environment when there are several (see :func:`lr_by_env`)
+    :param diagnostics: the mechanism diagnostics per method (see
+        :func:`wnrl.harness.diagnostics.compare_diagnostics`)
+    :param eff_lr_by_lr: the effective learning rate per method and learning rate (see
+        :func:`wnrl.harness.diagnostics.eff_lr_by_lr`)
     :param seed_plan: how many seeds (see :func:`wnrl.harness.plan.plan`)
     :param plan_width: the plan's target IQM interval width
     :param plan_poi: the probability of improvement the plan's power is for
@@ -224,6 +229,8 @@ class Summary:
     lr_sensitivity: dict[str, dict[str, Any]]
     lr_ranges: dict[str, dict[str, Any]] = field(default_factory=dict)
     lr_by_env: dict[str, dict[str, Any]] = field(default_factory=dict)
+    diagnostics: dict[str, dict[str, Interval]] = field(default_factory=dict)
+    eff_lr_by_lr: dict[str, dict[str, Any]] = field(default_factory=dict)
     seed_plan: SeedPlan = field(default_factory=lambda: ([], []))
     plan_width: float = PLAN_WIDTH
     plan_poi: float = PLAN_POI
@@ -255,6 +262,8 @@ class Summary:
             "lr_sensitivity": self.lr_sensitivity,
             "lr_ranges": self.lr_ranges,
             **({"lr_by_env": self.lr_by_env} if self.lr_by_env else {}),
+            "diagnostics": self.diagnostics,
+            **({"eff_lr_by_lr": self.eff_lr_by_lr} if self.eff_lr_by_lr else {}),
             "seed_plan": {
                 "width": self.plan_width,
                 "target_poi": self.plan_poi,
@@ -331,6 +340,8 @@ def analyse(
         lr_sensitivity=sensitivity,
         lr_ranges={line: asdict(r) for line, r in lr_ranges(sensitivity, reps, seed).items()},
         lr_by_env=lr_by_env(d, rows, norm, reps, seed),
+        diagnostics=compare_diagnostics(d, rows, reps, seed),
+        eff_lr_by_lr=eff_lr_by_lr(d, rows),
         seed_plan=plan(scores.normalised, scores.raw, d.baseline, plan_width, plan_poi, seed=seed)
         if scores.normalised
         else ([], []),

@@ -1,0 +1,151 @@
+r"""The mechanism diagnostics of a sweep's runs, compared across methods: why a norm helps or hurts.
+
+Every run records diagnostics per layer and per network (:mod:`wnrl.train.mechanisms`,
+``docs/diagnostics.md``). Layer names differ between norms (a batch-norm layer shifts the indices),
+so each run is first reduced to numbers every method has (:data:`DIAGNOSTICS`):
+
+* ``eff_lr``: the effective learning rate :math:`\lVert W_{t+1} - W_t\rVert_F / \lVert W_t\rVert_F`
+  of one optimizer step, averaged over the run; the median over the layers;
+* ``param_norm_growth``: :math:`\lVert\theta_T\rVert / \lVert\theta_0\rVert` of the raw weight
+  parameters (``v`` for weight norm) at the end; the median over the layers;
+* ``dormant_frac``: the τ-dormant fraction of the penultimate units, averaged over the run; the
+  mean over the networks;
+* ``srank``: the effective rank of the penultimate features, averaged over the run; the mean over
+  the networks;
+* ``q_bias_rel``: :math:`(\hat Q(s_0, \pi(s_0)) - G_0) / |G_0|` at evaluation start states,
+  averaged over the run (algorithms with a Q-function).
+
+Per method and diagnostic: the IQM over the runs with a 95% stratified bootstrap interval (tasks
+are the strata, as for the scores), over the tasks where every run of the method has the value.
+When the grid varies the learning rate, ``eff_lr`` is also given per learning rate
+(:func:`eff_lr_by_lr`): weight norm's claimed mechanism is that the growth of
+:math:`\lVert v\rVert` shrinks the effective step, so its ``eff_lr`` should rise less than
+linearly with the nominal learning rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from wnrl.harness import stats
+from wnrl.harness.rows import Design, Row, finished
+from wnrl.harness.scores import LR_KEY, seed_matrix
+from wnrl.harness.stats import Interval
+from wnrl.registry import schedule_start
+
+__all__ = ["DIAGNOSTICS", "compare_diagnostics", "diagnostics_section", "eff_lr_by_lr", "reduce_diagnostics"]
+
+#: name -> (the suffix of the record's keys it reduces, how: ``median`` or ``mean``, what it is).
+DIAGNOSTICS: dict[str, tuple[str, str, str]] = {
+    "eff_lr": ("/eff_lr:mean", "median", "effective learning rate per step (median over layers)"),
+    "param_norm_growth": ("/param_norm_growth", "median", "weight-norm growth since the start (median over layers)"),
+    "dormant_frac": ("/dormant_frac:mean", "mean", "dormant fraction of penultimate units"),
+    "srank": ("/srank:mean", "mean", "effective rank of penultimate features"),
+    "q_bias_rel": ("q_bias_rel:mean", "mean", "relative Q-value bias at start states"),
+}
+
+
+def reduce_diagnostics(diagnostics: Mapping[str, float]) -> dict[str, float]:
+    """A run's diagnostics reduced to :data:`DIAGNOSTICS` (those it has, with finite values).
+
+    :param diagnostics: the record's ``diagnostics``
+    """
+    out = {}
+    for name, (suffix, how, _) in DIAGNOSTICS.items():
+        values = [v for k, v in diagnostics.items() if (k == suffix or k.endswith(suffix)) and math.isfinite(v)]
+        if values:
+            out[name] = float(np.median(values) if how == "median" else np.mean(values))
+    return out
+
+
+def compare_diagnostics(d: Design, rows: list[Row], reps: int, seed: int) -> dict[str, dict[str, Interval]]:
+    """``{diagnostic: {method: (IQM, lo, hi)}}`` over the tasks (see the module docstring).
+
+    :param d: the design
+    :param rows: all rows
+    :param reps: bootstrap resamples
+    :param seed: bootstrap seed
+    """
+    done = [r for r in finished(rows) if r.record is not None]
+    reduced = {r.id: reduce_diagnostics(r.record.diagnostics) for r in done if r.record is not None}
+    tasks = list(dict.fromkeys(d.task(r) for r in done))
+    out: dict[str, dict[str, Interval]] = {}
+    for name in DIAGNOSTICS:
+        for m in d.methods:
+            cells = [
+                {
+                    r.seed: reduced[r.id][name]
+                    for r in done
+                    if d.method(r) == m and d.task(r) == t and name in reduced[r.id]
+                }
+                for t in tasks
+            ]
+            mat, _ = seed_matrix([c for c in cells if c])
+            if mat is not None:
+                out.setdefault(name, {})[m] = stats.stratified_bootstrap_ci(mat, stats.iqm, reps, seed=seed)
+    return out
+
+
+def eff_lr_by_lr(d: Design, rows: list[Row]) -> dict[str, dict[str, Any]]:
+    """``eff_lr`` per method and constant learning rate, ``{method: {repr(lr): matrix}}``, the
+    (seeds × tasks) matrix over the other task keys as lists; empty unless the grid varies the
+    learning rate.
+
+    :param d: the design
+    :param rows: all rows
+    """
+    if LR_KEY not in d.keys or d.method_key == LR_KEY:
+        return {}
+    done = [r for r in finished(rows) if r.record is not None]
+    out: dict[str, dict[str, Any]] = {}
+    for m in d.methods:
+        for lr in dict.fromkeys(r.grid[LR_KEY] for r in done):
+            x = schedule_start(lr)
+            if x is None or x <= 0 or str(lr).startswith("lin_"):
+                continue
+            sub = [r for r in done if d.method(r) == m and r.grid[LR_KEY] == lr]
+            tasks = list(dict.fromkeys(d.task(r, (LR_KEY,)) for r in sub))
+            cells = [
+                {r.seed: v for r in sub if d.task(r, (LR_KEY,)) == t and (v := _eff_lr(r)) is not None} for t in tasks
+            ]
+            mat, _ = seed_matrix([c for c in cells if c])
+            if mat is not None:
+                out.setdefault(m, {})[repr(x)] = mat.tolist()
+    return out
+
+
+def _eff_lr(row: Row) -> float | None:
+    return reduce_diagnostics(row.record.diagnostics).get("eff_lr") if row.record is not None else None
+
+
+def diagnostics_section(diagnostics: Mapping[str, Mapping[str, Interval]]) -> list[str]:
+    """The report's section on the diagnostics (empty without any).
+
+    :param diagnostics: the output of :func:`compare_diagnostics` (or ``summary.json``'s)
+    """
+    if not diagnostics:
+        return []
+    names = list(diagnostics)
+    methods = list(dict.fromkeys(m for per in diagnostics.values() for m in per))
+    lines = [
+        "### Mechanism diagnostics",
+        "",
+        "Per run, reduced to numbers every norm has (`wnrl/harness/diagnostics.py`; definitions in "
+        "`docs/diagnostics.md`); IQM over the runs [95% stratified bootstrap CI]. "
+        + "; ".join(f"`{n}`: {DIAGNOSTICS[n][2]}" for n in names)
+        + ".",
+        "",
+        "| method | " + " | ".join(f"`{n}`" for n in names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for m in methods:
+        cells = []
+        for n in names:
+            v = diagnostics[n].get(m)
+            cells.append("—" if v is None else f"{v[0]:.3g} [{v[1]:.3g}, {v[2]:.3g}]")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
