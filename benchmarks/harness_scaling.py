@@ -99,10 +99,10 @@ def start_fork_server() -> float:
     took; 0 where the platform spawns its workers instead."""
     from wnrl.harness.backends import worker_context
 
+    start = time.perf_counter()  # worker_context() starts the server
     ctx = worker_context()
     if ctx.get_start_method() != "forkserver":
         return 0.0
-    start = time.perf_counter()
     proc = ctx.Process(target=os.getpid)  # the first fork waits until the server has imported all
     proc.start()
     proc.join()

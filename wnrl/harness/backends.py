@@ -54,23 +54,34 @@ def _start_forkserver() -> None:
     """Start the fork server (once per process) importing from this process's ``sys.path``.
 
     The server is a ``python -c`` child: left alone it would put the current directory first on
-    its path (a checkout of wnrl there would shadow the installed one the sweep runs) and, before
-    Python 3.13, ignore the ``sys.path`` multiprocessing hands it. So it starts with
-    ``PYTHONSAFEPATH`` (no current directory) and this process's path as ``PYTHONPATH``.
+    its path (a checkout of wnrl there would shadow the installed one the sweep runs, and every
+    worker would inherit it) and, before Python 3.12.8 / 3.13.1, ignore the ``sys.path``
+    multiprocessing hands it. So it starts with this process's path as ``PYTHONPATH`` and without
+    the current directory: ``PYTHONSAFEPATH`` on Python 3.11+, a neutral working directory on
+    3.10. The variables are restored at once, and :func:`init_worker` gives each worker the
+    sweep's own environment. A server already running (started earlier in this process) is kept.
     """
     from multiprocessing import forkserver
 
-    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "PYTHONSAFEPATH")}
-    os.environ["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
+    saved = {k: os.environ.get(k) for k in _SERVER_VARS}
+    cwd = os.getcwd()
+    os.environ["PYTHONPATH"] = os.pathsep.join(os.fspath(p) or cwd for p in sys.path)
     os.environ["PYTHONSAFEPATH"] = "1"
     try:
+        if sys.version_info < (3, 11):
+            os.chdir(os.path.dirname(os.path.abspath(sys.executable)))
         forkserver.ensure_running()
     finally:
+        os.chdir(cwd)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+#: The variables :func:`_start_forkserver` sets for the server only.
+_SERVER_VARS = ("PYTHONPATH", "PYTHONSAFEPATH")
 
 
 def worker_args(gpu_slots: Any = None) -> tuple[Any, ...]:

@@ -16,7 +16,8 @@ so each run is first reduced to numbers every method has (:data:`DIAGNOSTICS`):
   averaged over the run (algorithms with a Q-function).
 
 Per method and diagnostic: the IQM over the runs with a 95% stratified bootstrap interval (tasks
-are the strata, as for the scores), over the tasks where every run of the method has the value.
+are the strata, as for the scores), over the tasks where every method that reports the
+diagnostic has a value, and the seeds that have it in every one of those tasks.
 When the grid varies the learning rate, ``eff_lr`` is also given per learning rate
 (:func:`eff_lr_by_lr`): weight norm's claimed mechanism is that the growth of
 :math:`\lVert v\rVert` shrinks the effective step, so its ``eff_lr`` should rise less than
@@ -30,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from wnrl.harness import stats
 from wnrl.harness.rows import Design, Row, finished
@@ -56,7 +58,7 @@ def reduce_diagnostics(diagnostics: Mapping[str, float]) -> dict[str, float]:
     """
     out = {}
     for name, (suffix, how, _) in DIAGNOSTICS.items():
-        values = [v for k, v in diagnostics.items() if (k == suffix or k.endswith(suffix)) and math.isfinite(v)]
+        values = [v for k, v in diagnostics.items() if k.endswith(suffix) and math.isfinite(v)]
         if values:
             out[name] = float(np.median(values) if how == "median" else np.mean(values))
     return out
@@ -70,62 +72,80 @@ def compare_diagnostics(d: Design, rows: list[Row], reps: int, seed: int) -> dic
     :param reps: bootstrap resamples
     :param seed: bootstrap seed
     """
-    done = [r for r in finished(rows) if r.record is not None]
-    reduced = {r.id: reduce_diagnostics(r.record.diagnostics) for r in done if r.record is not None}
-    tasks = list(dict.fromkeys(d.task(r) for r in done))
+    values = _reduced(rows)
+    tasks = list(dict.fromkeys(d.task(r) for r, _ in values))
     out: dict[str, dict[str, Interval]] = {}
     for name in DIAGNOSTICS:
-        for m in d.methods:
-            cells = [
-                {
-                    r.seed: reduced[r.id][name]
-                    for r in done
-                    if d.method(r) == m and d.task(r) == t and name in reduced[r.id]
-                }
-                for t in tasks
+        cells = {
+            m: [
+                {r.seed: v[name] for r, v in values if d.method(r) == m and d.task(r) == t and name in v} for t in tasks
             ]
-            mat, _ = seed_matrix([c for c in cells if c])
-            if mat is not None:
-                out.setdefault(name, {})[m] = stats.stratified_bootstrap_ci(mat, stats.iqm, reps, seed=seed)
+            for m in d.methods
+        }
+        for m, mat in _common_matrices(cells).items():
+            out.setdefault(name, {})[m] = stats.stratified_bootstrap_ci(mat, stats.iqm, reps, seed=seed)
     return out
 
 
 def eff_lr_by_lr(d: Design, rows: list[Row]) -> dict[str, dict[str, Any]]:
     """``eff_lr`` per method and constant learning rate, ``{method: {repr(lr): matrix}}``, the
     (seeds × tasks) matrix over the other task keys as lists; empty unless the grid varies the
-    learning rate.
+    learning rate and the methods are another key.
 
     :param d: the design
     :param rows: all rows
     """
     if LR_KEY not in d.keys or d.method_key == LR_KEY:
         return {}
-    done = [r for r in finished(rows) if r.record is not None]
+    values = [(r, v["eff_lr"]) for r, v in _reduced(rows) if "eff_lr" in v]
     out: dict[str, dict[str, Any]] = {}
-    for m in d.methods:
-        for lr in dict.fromkeys(r.grid[LR_KEY] for r in done):
-            x = schedule_start(lr)
-            if x is None or x <= 0 or str(lr).startswith("lin_"):
-                continue
-            sub = [r for r in done if d.method(r) == m and r.grid[LR_KEY] == lr]
-            tasks = list(dict.fromkeys(d.task(r, (LR_KEY,)) for r in sub))
-            cells = [
-                {r.seed: v for r in sub if d.task(r, (LR_KEY,)) == t and (v := _eff_lr(r)) is not None} for t in tasks
-            ]
-            mat, _ = seed_matrix([c for c in cells if c])
-            if mat is not None:
-                out.setdefault(m, {})[repr(x)] = mat.tolist()
+    for lr in dict.fromkeys(r.grid[LR_KEY] for r, _ in values):
+        x = schedule_start(lr)
+        if x is None or not math.isfinite(x) or x <= 0 or str(lr).startswith("lin_"):
+            continue
+        sub = [(r, v) for r, v in values if r.grid[LR_KEY] == lr]
+        tasks = list(dict.fromkeys(d.task(r, (LR_KEY,)) for r, _ in sub))
+        cells = {
+            m: [{r.seed: v for r, v in sub if d.method(r) == m and d.task(r, (LR_KEY,)) == t} for t in tasks]
+            for m in d.methods
+        }
+        for m, mat in _common_matrices(cells).items():
+            out.setdefault(m, {})[repr(x)] = mat.tolist()
     return out
 
 
-def _eff_lr(row: Row) -> float | None:
-    return reduce_diagnostics(row.record.diagnostics).get("eff_lr") if row.record is not None else None
+def _reduced(rows: list[Row]) -> list[tuple[Row, dict[str, float]]]:
+    """The finished rows with their reduced diagnostics (:func:`reduce_diagnostics`).
+
+    :param rows: all rows
+    """
+    return [(r, reduce_diagnostics(r.record.diagnostics)) for r in finished(rows) if r.record is not None]
 
 
-def diagnostics_section(diagnostics: Mapping[str, Mapping[str, Interval]]) -> list[str]:
+def _common_matrices(cells: dict[str, list[dict[int, float]]]) -> dict[str, NDArray[np.float64]]:
+    """Per method, the (seeds × tasks) matrix over the tasks where every method that has values
+    has one (so that no method is scored on an easier set of tasks); methods without any are left out.
+
+    :param cells: method -> one ``{seed: value}`` per task (the same tasks for every method)
+    """
+    present = {m: c for m, c in cells.items() if any(c)}
+    if not present:
+        return {}
+    ntasks = len(next(iter(present.values())))
+    keep = [t for t in range(ntasks) if all(c[t] for c in present.values())]
+    out = {}
+    for m, c in present.items():
+        mat, _ = seed_matrix([c[t] for t in keep]) if keep else (None, 0)
+        if mat is not None:
+            out[m] = mat
+    return out
+
+
+def diagnostics_section(diagnostics: Mapping[str, Mapping[str, Interval]], over_lrs: bool = False) -> list[str]:
     """The report's section on the diagnostics (empty without any).
 
     :param diagnostics: the output of :func:`compare_diagnostics` (or ``summary.json``'s)
+    :param over_lrs: the learning rate is a task key, so the values pool several learning rates
     """
     if not diagnostics:
         return []
@@ -137,7 +157,13 @@ def diagnostics_section(diagnostics: Mapping[str, Mapping[str, Interval]]) -> li
         "Per run, reduced to numbers every norm has (`wnrl/harness/diagnostics.py`; definitions in "
         "`docs/diagnostics.md`); IQM over the runs [95% stratified bootstrap CI]. "
         + "; ".join(f"`{n}`: {DIAGNOSTICS[n][2]}" for n in names)
-        + ".",
+        + "."
+        + (
+            " The learning rate is a task here, so these pool all its values (`eff_lr` scales with it): "
+            "the figure of `eff_lr` against the learning rate shows each one."
+            if over_lrs
+            else ""
+        ),
         "",
         "| method | " + " | ".join(f"`{n}`" for n in names) + " |",
         "|---|" + "---|" * len(names),

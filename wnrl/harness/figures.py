@@ -2,7 +2,8 @@
 
 Learning curves per task (one line per method, IQM over seeds with a bootstrap band), the
 final-score intervals, the probability of improvement, the performance profiles and, when the grid
-varies the learning rate, the learning-rate sensitivity. Every number is the summary's or
+varies the learning rate, the learning-rate sensitivity (over all tasks, and per environment when
+there are several) and the effective learning rate against it. Every number is the summary's or
 :mod:`wnrl.harness.stats`'.
 """
 
@@ -64,8 +65,8 @@ def curves(d: Design, rows: list[Row]) -> Curves:
 
 
 def _lr_figures(summary: Summary, fig_dir: Path, reps: int) -> list[tuple[str, Path]]:
-    """The learning-rate sensitivity figure over all tasks, and one per environment when there
-    are several.
+    """The learning-rate sensitivity figure over all tasks, one per environment when there are
+    several, and the effective learning rate against the learning rate (each one when it has data).
 
     :param summary: the summary
     :param fig_dir: the figures folder
@@ -79,7 +80,9 @@ def _lr_figures(summary: Summary, fig_dir: Path, reps: int) -> list[tuple[str, P
         )
     figs = []
     for name, file, sensitivity in panels:
-        data = {m: {float(x): np.asarray(v) for x, v in d.items()} for m, d in sensitivity.items()}
+        data = {m: {float(x): np.asarray(v) for x, v in d.items()} for m, d in sensitivity.items() if d}
+        if not data:
+            continue
         path = plots.plot_sensitivity(
             data, fig_dir / file, name, ylabel="normalised score", reps=reps, seed=summary.seed
         )

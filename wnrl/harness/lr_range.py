@@ -153,6 +153,10 @@ def lr_range_section(
 
 
 def _range_table(ranges: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One table of learning-rate ranges, one line per method.
+
+    :param ranges: ``{line: LrRange as a dict}``
+    """
     lines = [
         f"| method | best learning rate | best IQM | within {FRACTION:.0%} of it | width (decades) [95% CI] |",
         "|---|---|---|---|---|",

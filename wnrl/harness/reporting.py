@@ -24,6 +24,7 @@ from wnrl.harness.figures import make_figures
 from wnrl.harness.lr_range import lr_range_section
 from wnrl.harness.plan import CANDIDATE_SEEDS
 from wnrl.harness.rows import STATUS_TEXT, Row, load_rows, show
+from wnrl.harness.scores import LR_KEY
 from wnrl.harness.summary import Summary, analyse
 from wnrl.harness.tables import (
     PROBLEM_COLUMNS,
@@ -330,6 +331,14 @@ def plan_section(summary: Summary) -> list[str]:
     return [*lines, ""]
 
 
+def _diagnostics(summary: Summary) -> list[str]:
+    """The diagnostics section (it says when the values pool several learning rates).
+
+    :param summary: the summary
+    """
+    return diagnostics_section(summary.diagnostics, over_lrs=LR_KEY in summary.design.task_keys)
+
+
 def render_markdown(
     sweep_dir: Path, index: dict[str, Any], rows: list[Row], summary: Summary, figs: list[tuple[str, Path]]
 ) -> str:
@@ -343,7 +352,7 @@ def render_markdown(
     """
     warning = seeds_warning(summary)
     lines = [*_header(index, summary), *([f"> **Warning:** {warning}", ""] if warning else [])]
-    lines += [*_groups_section(summary), *_comparison_section(summary), *diagnostics_section(summary.diagnostics)]
+    lines += [*_groups_section(summary), *_comparison_section(summary), *_diagnostics(summary)]
     lines += [line for note in summary.scores.notes for line in (f"> Note: {note}.", "")]
     lines += plan_section(summary)
     lines += _figures_section(sweep_dir, figs) + _problem_sections(rows) + _reproducibility(sweep_dir, rows)

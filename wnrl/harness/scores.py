@@ -10,6 +10,7 @@ statistics over tasks use, and the learning-rate sensitivity lines.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,15 +27,18 @@ __all__ = [
     "Normalisation",
     "TaskScores",
     "lr_by_env",
+    "envs_of",
     "lr_sensitivity",
     "normalisations",
     "seed_matrix",
     "task_scores",
 ]
 
-#: Return ranges ``(low, high)`` that normalise an environment's scores: the worst return an
-#: episode can get (a random policy's, near enough) and the best it can. One table for the
-#: reports and the tuner (a tune file's ``ranges`` add to it).
+#: Reference return ranges ``(low, high)`` that normalise an environment's scores: about a random
+#: policy's return and about the best reachable (Acrobot's 0 and Pendulum's 0 are not reached,
+#: Pendulum can fall below -1600), so normalised scores can leave [0, 1], and the optimality gap
+#: is measured against ``high``. One table for the reports and the tuner (a tune file's
+#: ``ranges`` add to it).
 KNOWN_RANGES: dict[str, tuple[float, float]] = {
     "CartPole-v1": (0.0, 500.0),
     "CartPole-v0": (0.0, 200.0),
@@ -167,7 +171,7 @@ def lr_sensitivity(d: Design, rows: list[Row], norm: dict[str, Normalisation]) -
         for lr in dict.fromkeys(r.grid[LR_KEY] for r in rows):
             x = schedule_start(lr)
             sub = [r for r in done if r.grid[LR_KEY] == lr and (m == "all" or d.method(r) == m)]
-            if x is None or x <= 0 or not sub:
+            if x is None or not math.isfinite(x) or x <= 0 or not sub:
                 continue
             line = f"{m} (lin schedule)" if str(lr).startswith("lin_") else m
             out.setdefault(line, {})[repr(x)] = _lr_scores(d, sub, norm)
@@ -187,15 +191,24 @@ def lr_by_env(
     :param reps: bootstrap resamples
     :param seed: bootstrap seed
     """
-    envs = list(dict.fromkeys(r.env_id for r in rows))
-    if LR_KEY not in d.keys or len(envs) < 2:
+    if LR_KEY not in d.keys:
         return {}
-    out = {}
-    for env in envs:
-        sensitivity = lr_sensitivity(d, [r for r in rows if r.env_id == env], norm)
-        ranges = {line: asdict(r) for line, r in lr_ranges(sensitivity, reps, seed).items()}
-        out[env] = {"sensitivity": sensitivity, "ranges": ranges}
-    return out
+    per = {env: lr_sensitivity(d, [r for r in rows if r.env_id == env], norm) for env in envs_of(finished(rows))}
+    per = {env: sensitivity for env, sensitivity in per.items() if sensitivity}
+    if len(per) < 2:
+        return {}
+    return {
+        env: {"sensitivity": sens, "ranges": {line: asdict(r) for line, r in lr_ranges(sens, reps, seed).items()}}
+        for env, sens in per.items()
+    }
+
+
+def envs_of(rows: list[Row]) -> list[str]:
+    """The environments of ``rows``, in the order first seen.
+
+    :param rows: rows (finished ones, so that each has its record's environment)
+    """
+    return list(dict.fromkeys(r.env_id for r in rows))
 
 
 def _lr_scores(d: Design, sub: list[Row], norm: dict[str, Normalisation]) -> list[Any]:

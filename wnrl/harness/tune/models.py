@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["DEFAULT_SPACE", "LR_KEY", "Objective", "Param", "Pruner", "Sampler"]
+from wnrl.harness.scores import LR_KEY
 
-LR_KEY = "agent.hyperparams.learning_rate"
+__all__ = ["DEFAULT_SPACE", "Objective", "Param", "Pruner", "Sampler"]
 
 
 class Param(BaseModel):

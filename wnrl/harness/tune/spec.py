@@ -37,8 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from wnrl.config import ConfigError, read_yaml, resolve_path, validate_model
 from wnrl.config.schema import NAME_PATTERN
 from wnrl.harness.rows import show
+from wnrl.harness.scores import LR_KEY
 from wnrl.harness.sweep import MAX_SEEDS, Sweep, config_paths, expand_sweep
-from wnrl.harness.tune.models import DEFAULT_SPACE, LR_KEY, Objective, Param, Pruner, Sampler
+from wnrl.harness.tune.models import DEFAULT_SPACE, Objective, Param, Pruner, Sampler
 from wnrl.registry import suggest
 
 __all__ = [
