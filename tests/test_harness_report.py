@@ -571,3 +571,29 @@ def test_a_sweep_with_one_environment_left_has_no_per_environment_section(tmp_pa
     assert "lr_by_env" not in summary and summary["lr_ranges"]
     assert "alone:**" not in (sweep_dir / "report.md").read_text()
     assert sorted(p.name for p in (sweep_dir / "figures").glob("lr_sensitivity*.png")) == ["lr_sensitivity.png"]
+
+
+def test_per_environment_iqm_and_probability_of_improvement(tmp_path: Path) -> None:
+    """With two environments the report also compares the norms on each one alone: its tasks
+    (noise levels here), its seeds finished in all of them, its normalisation."""
+    sweep_dir, rows = make_sweep_dir(tmp_path / "s")
+    text = build_report(sweep_dir, reps=REPS).read_text()
+    by_env = json.loads((sweep_dir / "summary.json").read_text())["by_env"]
+    assert list(by_env) == list(ENVS)
+    done = [r for r in rows if r["status"] == "finished"]
+    for env in ENVS:
+        finals = [r["final"] for r in done if r["env"] == env]
+        low, high = (0.0, 500.0) if env == "CartPole-v1" else (min(finals), max(finals))
+        sub = [r for r in done if r["env"] == env]
+        tasks = [(n,) for n in (0.0, 0.2)]
+        of = lambda r: (r["grid"]["env.noise.obs_std"],)  # noqa: E731
+        none = _matrix(sub, "none", "final", tasks, of)
+        for norm in NORMS:
+            x = _matrix(sub, norm, "final", tasks, of)
+            iqm = stats.stratified_bootstrap_ci((x - low) / (high - low), stats.iqm, REPS, seed=0)
+            assert by_env[env]["iqm"][norm] == pytest.approx(list(iqm))
+            if norm != "none":
+                poi = stats.probability_of_improvement_ci(x, none, REPS, seed=0)
+                assert by_env[env]["poi"][f"{norm} vs none"] == pytest.approx(list(poi))
+    assert "### Per environment" in text
+    assert "| method | CartPole-v1: IQM | CartPole-v1: P(X > none) | MountainCarContinuous-v0: IQM |" in text

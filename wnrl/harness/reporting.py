@@ -192,6 +192,35 @@ def _aggregate_section(summary: Summary) -> list[str]:
     ]
 
 
+def _per_env_section(summary: Summary) -> list[str]:
+    """Each method's IQM and probability of improvement per environment (empty with one).
+
+    :param summary: the summary
+    """
+    if not summary.by_env:
+        return []
+    base = summary.design.baseline
+    envs = list(summary.by_env)
+    head = " | ".join(f"{e}: IQM | {e}: P(X > {base})" for e in envs)
+    lines = [
+        "### Per environment",
+        "",
+        f"The same statistics over each environment's tasks alone (IQM of normalised scores, 95% CI; "
+        f"P(X > {base}) averaged over that environment's tasks).",
+        "",
+        f"| method | {head} |",
+        "|---|" + "---|---|" * len(envs),
+    ]
+    for m in summary.design.methods:
+        cells = []
+        for e in envs:
+            iqm, poi = summary.by_env[e]["iqm"].get(m), summary.by_env[e]["poi"].get(f"{m} vs {base}")
+            cells.append("—" if iqm is None else f"{iqm[0]:.3f} [{iqm[1]:.3f}, {iqm[2]:.3f}]")
+            cells.append("—" if poi is None else f"{poi[0]:.3f} [{poi[1]:.3f}, {poi[2]:.3f}]")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def _comparison_section(summary: Summary) -> list[str]:
     """The comparison of the methods over all tasks (empty without one).
 
@@ -210,6 +239,7 @@ def _comparison_section(summary: Summary) -> list[str]:
         lines += _poi_section(summary)
     if summary.aggregate:
         lines += _aggregate_section(summary)
+    lines += _per_env_section(summary)
     return lines + lr_range_section(summary.lr_ranges, summary.lr_by_env)
 
 

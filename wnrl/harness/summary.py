@@ -36,6 +36,7 @@ from wnrl.harness.rows import Design, Row, count_statuses, design, finished
 from wnrl.harness.scores import (
     Normalisation,
     TaskScores,
+    envs_of,
     lr_by_env,
     lr_sensitivity,
     normalisations,
@@ -52,6 +53,7 @@ __all__ = [
     "Summary",
     "analyse",
     "group_summaries",
+    "per_env",
     "poi_vs_baseline",
     "profiles",
     "summarize_group",
@@ -150,6 +152,32 @@ def poi_vs_baseline(d: Design, raw: dict[str, NDArray[np.float64]], reps: int, s
     return stats.pairwise_probability_of_improvement(raw, pairs, reps, seed) if pairs else {}
 
 
+def per_env(d: Design, rows: list[Row], norm: dict[str, Normalisation], reps: int, seed: int) -> dict[str, Any]:
+    """Per environment, when the finished runs have several: each method's IQM (normalised) and
+    P(method > baseline) over that environment's tasks alone, ``{env: {"iqm": {method: interval},
+    "poi": {"X vs baseline": interval}}}`` (empty otherwise). The statistics over all tasks mix
+    the environments; one can hide what happens on the other.
+
+    :param d: the design
+    :param rows: all rows
+    :param norm: the normalisation of each environment
+    :param reps: bootstrap resamples
+    :param seed: bootstrap seed
+    """
+    envs = envs_of(finished(rows))
+    if len(envs) < 2:
+        return {}
+    out = {}
+    for env in envs:
+        scores = task_scores(d, [r for r in rows if r.env_id == env], norm)
+        if scores.normalised:
+            iqm = {
+                m: stats.stratified_bootstrap_ci(x, stats.iqm, reps, seed=seed) for m, x in scores.normalised.items()
+            }
+            out[env] = {"iqm": iqm, "poi": poi_vs_baseline(d, scores.raw, reps, seed)}
+    return out if len(out) >= 2 else {}
+
+
 @dataclass(frozen=True)
 class Profiles:
     """Performance profiles of the methods: the fraction of runs above each ``tau``, with bands.
@@ -205,6 +233,8 @@ class Summary:
     :param lr_by_env: the same per environment when there are several (see :func:`lr_by_env`)
     :param diagnostics: the mechanism diagnostics per method (see
         :func:`wnrl.harness.diagnostics.compare_diagnostics`)
+    :param by_env: each method's IQM and probability of improvement per environment (see
+        :func:`per_env`)
     :param eff_lr_by_lr: the effective learning rate per method and learning rate (see
         :func:`wnrl.harness.diagnostics.eff_lr_by_lr`)
     :param seed_plan: how many seeds (see :func:`wnrl.harness.plan.plan`)
@@ -230,6 +260,7 @@ class Summary:
     lr_ranges: dict[str, dict[str, Any]] = field(default_factory=dict)
     lr_by_env: dict[str, dict[str, Any]] = field(default_factory=dict)
     diagnostics: dict[str, dict[str, Interval]] = field(default_factory=dict)
+    by_env: dict[str, Any] = field(default_factory=dict)
     eff_lr_by_lr: dict[str, dict[str, Any]] = field(default_factory=dict)
     seed_plan: SeedPlan = field(default_factory=lambda: ([], []))
     plan_width: float = PLAN_WIDTH
@@ -263,6 +294,7 @@ class Summary:
             "lr_ranges": self.lr_ranges,
             **({"lr_by_env": self.lr_by_env} if self.lr_by_env else {}),
             "diagnostics": self.diagnostics,
+            **({"by_env": self.by_env} if self.by_env else {}),
             **({"eff_lr_by_lr": self.eff_lr_by_lr} if self.eff_lr_by_lr else {}),
             "seed_plan": {
                 "width": self.plan_width,
@@ -341,6 +373,7 @@ def analyse(
         lr_ranges={line: asdict(r) for line, r in lr_ranges(sensitivity, reps, seed).items()},
         lr_by_env=lr_by_env(d, rows, norm, reps, seed),
         diagnostics=compare_diagnostics(d, rows, reps, seed),
+        by_env=per_env(d, rows, norm, reps, seed),
         eff_lr_by_lr=eff_lr_by_lr(d, rows),
         seed_plan=plan(scores.normalised, scores.raw, d.baseline, plan_width, plan_poi, seed=seed)
         if scores.normalised
