@@ -76,7 +76,11 @@ def _lr_figures(summary: Summary, fig_dir: Path, reps: int) -> list[tuple[str, P
     panels = [(f"Learning-rate sensitivity {what}", "lr_sensitivity.png", summary.lr_sensitivity)]
     for env, per in summary.lr_by_env.items():
         panels.append(
-            (f"Learning-rate sensitivity, {env} {what}", f"lr_sensitivity_{_slug(env)}.png", per["sensitivity"])
+            (
+                f"Learning-rate sensitivity, {env} (normalised IQM, 95% CI)",
+                f"lr_sensitivity_{_slug(env)}.png",
+                per["sensitivity"],
+            )
         )
     figs = []
     for name, file, sensitivity in panels:
