@@ -35,9 +35,8 @@ from numpy.typing import NDArray
 
 from wnrl.harness import stats
 from wnrl.harness.rows import Design, Row, finished
-from wnrl.harness.scores import LR_KEY, seed_matrix
+from wnrl.harness.scores import LR_KEY, lr_value, seed_matrix
 from wnrl.harness.stats import Interval
-from wnrl.registry import schedule_start
 
 __all__ = ["DIAGNOSTICS", "compare_diagnostics", "diagnostics_section", "eff_lr_by_lr", "reduce_diagnostics"]
 
@@ -100,8 +99,8 @@ def eff_lr_by_lr(d: Design, rows: list[Row]) -> dict[str, dict[str, Any]]:
     values = [(r, v["eff_lr"]) for r, v in _reduced(rows) if "eff_lr" in v]
     out: dict[str, dict[str, Any]] = {}
     for lr in dict.fromkeys(r.grid[LR_KEY] for r, _ in values):
-        x = schedule_start(lr)
-        if x is None or not math.isfinite(x) or x <= 0 or str(lr).startswith("lin_"):
+        x = lr_value(lr)
+        if x is None or str(lr).startswith("lin_"):
             continue
         sub = [(r, v) for r, v in values if r.grid[LR_KEY] == lr]
         tasks = list(dict.fromkeys(d.task(r, (LR_KEY,)) for r, _ in sub))

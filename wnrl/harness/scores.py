@@ -29,6 +29,7 @@ __all__ = [
     "lr_by_env",
     "envs_of",
     "lr_sensitivity",
+    "lr_value",
     "normalisations",
     "seed_matrix",
     "task_scores",
@@ -169,9 +170,9 @@ def lr_sensitivity(d: Design, rows: list[Row], norm: dict[str, Normalisation]) -
     out: dict[str, dict[str, Any]] = {}
     for m in ["all"] if d.method_key == LR_KEY else d.methods:
         for lr in dict.fromkeys(r.grid[LR_KEY] for r in rows):
-            x = schedule_start(lr)
+            x = lr_value(lr)
             sub = [r for r in done if r.grid[LR_KEY] == lr and (m == "all" or d.method(r) == m)]
-            if x is None or not math.isfinite(x) or x <= 0 or not sub:
+            if x is None or not sub:
                 continue
             line = f"{m} (lin schedule)" if str(lr).startswith("lin_") else m
             out.setdefault(line, {})[repr(x)] = _lr_scores(d, sub, norm)
@@ -201,6 +202,16 @@ def lr_by_env(
         env: {"sensitivity": sens, "ranges": {line: asdict(r) for line, r in lr_ranges(sens, reps, seed).items()}}
         for env, sens in per.items()
     }
+
+
+def lr_value(lr: Any) -> float | None:
+    """The learning rate a grid value starts at (``lin_<x>``: ``x``), or ``None`` when that is not a
+    finite positive number (such values have no place on a log axis).
+
+    :param lr: a grid value of the learning rate
+    """
+    x = schedule_start(lr)
+    return x if x is not None and math.isfinite(x) and x > 0 else None
 
 
 def envs_of(rows: list[Row]) -> list[str]:
