@@ -8,6 +8,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
+from wnrl.harness import palette
 from wnrl.harness import plots as P
 from wnrl.harness import stats as S
 
@@ -96,21 +97,21 @@ def test_plot_sensitivity(tmp_path):
 
 
 def test_label_colours_are_consistent_and_colour_blind_safe():
-    P.reset_label_colors()
+    palette.reset_label_colors()
     try:
-        P.register_labels(["none", "weight"])
-        assert P.color_for("none") == P.OKABE_ITO[0]
-        assert P.color_for("weight") == P.OKABE_ITO[1]
-        assert P.color_for("batch") == P.OKABE_ITO[2]  # first seen later -> next slot
-        assert P.color_for("weight") == P.OKABE_ITO[1]  # stable on every call
+        palette.register_labels(["none", "weight"])
+        assert palette.color_for("none") == palette.OKABE_ITO[0]
+        assert palette.color_for("weight") == palette.OKABE_ITO[1]
+        assert palette.color_for("batch") == palette.OKABE_ITO[2]  # first seen later -> next slot
+        assert palette.color_for("weight") == palette.OKABE_ITO[1]  # stable on every call
         labels = [f"m{i}" for i in range(5)]
-        assert len({P.color_for(lab) for lab in ["none", "weight", "batch"] + labels}) == 8
-        assert len({P.style_for(lab) for lab in ["none", "weight", "batch"] + labels}) == 8
-        P.set_label_colors({"weight": "#123456"})
-        assert P.color_for("weight") == "#123456"
-        assert P.color_for("weight", colors={"weight": "red"}) == "red"
+        assert len({palette.color_for(lab) for lab in ["none", "weight", "batch"] + labels}) == 8
+        assert len({palette.style_for(lab) for lab in ["none", "weight", "batch"] + labels}) == 8
+        palette.set_label_colors({"weight": "#123456"})
+        assert palette.color_for("weight") == "#123456"
+        assert palette.color_for("weight", colors={"weight": "red"}) == "red"
     finally:
-        P.reset_label_colors()
+        palette.reset_label_colors()
 
 
 def test_figures_have_titles_axis_labels_and_legends(tmp_path, scores, monkeypatch):

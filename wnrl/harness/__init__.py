@@ -7,6 +7,7 @@
 * :mod:`wnrl.harness.execute`: local process pool / Ray tasks, resumable, failure-isolated
 * :mod:`wnrl.harness.reporting`: results.csv, report.md, figures of a sweep directory
 * :mod:`wnrl.harness.stats`, :mod:`wnrl.harness.plots`: the statistics and figures
+  (:mod:`wnrl.harness.palette`: one colour and line style per method in every figure)
 
 Names are imported lazily (``from wnrl.harness import load_sweep``), so that importing the
 package (e.g. in a pool worker, before torch's thread settings) stays cheap.

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from wnrl.harness import plots
+from wnrl.harness import palette, plots
 from wnrl.harness.rows import Design, Row, finished
 from wnrl.harness.summary import Summary
 from wnrl.harness.tables import short_key
@@ -149,7 +149,7 @@ def make_figures(sweep_dir: Path, rows: list[Row], summary: Summary, reps: int =
     fig_dir.mkdir(parents=True, exist_ok=True)
     for old in fig_dir.glob("*.png"):
         old.unlink()
-    plots.register_labels(summary.design.methods)
+    palette.register_labels(summary.design.methods)
     figs = []
     for label, by_method in curves(summary.design, rows).items():
         path = plots.plot_learning_curves(

@@ -17,7 +17,7 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from wnrl.harness.plots import color_for
+from wnrl.harness.palette import color_for
 from wnrl.harness.rows import show
 from wnrl.harness.tune import trials as tr
 from wnrl.harness.tune.spec import Tune
