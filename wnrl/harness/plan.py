@@ -35,6 +35,7 @@ __all__ = [
     "CANDIDATE_SEEDS",
     "MethodPlan",
     "PairPlan",
+    "plan_section",
     "iqm_width",
     "plan",
     "poi_power",
@@ -184,3 +185,46 @@ def plan(
         if m != baseline and baseline in raw
     ]
     return methods, pairs
+
+
+def _fmt_seeds(n: int | None) -> str:
+    return str(n) if n is not None else f"> {CANDIDATE_SEEDS[-1]}"
+
+
+def plan_section(methods: list[MethodPlan], pairs: list[PairPlan], width: float, target_poi: float) -> list[str]:
+    """The report's "How many seeds?" section: the precision and power plans of :func:`plan`.
+
+    :param methods: the per-method plans
+    :param pairs: the per-pair plans
+    :param width: the target IQM interval width the plans are for
+    :param target_poi: the probability of improvement the power plan is for
+    """
+    if not methods:
+        return []
+    shown = (5, 10, 20, 50)
+    lines = [
+        "## How many seeds?",
+        "",
+        "Estimated by resampling the seeds at hand (docs/harness.md, `wnrl.harness.plan`); rough with few seeds.",
+        "",
+        f"| method | seeds now | IQM 95% CI width now | width at {' / '.join(map(str, shown))} seeds "
+        f"| seeds for width ≤ {width:g} |",
+        "|---|---|---|---|---|",
+    ]
+    for m in methods:
+        at = " / ".join(f"{m.widths[n]:.3f}" for n in shown)
+        lines.append(f"| {m.method} | {m.seeds} | {m.width_now:.3f} | {at} | {_fmt_seeds(m.seeds_needed)} |")
+    if pairs:
+        lines += [
+            "",
+            f"| pair | observed P(X > Y) | power at {' / '.join(map(str, shown))} seeds "
+            f"| seeds for 80% power (observed effect) | seeds for 80% power (P = {target_poi:g}) |",
+            "|---|---|---|---|---|",
+        ]
+        for p in pairs:
+            power = " / ".join(f"{p.power[n]:.3f}" for n in shown)
+            lines.append(
+                f"| {p.pair} | {p.poi:.3f} | {power} | {_fmt_seeds(p.seeds_for_observed)} "
+                f"| {_fmt_seeds(p.seeds_for_target)} |"
+            )
+    return [*lines, ""]

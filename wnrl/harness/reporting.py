@@ -22,7 +22,7 @@ from typing import Any
 from wnrl.harness.diagnostics import diagnostics_section
 from wnrl.harness.figures import make_figures
 from wnrl.harness.lr_range import lr_range_section
-from wnrl.harness.plan import CANDIDATE_SEEDS
+from wnrl.harness.plan import plan_section
 from wnrl.harness.rows import STATUS_TEXT, Row, load_rows, show
 from wnrl.harness.scores import LR_KEY
 from wnrl.harness.summary import Summary, analyse
@@ -319,48 +319,6 @@ def _reproducibility(sweep_dir: Path, rows: list[Row]) -> list[str]:
     ]
 
 
-def _fmt_seeds(n: int | None) -> str:
-    return str(n) if n is not None else f"> {CANDIDATE_SEEDS[-1]}"
-
-
-def plan_section(summary: Summary) -> list[str]:
-    """ "How many seeds?": the precision and power plans (:mod:`wnrl.harness.plan`) of the summary.
-
-    :param summary: the summary
-    """
-    methods, pairs = summary.seed_plan
-    if not methods:
-        return []
-    width, target_poi = summary.plan_width, summary.plan_poi
-    shown = (5, 10, 20, 50)
-    lines = [
-        "## How many seeds?",
-        "",
-        "Estimated by resampling the seeds at hand (docs/harness.md, `wnrl.harness.plan`); rough with few seeds.",
-        "",
-        f"| method | seeds now | IQM 95% CI width now | width at {' / '.join(map(str, shown))} seeds "
-        f"| seeds for width ≤ {width:g} |",
-        "|---|---|---|---|---|",
-    ]
-    for m in methods:
-        at = " / ".join(f"{m.widths[n]:.3f}" for n in shown)
-        lines.append(f"| {m.method} | {m.seeds} | {m.width_now:.3f} | {at} | {_fmt_seeds(m.seeds_needed)} |")
-    if pairs:
-        lines += [
-            "",
-            f"| pair | observed P(X > Y) | power at {' / '.join(map(str, shown))} seeds "
-            f"| seeds for 80% power (observed effect) | seeds for 80% power (P = {target_poi:g}) |",
-            "|---|---|---|---|---|",
-        ]
-        for p in pairs:
-            power = " / ".join(f"{p.power[n]:.3f}" for n in shown)
-            lines.append(
-                f"| {p.pair} | {p.poi:.3f} | {power} | {_fmt_seeds(p.seeds_for_observed)} "
-                f"| {_fmt_seeds(p.seeds_for_target)} |"
-            )
-    return [*lines, ""]
-
-
 def _diagnostics(summary: Summary) -> list[str]:
     """The diagnostics section (it says when the values pool several learning rates).
 
@@ -384,7 +342,7 @@ def render_markdown(
     lines = [*_header(index, summary), *([f"> **Warning:** {warning}", ""] if warning else [])]
     lines += [*_groups_section(summary), *_comparison_section(summary), *_diagnostics(summary)]
     lines += [line for note in summary.scores.notes for line in (f"> Note: {note}.", "")]
-    lines += plan_section(summary)
+    lines += plan_section(*summary.seed_plan, summary.plan_width, summary.plan_poi)
     lines += _figures_section(sweep_dir, figs) + _problem_sections(rows) + _reproducibility(sweep_dir, rows)
     return "\n".join(lines)
 
@@ -398,7 +356,8 @@ def plan_report(sweep_dir: Path, width: float = 0.1, target_poi: float = 0.6, re
     :param reps: bootstrap resamples of the summary
     """
     index, rows = load_rows(sweep_dir)
-    lines = plan_section(analyse(index, rows, reps, 0, width, target_poi))
+    summary = analyse(index, rows, reps, 0, width, target_poi)
+    lines = plan_section(*summary.seed_plan, width, target_poi)
     return "\n".join(lines) if lines else "No finished runs over tasks to plan from yet."
 
 
