@@ -1,18 +1,6 @@
 """Environments: noise wrappers and seeded (noisy) vectorised env factories (ids may be "module:id")."""
 
-from wnrl.envs.make import (
-    EnvError,
-    MinAtarObservation,
-    MissingExtraError,
-    UnknownEnvError,
-    ensure_registered,
-    env_family,
-    env_slug,
-    import_env_module,
-    make_eval_env,
-    make_vec_env,
-    sync_normalization,
-)
+from wnrl.envs.make import MinAtarObservation, make_eval_env, make_vec_env, sync_normalization
 from wnrl.envs.noise import (
     NOISE_ORDER,
     GaussianActionNoise,
@@ -23,6 +11,15 @@ from wnrl.envs.noise import (
     StickyActions,
     apply_noise,
     check_noise_kwargs,
+)
+from wnrl.envs.registration import (
+    EnvError,
+    MissingExtraError,
+    UnknownEnvError,
+    ensure_registered,
+    env_family,
+    env_slug,
+    import_env_module,
 )
 
 __all__ = [
