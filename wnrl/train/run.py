@@ -39,7 +39,8 @@ from wnrl.envs import EnvError, env_slug, make_eval_env, make_vec_env
 from wnrl.policies import DataInitCallback
 from wnrl.train.budget import budget_warnings
 from wnrl.train.callbacks import EvalCurveCallback, RunCheckpointCallback, remove_checkpoints
-from wnrl.train.diagnostics import DiagnosticsCallback, hparams_callback, run_hparams
+from wnrl.train.diagnostics import DiagnosticsCallback
+from wnrl.train.hparams import hparams_callback, run_hparams
 from wnrl.train.progress import ProgressLineCallback
 from wnrl.train.record import Curve, Evaluation, RunRecord, atomic_write_text, read_record, write_record
 from wnrl.train.resume import load_checkpoint, previous_system, run_logger, total_of_parts
