@@ -43,7 +43,6 @@ import itertools
 import json
 import math
 import re
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,10 +60,10 @@ from wnrl.config import (
     validate,
     validate_model,
 )
+from wnrl.config.keys import check_key
 from wnrl.config.schema import NAME_PATTERN
 from wnrl.envs import env_slug
 from wnrl.harness.rows import show
-from wnrl.registry import suggest
 
 __all__ = [
     "MAX_RUNS",
@@ -73,7 +72,6 @@ __all__ = [
     "Sweep",
     "SweepRun",
     "SweepSpec",
-    "config_paths",
     "demo_sweep",
     "expand_sweep",
     "load_sweep",
@@ -81,7 +79,6 @@ __all__ = [
 ]
 
 _NAME = re.compile(NAME_PATTERN)
-_FREE_SECTIONS = ("env.kwargs", "agent.hyperparams", "agent.policy_kwargs")
 
 #: Upper bounds that catch a typo (``seeds: 1000000``) before a minute of silent expansion.
 MAX_SEEDS = 10_000
@@ -178,48 +175,6 @@ def run_id(config: RunConfig, grid: dict[str, Any], seed: int) -> str:
     return f"{prefix[:80]}-{digest[:10]}"
 
 
-def config_paths(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[str]:
-    """Every dotted key of the run config schema (sections and leaves).
-
-    :param model: a pydantic model class
-    :param prefix: the dotted path of ``model``
-    """
-    out = []
-    for name, info in model.model_fields.items():
-        path = f"{prefix}{name}"
-        out.append(path)
-        sub = _submodel(info.annotation)
-        if sub is not None:
-            out += config_paths(sub, f"{path}.")
-    return out
-
-
-def _submodel(annotation: Any) -> type[BaseModel] | None:
-    if hasattr(annotation, "model_fields"):
-        return annotation
-    for arg in typing.get_args(annotation):
-        if hasattr(arg, "model_fields"):
-            return arg
-    return None
-
-
-def _check_key(key: Any, where: str) -> str:
-    """Check that ``key`` is a dotted config path; ``where`` names the sweep entry (for errors)."""
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"{where}: keys are dotted config keys such as agent.norm, got {key!r}")
-    if key == "train.seed":
-        raise ValueError(f"{where}: train.seed: the seeds come from `seeds`; remove it here")
-    if any(key.startswith(f"{s}.") and len(key) > len(s) + 1 for s in _FREE_SECTIONS):
-        return key  # free mappings: checked when each run is validated
-    valid = config_paths()
-    if key not in valid:
-        hint = suggest(key, valid)
-        if not hint.startswith("did you mean"):  # not the list of every config key
-            hint = "valid keys look like agent.norm, env.noise.obs_std, train.total_timesteps"
-        raise ValueError(f"{where}: unknown key {key!r}; {hint}")
-    return key
-
-
 class SweepSpec(BaseModel):
     """A sweep file (see the module docstring); validated like a run config: unknown keys and
     bad values give one line naming the key.
@@ -280,7 +235,7 @@ class SweepSpec(BaseModel):
         if not isinstance(v, dict):
             raise ValueError("must map dotted config keys to lists of values, e.g. grid: {agent.norm: [none, weight]}")
         for key, values in v.items():
-            _check_key(key, "grid")
+            check_key(key, "grid")
             if not isinstance(values, list) or not values:
                 raise ValueError(f"{key}: give a non-empty list of values, e.g. {key}: [{show(values)}]")
         return v
@@ -311,7 +266,7 @@ class SweepSpec(BaseModel):
                         f"per: {key}: {gv!r} is not one of the grid values {[show(v) for v in self.grid[key]]}"
                     )
                 for k in settings:
-                    _check_key(k, f"per: {key}: {gv}")
+                    check_key(k, f"per: {key}: {gv}")
                     if k in self.grid:
                         raise ValueError(f"per: {key}: {gv}: {k} is a grid key; set it in the grid")
         size = len(self.seeds) * math.prod(len(v) for v in self.grid.values())

@@ -35,12 +35,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from wnrl.config import ConfigError, read_yaml, resolve_path, validate_model
+from wnrl.config.keys import check_key
 from wnrl.config.schema import NAME_PATTERN
 from wnrl.harness.rows import show
 from wnrl.harness.scores import LR_KEY
-from wnrl.harness.sweep import MAX_SEEDS, Sweep, config_paths, expand_sweep
+from wnrl.harness.sweep import MAX_SEEDS, Sweep, expand_sweep
 from wnrl.harness.tune.models import DEFAULT_SPACE, Objective, Param, Pruner, Sampler
-from wnrl.registry import suggest
 
 __all__ = [
     "DEFAULT_SPACE",
@@ -53,23 +53,7 @@ __all__ = [
 ]
 
 _NAME = re.compile(NAME_PATTERN)
-_FREE_SECTIONS = ("env.kwargs", "agent.hyperparams", "agent.policy_kwargs")
-
-
-def _check_key(key: Any, where: str) -> str:
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"{where}: keys are dotted config keys such as agent.norm, got {key!r}")
-    if key == "train.seed":
-        raise ValueError(f"{where}: train.seed: the seeds come from `seeds`; remove it here")
-    if any(key.startswith(f"{s}.") and len(key) > len(s) + 1 for s in _FREE_SECTIONS):
-        return key
-    valid = config_paths()
-    if key not in valid:
-        hint = suggest(key, valid)
-        if not hint.startswith("did you mean"):
-            hint = "valid keys look like agent.norm, env.noise.obs_std, agent.hyperparams.learning_rate"
-        raise ValueError(f"{where}: unknown key {key!r}; {hint}")
-    return key
+_EXAMPLE = "agent.hyperparams.learning_rate"  # the third example key of an unknown-key error
 
 
 def _grid(v: Any, where: str, example: str) -> dict[str, list[Any]]:
@@ -78,7 +62,7 @@ def _grid(v: Any, where: str, example: str) -> dict[str, list[Any]]:
     if not isinstance(v, dict):
         raise ValueError(f"must map dotted config keys to lists of values, e.g. {where}: {example}")
     for key, values in v.items():
-        _check_key(key, where)
+        check_key(key, where, _EXAMPLE)
         if not isinstance(values, list) or not values:
             raise ValueError(f"{key}: give a non-empty list of values, e.g. {key}: [{show(values)}]")
     return v
@@ -166,7 +150,7 @@ class TuneSpec(BaseModel):
         if not isinstance(v, dict) or not v:
             raise ValueError(f"must map dotted config keys to distributions, e.g. space: {{{LR_KEY}: ...}}")
         for key in v:
-            _check_key(key, "space")
+            check_key(key, "space", _EXAMPLE)
         return v
 
     @field_validator("budget", mode="before")
