@@ -103,3 +103,14 @@ def test_the_tune_parser_imports_neither_torch_nor_optuna() -> None:
         "heavy = [m for m in ('torch', 'optuna', 'stable_baselines3') if m in sys.modules]\nassert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_tune_file_in_configs_loads() -> None:
+    """The shipped tune files stay valid as the schema changes; each gives every variant the same
+    budget and confirms on seeds disjoint from the tuning ones."""
+    files = sorted((Path(__file__).resolve().parents[1] / "configs" / "tune").glob("*.yaml"))
+    assert {f.stem for f in files} >= {"cartpole_small", "noisy_classic", "noisy_cartpole"}
+    for f in files:
+        tune = load_tune(f)
+        assert tune.cells and tune.budget >= 1, f
+        assert not set(tune.confirm_seeds) & set(tune.spec.seeds), f
