@@ -175,3 +175,19 @@ def test_tuning_on_ray_uses_the_budget_and_writes_the_same_records(tmp_path: Pat
         assert sorted(r.seed for r in records) == [0, 1] and all(r.finished for r in records)
         assert math.isclose(t.value, stats.iqm(np.array([[r.final.mean] for r in records])), rel_tol=1e-12)
     assert yaml.safe_load((out / "tuned.yaml").read_text())["best"][0]["variant"]
+
+
+def test_importances_are_reproducible_and_find_the_parameter_that_matters() -> None:
+    """Importances need no scikit-learn and are the same on every call, so the committed tuning
+    reports are rewritten byte for byte from their databases (tests/test_results_reproduce.py);
+    the one parameter the objective depends on carries nearly all the importance."""
+    import optuna
+
+    from wnrl.harness.tune.report import importances
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=3))
+    study.optimize(lambda t: -((t.suggest_float("lr", 0.0, 1.0) - 0.3) ** 2) + 0 * t.suggest_float("x", 0, 1), 30)
+    first, second = importances(study), importances(study)
+    assert first == second
+    assert first["lr"] > 0.8 > first["x"]
