@@ -22,6 +22,10 @@ STUDIES = sorted(p.parent for p in RESULTS.glob("**/index.json"))
 TUNES = sorted(p.parent for p in RESULTS.glob("*/tune.json"))
 
 
+def _names(d: Path) -> list[str]:
+    return sorted(p.name for p in d.iterdir())
+
+
 def test_there_is_a_committed_study() -> None:
     assert STUDIES, "docs/results/<study>/index.json: the published studies"
 
@@ -36,7 +40,7 @@ def test_report_reproduces_the_committed_numbers(study: Path, tmp_path: Path) ->
         assert (copy / name).read_text() == (study / name).read_text(), name
     ours = (copy / "report.md").read_text().replace(str(copy), str(study.relative_to(ROOT)))
     assert ours == (study / "report.md").read_text()
-    assert sorted(p.name for p in (copy / "figures").iterdir()) == sorted(p.name for p in (study / "figures").iterdir())
+    assert _names(copy / "figures") == _names(study / "figures")
 
 
 def _paths_aside(text: str, *dirs: str) -> str:
@@ -44,10 +48,6 @@ def _paths_aside(text: str, *dirs: str) -> str:
     for d in dirs:
         text = text.replace(d, "TUNE_DIR")
     return text
-
-
-def _names(d: Path) -> list[str]:
-    return sorted(p.name for p in d.iterdir())
 
 
 @pytest.mark.parametrize("tune_dir", TUNES, ids=[p.name for p in TUNES])
