@@ -25,6 +25,8 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"budgett": 3}, "unknown key 'budgett'"),
     ({"variants": {"agent.nrom": ["none"]}}, "unknown key 'agent.nrom'"),
     ({"space": _space(type="log_uniform", low=1e-3, high=1e-2, logg=True)}, "unknown key"),
+    # a key inside a distribution (the space is a mapping of free keys): the fix names its fields
+    ({"space": _space(type="int", low=1, high=8, stepp=2)}, f"unknown key 'space.{LR}.stepp'; did you mean 'step'?"),
     ({"space": _space(type="log_uniform", low=1e-2, high=1e-3)}, "inverted range"),
     ({"space": _space(type="uniform", low=0.1, high=0.1)}, "empty range"),
     ({"space": _space(type="log_uniform", low=0.0, high=1e-2)}, "a log range must be > 0"),

@@ -140,12 +140,17 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
 
 def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
     model: Any = root
-    for part in loc:
+    parts = iter(loc)
+    for part in parts:
         fields = getattr(model, "model_fields", None)
         if fields is None or part not in fields:
             return None
         model = fields[part].annotation
-        if hasattr(model, "__args__"):  # Optional[...] etc.
+        if getattr(model, "__origin__", None) is dict:  # a mapping section: the next part is a free key
+            if next(parts, None) is None:
+                return None
+            model = model.__args__[1]
+        elif hasattr(model, "__args__"):  # Optional[...] etc.
             model = next((a for a in model.__args__ if hasattr(a, "model_fields")), None)
     return model if hasattr(model, "model_fields") else None
 

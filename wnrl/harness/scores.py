@@ -49,7 +49,6 @@ KNOWN_RANGES: dict[str, tuple[float, float]] = {
     "LunarLander-v3": (-300.0, 300.0),
 }
 LR_KEY = "agent.hyperparams.learning_rate"
-LR_KEY = "agent.hyperparams.learning_rate"
 
 
 @dataclass(frozen=True)
