@@ -29,12 +29,12 @@ from wnrl.train.mechanisms import (
 
 
 class ThreeSteps(gym.Env):
-    """Every episode: 3 steps of reward 1, whatever the actions."""
+    """Every episode: 3 steps of reward ``reward`` (1), whatever the actions."""
 
-    def __init__(self, continuous: bool = False) -> None:
+    def __init__(self, continuous: bool = False, reward: float = 1.0) -> None:
         self.observation_space = spaces.Box(-1, 1, (2,), np.float32)
         self.action_space = spaces.Box(-1, 1, (1,), np.float32) if continuous else spaces.Discrete(2)
-        self.t = 0
+        self.t, self.reward = 0, reward
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
@@ -43,7 +43,7 @@ class ThreeSteps(gym.Env):
 
     def step(self, action):
         self.t += 1
-        return np.full(2, 0.1 * self.t, np.float32), 1.0, self.t >= 3, False, {}
+        return np.full(2, 0.1 * self.t, np.float32), self.reward, self.t >= 3, False, {}
 
 
 def test_dormant_fraction_srank_return_and_relative_change_by_hand() -> None:
@@ -112,6 +112,16 @@ def test_q_value_bias_against_a_hand_computed_return() -> None:
     _constant_head(sac.policy.critic.qf0[1], 5.0)
     _constant_head(sac.policy.critic.qf1[1], 3.0)  # the clipped double-Q estimate: the minimum
     assert q_value_bias(sac, make_vec_env(lambda: ThreeSteps(True), n_envs=1))["q_bias"] == pytest.approx(3.0 - g0)
+
+
+def test_relative_q_bias_is_undefined_where_the_return_is_zero() -> None:
+    """An agent that has not scored yet (G_0 = 0) has a Q bias but no relative one: NaN, which the
+    run's summary leaves out, not q_bias / 1e-8 (a value of 5e8 that swamped a run's mean)."""
+    dqn = DQN(NormDQNPolicy, ThreeSteps(reward=0.0), policy_kwargs=dict(norm="none", net_arch=[4]), buffer_size=10)
+    _constant_head(dqn.policy.q_net.q_net[1], 5.0)
+    out = q_value_bias(dqn, make_vec_env(lambda: ThreeSteps(reward=0.0), n_envs=1))
+    assert out["return_start"] == 0.0 and out["q_bias"] == pytest.approx(5.0)
+    assert np.isnan(out["q_bias_rel"])
 
 
 def test_callback_logs_every_mechanism_for_sac_and_summarises_the_run() -> None:

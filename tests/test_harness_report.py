@@ -15,6 +15,7 @@ import pytest
 
 from wnrl.cli import main
 from wnrl.harness import stats
+from wnrl.harness.diagnostics import reduce_diagnostics
 from wnrl.harness.lr_range import lr_range
 from wnrl.harness.reporting import build_report
 from wnrl.harness.rows import load_rows
@@ -557,6 +558,17 @@ def test_mechanism_diagnostics_per_method_and_learning_rate(tmp_path: Path) -> N
             want = _matrix(sub, norm, "eff_lr", [(e,) for e in envs], lambda r: (r["env"],))
             assert np.array(by_lr[norm][repr(lr)]) == pytest.approx(want)
     assert (sweep_dir / "figures" / "eff_lr.png").stat().st_size > 1000
+
+
+def test_relative_q_bias_is_the_ratio_of_the_runs_means() -> None:
+    """A run whose first snapshots came before the agent scored (G_0 = 0) has an unbounded mean of
+    per-snapshot ratios (MinAtar Seaquest's runs recorded 1e8): the report takes the run's mean
+    bias over its mean return instead, leaves the run out when that return is 0, and falls back
+    to the recorded mean ratio only for records without the two means."""
+    d = {"q_bias:mean": 2.0, "return_start:mean": -4.0, "q_bias_rel:mean": 7.3e8}
+    assert reduce_diagnostics(d)["q_bias_rel"] == pytest.approx(0.5)
+    assert "q_bias_rel" not in reduce_diagnostics({**d, "return_start:mean": 0.0})
+    assert reduce_diagnostics({"q_bias_rel:mean": 0.25})["q_bias_rel"] == pytest.approx(0.25)
 
 
 def test_a_sweep_with_one_environment_left_has_no_per_environment_section(tmp_path: Path) -> None:

@@ -12,8 +12,11 @@ so each run is first reduced to numbers every method has (:data:`DIAGNOSTICS`):
   mean over the networks;
 * ``srank``: the effective rank of the penultimate features, averaged over the run; the mean over
   the networks;
-* ``q_bias_rel``: :math:`(\hat Q(s_0, \pi(s_0)) - G_0) / |G_0|` at evaluation start states,
-  averaged over the run (algorithms with a Q-function).
+* ``q_bias_rel``: the run's mean Q-value bias at evaluation start states over its mean
+  return from them, :math:`\overline{\hat Q(s_0, \pi(s_0)) - G_0} / |\overline{G_0}|`
+  (algorithms with a Q-function). A ratio of the run's means, not the mean of per-snapshot
+  ratios: an early snapshot with :math:`G_0 = 0` (an agent that has not scored yet) makes the
+  latter unbounded (records written before the means existed fall back to it).
 
 Per method and diagnostic: the IQM over the runs with a 95% stratified bootstrap interval (tasks
 are the strata, as for the scores), over the tasks where every method that reports the
@@ -46,7 +49,7 @@ DIAGNOSTICS: dict[str, tuple[str, str, str]] = {
     "param_norm_growth": ("/param_norm_growth", "median", "weight-norm growth since the start (median over layers)"),
     "dormant_frac": ("/dormant_frac:mean", "mean", "dormant fraction of penultimate units"),
     "srank": ("/srank:mean", "mean", "effective rank of penultimate features"),
-    "q_bias_rel": ("q_bias_rel:mean", "mean", "relative Q-value bias at start states"),
+    "q_bias_rel": ("q_bias_rel:mean", "mean", "the run's mean Q-value bias at start states over its mean return there"),
 }
 
 
@@ -60,6 +63,11 @@ def reduce_diagnostics(diagnostics: Mapping[str, float]) -> dict[str, float]:
         values = [v for k, v in diagnostics.items() if k.endswith(suffix) and math.isfinite(v)]
         if values:
             out[name] = float(np.median(values) if how == "median" else np.mean(values))
+    bias, ret = diagnostics.get("q_bias:mean"), diagnostics.get("return_start:mean")
+    if bias is not None and ret is not None:  # the ratio of the run's means (module docstring)
+        out.pop("q_bias_rel", None)
+        if math.isfinite(bias) and math.isfinite(ret) and ret != 0:
+            out["q_bias_rel"] = bias / abs(ret)
     return out
 
 

@@ -21,6 +21,7 @@ pre-hook while the policy runs on a fixed probe batch in eval mode.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -233,7 +234,8 @@ def q_value_bias(model: Any, env: VecEnv, episodes: int = 1) -> dict[str, float]
     :param env: the evaluation env
     :param episodes: episodes to average over
     :return: ``q_bias`` (mean of :math:`Q_0 - G_0`), ``q_start`` (mean :math:`Q_0`), ``return_start``
-        (mean :math:`G_0`) and ``q_bias_rel`` (``q_bias / max(|return_start|, 1e-8)``)
+        (mean :math:`G_0`) and ``q_bias_rel`` (``q_bias / |return_start|``; NaN when the return is 0,
+        where no relative bias exists)
     """
     policy, gamma = model.policy, float(model.gamma)
     venv = model.get_vec_normalize_env()
@@ -256,7 +258,8 @@ def q_value_bias(model: Any, env: VecEnv, episodes: int = 1) -> dict[str, float]
             norm_obs = venv.normalize_obs(obs) if isinstance(venv, VecNormalize) else obs
         g0s.append(discounted_return(rewards, gamma))
     q0, g0 = float(np.mean(q0s)), float(np.mean(g0s))
-    return {"q_bias": q0 - g0, "q_start": q0, "return_start": g0, "q_bias_rel": (q0 - g0) / max(abs(g0), 1e-8)}
+    rel = (q0 - g0) / abs(g0) if g0 != 0 else math.nan
+    return {"q_bias": q0 - g0, "q_start": q0, "return_start": g0, "q_bias_rel": rel}
 
 
 def _probe_observations(model: Any, size: int) -> Any:
