@@ -116,3 +116,29 @@ def test_every_tune_file_in_configs_loads() -> None:
         tune = load_tune(f)
         assert tune.cells and tune.budget >= 1, f
         assert not set(tune.confirm_seeds) & set(tune.spec.seeds), f
+
+
+def test_a_shipped_shared_settings_sweep_is_the_one_the_confirmation_runs() -> None:
+    """A sweep file named ``<tune>-default`` (run before the tuning, e.g. noisy_cartpole_dqn_default)
+    must hold the runs ``wnrl compare --tuned`` runs first for that tune file (same grid order and
+    run ids; a stage file a subset), or the confirmation could not reuse them: an edit to either
+    file alone fails here."""
+    from wnrl.harness.sweep import load_sweep
+    from wnrl.harness.tune.confirm import _sweeps
+    from wnrl.harness.tune.spec import expand_sweep
+
+    root = Path(__file__).resolve().parents[1] / "configs"
+    tunes = {t.name: t for t in map(load_tune, sorted((root / "tune").glob("*.yaml")))}
+    checked = 0
+    for f in sorted((root / "sweeps").glob("*.yaml")):
+        sweep = load_sweep(f)
+        tune = tunes.get(sweep.name.removesuffix("-default")) if sweep.name.endswith("-default") else None
+        if tune is None:
+            continue
+        nothing_tuned = {"best": [{"study": c.study_name, "params": {}} for c in tune.cells]}
+        default, _ = _sweeps(tune, nothing_tuned, tune.confirm_seeds)
+        expected = expand_sweep(default, "<confirmation: shared settings>")
+        assert list(sweep.grid) == list(expected.grid), f
+        assert {r.id for r in sweep.runs} <= {r.id for r in expected.runs}, f
+        checked += 1
+    assert checked >= 2  # noisy_cartpole_dqn_default and its stage 1
