@@ -185,6 +185,23 @@ def test_every_sweep_file_in_configs_expands() -> None:
         assert sweep.runs and len({r.id for r in sweep.runs}) == len(sweep.runs), f
 
 
+def test_stage_files_of_a_sweep_reuse_its_runs() -> None:
+    """Sweep files sharing a name (a study's stages, e.g. continuous_pendulum_stage1.yaml ..
+    continuous_pendulum_10seeds.yaml) must give the same runs the same ids: every file's runs are
+    a subset of the largest one's, so `--add` into the study's directory resumes it instead of
+    rerunning it. An edit to one stage file alone (a base key, the grid order) fails here."""
+    by_name: dict[str, list[tuple[Path, set[str]]]] = {}
+    for f in sorted((ROOT / "configs" / "sweeps").glob("*.yaml")):
+        sweep = load_sweep(f)
+        by_name.setdefault(sweep.name, []).append((f, {r.id for r in sweep.runs}))
+    staged = {name: files for name, files in by_name.items() if len(files) > 1}
+    assert {"continuous_pendulum", "lr_robustness", "noisy_cartpole_dqn-default"} <= set(staged)
+    for files in staged.values():
+        largest = max((ids for _, ids in files), key=len)
+        for f, ids in files:
+            assert ids <= largest, f
+
+
 def test_builtin_demo_is_configs_sweeps_demo() -> None:
     builtin, file = load_sweep(None), load_sweep(ROOT / "configs" / "sweeps" / "demo.yaml")
     assert [r.id for r in builtin.runs] == [r.id for r in file.runs]
