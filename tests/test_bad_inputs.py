@@ -122,6 +122,21 @@ COMMAND_CASES: list[tuple[str, Argv, list[str]]] = [
     ("report a non-sweep", lambda t, r: ["report", str(t)], ["not a sweep directory"]),
     ("report a run directory", lambda t, r: ["report", str(r)], ["run directory"]),
     ("compare --out a run directory", lambda t, r: ["compare", "demo", "--out", str(r)], ["run directory"]),
+    (
+        "compare --seeds without --tuned",
+        lambda t, r: ["compare", "demo", "--seeds", "2-6"],
+        ["--seeds", "only with --tuned"],
+    ),
+    (
+        "compare --tuned --seeds unreadable",
+        lambda t, r: ["compare", "--tuned", str(t), "--seeds", "2-x"],
+        ["--seeds 2-x", "e.g. --seeds 2-6"],
+    ),
+    (
+        "compare --tuned --seeds repeated",
+        lambda t, r: ["compare", "--tuned", str(t), "--seeds", "2-4,3"],
+        ["--seeds 2-4,3", "distinct"],
+    ),
     ("tune a missing file", lambda t, r: ["tune", str(t / "nope.yaml")], ["no such tune file"]),
     ("tune a directory", lambda t, r: ["tune", str(t)], ["is a directory"]),
     ("tune a misspelt shipped name", lambda t, r: ["tune", "cartpole_smal"], ["did you mean 'cartpole_small'"]),

@@ -91,8 +91,15 @@ def test_compare_tuned_runs_each_variant_at_its_own_values_on_fresh_seeds(tuned:
         confirm(out, out / "nope", seeds=[1, 5])
     assert not (out / "nope").exists()
     conf = out.parent / "confirm"
+    # a stage (--seeds 2): both halves on seed 2 only, with the same n in every cell
+    outcome = compare(tuned=out, out=conf, workers=2, progress=False, seeds=[2])
+    assert outcome.ok and outcome.total == 4 and len(outcome.ran) == 4
+    assert "on the 1 seeds [2]" in (conf / "confirmation.md").read_text()
+    # the whole confirmation then runs only what the stage did not (seed 3), keeping seed 2's runs
     outcome = compare(tuned=out, out=conf, workers=2, progress=False)
-    assert outcome.ok and outcome.total == 8
+    assert outcome.ok and outcome.total == 8 and len(outcome.ran) == 4
+    for half in ("default", "tuned"):
+        assert json.loads((conf / half / "index.json").read_text())["seeds"] == [2, 3]
     for part, expect_tuned in (("default", False), ("tuned", True)):
         for run_dir in sorted((conf / part / "runs").iterdir()):
             cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
@@ -106,7 +113,8 @@ def test_compare_tuned_runs_each_variant_at_its_own_values_on_fresh_seeds(tuned:
             else:
                 assert "learning_rate" not in TINY_BASE["agent"]["hyperparams"] and "learning_rate" not in hp
     text = (conf / "confirmation.md").read_text()
-    assert "disjoint from every tuning seed" in text and "Verdicts that change with tuning:" in text
+    assert "on the 2 seeds [2, 3], **disjoint from every tuning seed**" in text
+    assert "Verdicts that change with tuning:" in text
     assert "weight vs none" in text
 
 

@@ -38,6 +38,24 @@ def _parse_noise(items: list[str] | None) -> dict[str, float] | None:
     return noise
 
 
+def _parse_seeds(text: str | None, tuned: str | None) -> list[int] | None:
+    """``--seeds 2-6`` / ``2,3,4`` / ``2-4,9`` as a list (``None`` when not given)."""
+    if text is None:
+        return None
+    if tuned is None:
+        raise ConfigError("--seeds: only with --tuned (a sweep file sets its own `seeds:`); add --tuned TUNE_DIR")
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            seeds += range(int(lo), int(hi or lo) + 1)
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds {text}: give distinct non-negative seeds as a range or a list, e.g. --seeds 2-6")
+    return seeds
+
+
 def _resume_args(args: argparse.Namespace) -> None:
     """``--resume`` continues the recorded config: options that would change it are refused."""
     if args.config or args.set or args.out:
@@ -149,6 +167,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         write_report=not args.no_report,
         add=args.add,
         tuned=args.tuned,
+        seeds=_parse_seeds(args.seeds, args.tuned),
     )
     d = outcome.sweep_dir
     print(
@@ -237,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--tuned",
         metavar="TUNE_DIR",
         help="confirm a tune's tuned settings against the shared ones on fresh seeds (see `wnrl tune`)",
+    )
+    p.add_argument(
+        "--seeds",
+        metavar="SEEDS",
+        help="with --tuned: confirm on these seeds only, added to OUT (a stage, e.g. 2-6; default: the tune "
+        "file's confirm_seeds)",
     )
     p.add_argument(
         "--add",

@@ -202,6 +202,7 @@ def compare(
     progress: bool | None = None,
     add: bool = False,
     tuned: str | Path | None = None,
+    seeds: list[int] | None = None,
 ) -> CompareOutcome:
     """Run a sweep (resuming what is done) and write its report.
 
@@ -219,13 +220,17 @@ def compare(
         one (``--add``): its runs are kept and the report covers all of them
     :param tuned: a tune directory (``--tuned``): confirm its tuned settings against the shared
         ones on fresh seeds instead (see :func:`wnrl.harness.tune.confirm.confirm`; ``sweep`` unused)
+    :param seeds: with ``tuned``: confirm on these seeds only, a stage added to ``out``
+        (``--seeds``; default: the tune file's ``confirm_seeds``)
     :raises ConfigError: on bad input, before anything is written
     """
     if tuned is not None:
         from wnrl.harness.tune.confirm import confirm
 
         opts = {"workers": workers, "backend": backend, "address": address, "runs_per_gpu": runs_per_gpu}
-        return confirm(tuned, out, None, write_report, retry_failed=retry_failed, progress=progress, **opts)
+        return confirm(tuned, out, seeds, write_report, retry_failed=retry_failed, progress=progress, **opts)
+    if seeds is not None:
+        raise ConfigError("seeds: only with tuned (a sweep file sets its seeds under `seeds:`)")
     from wnrl.harness.execute import execute, make_task, plan_runs
     from wnrl.harness.sweep import load_sweep
     from wnrl.harness.sweepdir import prepare

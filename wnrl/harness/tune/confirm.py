@@ -4,7 +4,8 @@ Two sweeps on the confirmation seeds (disjoint from every tuning seed: enforced)
 ``OUT/default`` (every variant at the base config's shared settings) and ``OUT/tuned`` (each
 variant × group at its own best hyperparameters of ``tuned.yaml``, applied like ``--set``), each
 with its usual report, and ``OUT/confirmation.md``: the two side by side, the tuned values, and
-which verdicts (P(X > baseline) CI above / below / across 0.5) change.
+which verdicts (P(X > baseline) CI above / below / across 0.5) change. ``--seeds`` runs it in
+stages (a block of the seeds at a time, added to ``OUT``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ def confirm(
 ) -> Any:
     """Run the confirmation of a tune directory (resuming what is done).
 
+    Both halves are added to what ``out`` holds (as ``--add``: runs there are kept, a run whose grid
+    values and seed match one there with another config is refused), so given ``seeds`` (``wnrl
+    compare --tuned DIR --seeds 2-6``) it runs a *stage*: a confirmation too long for one sitting
+    runs seed block by seed block, with the same n in every cell after each block; the reports
+    cover every run there.
+
     :param tune_dir: a directory written by ``wnrl tune``
     :param out: the confirmation directory (default: ``sweeps/<tune name>-confirm``)
     :param seeds: the confirmation seeds (default: the tune file's ``confirm_seeds``)
@@ -95,7 +102,7 @@ def confirm(
     root = Path(out) if out else Path("sweeps") / f"{tune.name}-confirm"
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(root / "default.sweep.yaml", yaml.safe_dump(default, sort_keys=False))
-    first = compare(root / "default.sweep.yaml", out=root / "default", write_report=write_report, **options)
+    first = compare(root / "default.sweep.yaml", out=root / "default", write_report=write_report, add=True, **options)
     rest = []
     for cell, data, sets in cells:
         f = root / f"tuned-{cell.slug}.sweep.yaml"
@@ -104,7 +111,7 @@ def confirm(
     path = None
     if write_report:
         report(root / "tuned")
-        path = write_confirmation(tune, tuned, seeds, root, Path(tune_dir))
+        path = write_confirmation(tune, tuned, root, Path(tune_dir))
     done = [first, *rest]
     return CompareOutcome(
         root,
@@ -140,23 +147,29 @@ def _tuned_lines(tune: Tune, tuned: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def write_confirmation(tune: Tune, tuned: dict[str, Any], seeds: list[int], root: Path, tune_dir: Path) -> Path:
+def _seeds_there(sweep_dir: Path) -> list[int]:
+    index = json.loads((sweep_dir / "index.json").read_text())
+    return sorted({r["seed"] for r in index["runs"]})
+
+
+def write_confirmation(tune: Tune, tuned: dict[str, Any], root: Path, tune_dir: Path) -> Path:
     """Write ``confirmation.md``: shared vs tuned settings side by side, and the verdicts that change.
 
     :param tune: the tune
     :param tuned: ``tuned.yaml``
-    :param seeds: the confirmation seeds
-    :param root: the confirmation directory
+    :param root: the confirmation directory (its seeds are those of the runs in its two halves)
     :param tune_dir: the tune directory
     """
     a = json.loads((root / "default" / "summary.json").read_text())
     b = json.loads((root / "tuned" / "summary.json").read_text())
     ia, ib = _iqms(a), _iqms(b)
+    sa, sb = _seeds_there(root / "default"), _seeds_there(root / "tuned")
+    where = f"the {len(sa)} seeds {sa}" if sa == sb else f"the seeds {sa} (shared settings) and {sb} (tuned settings)"
     lines = [
         f"# Confirmation of {tune.name}: shared settings vs tuned settings",
         "",
         f"Tuned in `{tune_dir}` with {tune.budget} trials per variant on the seeds {tune.spec.seeds}; confirmed "
-        f"here on the {len(seeds)} seeds {seeds}, **disjoint from every tuning seed** (enforced).",
+        f"here on {where}, **disjoint from every tuning seed** (enforced).",
         "",
         "## Final return per group (IQM [95% CI])",
         "",
