@@ -98,8 +98,13 @@ def test_compare_tuned_runs_each_variant_at_its_own_values_on_fresh_seeds(tuned:
     # the whole confirmation then runs only what the stage did not (seed 3), keeping seed 2's runs
     outcome = compare(tuned=out, out=conf, workers=2, progress=False)
     assert outcome.ok and outcome.total == 8 and len(outcome.ran) == 4
+    indexes = {half: (conf / half / "index.json").read_bytes() for half in ("default", "tuned")}
     for half in ("default", "tuned"):
-        assert json.loads((conf / half / "index.json").read_text())["seeds"] == [2, 3]
+        assert json.loads(indexes[half])["seeds"] == [2, 3]
+    # a stage that is already there runs and rewrites nothing (no session, no extra sweep entry)
+    outcome = compare(tuned=out, out=conf, workers=2, progress=False, seeds=[3])
+    assert outcome.ok and outcome.total == 4 and not outcome.ran
+    assert {half: (conf / half / "index.json").read_bytes() for half in ("default", "tuned")} == indexes
     for part, expect_tuned in (("default", False), ("tuned", True)):
         for run_dir in sorted((conf / part / "runs").iterdir()):
             cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
@@ -151,7 +156,10 @@ def test_pruning_stops_a_hopeless_trial_early(tmp_path: Path) -> None:
     (study,) = open_studies(loaded, open_storage(f"sqlite:///{out / 'optuna.db'}", "test")).values()
     study.enqueue_trial({LR: 3e-3})  # the good one first, then the hopeless one (lr ~ 0)
     study.enqueue_trial({LR: 1e-9})
-    tune(path, out=out, workers=2, write_report=False)
+    # one worker: the hopeless trial starts once the good one is complete, which the median pruner
+    # (n_startup_trials=1) needs before it prunes; with two, a loaded machine could let the
+    # hopeless trial's runs finish before the good trial does (seen once under load)
+    tune(path, out=out, workers=1, write_report=False)
     trials = {t.params[LR]: t for t in studies(out)["tiny/none"].get_trials()}
     assert trials[3e-3].state == optuna.trial.TrialState.COMPLETE
     hopeless = trials[1e-9]

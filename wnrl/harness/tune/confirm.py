@@ -17,11 +17,13 @@ from typing import Any
 import yaml
 
 from wnrl.config import ConfigError
+from wnrl.harness.index import read_index
 from wnrl.harness.rows import show
-from wnrl.harness.sweep import expand_sweep
+from wnrl.harness.sweep import Sweep, expand_sweep
+from wnrl.harness.sweepdir import reuse_ids
 from wnrl.harness.tune.session import read_tuned
 from wnrl.harness.tune.spec import Tune, parse_tune
-from wnrl.train.record import atomic_write_text
+from wnrl.train.record import RecordError, atomic_write_text, read_record
 
 __all__ = ["confirm", "load_tuned_tune", "verdict"]
 
@@ -90,29 +92,28 @@ def confirm(
     :returns: a :class:`~wnrl.harness.api.CompareOutcome` over both sweeps (``sweep_dir``: ``out``)
     :raises ConfigError: on bad input (seeds used in tuning included), before anything is written
     """
-    from wnrl.harness.api import CompareOutcome, compare, report
+    from wnrl.harness.api import CompareOutcome, report
 
     tune, tuned = load_tuned_tune(tune_dir)
     seeds = list(seeds) if seeds is not None else tune.confirm_seeds
     _check_seeds(tune, seeds, f"--tuned {tune_dir}")
     default, cells = _sweeps(tune, tuned, seeds)
-    expand_sweep(default, "<confirmation: shared settings>")
+    parts: list[tuple[str, dict[str, Any], list[str], str, Sweep]] = [
+        ("default.sweep.yaml", default, [], "default", expand_sweep(default, "<confirmation: shared settings>"))
+    ]
     for cell, data, sets in cells:
-        expand_sweep(data, f"<confirmation: {cell.label}>", overrides=sets)
+        sweep = expand_sweep(data, f"<confirmation: {cell.label}>", overrides=sets)
+        parts.append((f"tuned-{cell.slug}.sweep.yaml", data, sets, "tuned", sweep))
     root = Path(out) if out else Path("sweeps") / f"{tune.name}-confirm"
     root.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(root / "default.sweep.yaml", yaml.safe_dump(default, sort_keys=False))
-    first = compare(root / "default.sweep.yaml", out=root / "default", write_report=write_report, add=True, **options)
-    rest = []
-    for cell, data, sets in cells:
-        f = root / f"tuned-{cell.slug}.sweep.yaml"
-        atomic_write_text(f, yaml.safe_dump(data, sort_keys=False))
-        rest.append(compare(f, out=root / "tuned", overrides=sets, add=True, write_report=False, **options))
+    done = [
+        _run_part(root, name, data, sets, root / part, sweep, write_report and part == "default", options)
+        for name, data, sets, part, sweep in parts
+    ]
     path = None
     if write_report:
         report(root / "tuned")
         path = write_confirmation(tune, tuned, root, Path(tune_dir))
-    done = [first, *rest]
     return CompareOutcome(
         root,
         ran=[r for o in done for r in o.ran],
@@ -121,6 +122,44 @@ def confirm(
         report=path,
         wall_seconds=sum(o.wall_seconds for o in done),
     )
+
+
+def _finished_there(sweep: Sweep, sweep_dir: Path) -> bool:
+    """Whether every run of ``sweep`` has finished in ``sweep_dir`` (under its id there)."""
+    index = read_index(sweep_dir) if sweep_dir.is_dir() else None
+    if index is None:
+        return False
+    for run in reuse_ids(sweep, index).runs:
+        try:
+            record = read_record(sweep_dir / "runs" / run.id)
+        except RecordError:
+            return False
+        if record is None or not record.finished:
+            return False
+    return True
+
+
+def _run_part(
+    root: Path,
+    name: str,
+    data: dict[str, Any],
+    sets: list[str],
+    sweep_dir: Path,
+    sweep: Sweep,
+    write_report: bool,
+    options: dict[str, Any],
+) -> Any:
+    """One sweep of a confirmation, added to ``sweep_dir``; when all its runs are already there
+    (a stage run before), nothing is run or rewritten: the directory's index, sessions and report
+    stay those of the runs that made it."""
+    from wnrl.harness.api import CompareOutcome, compare, report
+
+    if _finished_there(sweep, sweep_dir):
+        if write_report and not (sweep_dir / "summary.json").exists():
+            report(sweep_dir)
+        return CompareOutcome(sweep_dir, total=len(sweep.runs))
+    atomic_write_text(root / name, yaml.safe_dump(data, sort_keys=False))
+    return compare(root / name, out=sweep_dir, overrides=sets, add=True, write_report=write_report, **options)
 
 
 def verdict(interval: Any) -> str:
