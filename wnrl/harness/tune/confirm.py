@@ -23,7 +23,7 @@ from wnrl.harness.sweep import Sweep, expand_sweep
 from wnrl.harness.sweepdir import reuse_ids
 from wnrl.harness.tune.session import read_tuned
 from wnrl.harness.tune.spec import Tune, parse_tune
-from wnrl.train.record import RecordError, atomic_write_text, read_record
+from wnrl.train.record import atomic_write_text
 
 __all__ = ["confirm", "load_tuned_tune", "verdict"]
 
@@ -125,18 +125,15 @@ def confirm(
 
 
 def _finished_there(sweep: Sweep, sweep_dir: Path) -> bool:
-    """Whether every run of ``sweep`` has finished in ``sweep_dir`` (under its id there)."""
+    """Whether every run of ``sweep`` has finished in ``sweep_dir`` (under its id there); decided
+    by the sweep's own planner, which also clears what a killed run left (as ``compare`` would)."""
+    from wnrl.harness.execute import plan_runs
+
     index = read_index(sweep_dir) if sweep_dir.is_dir() else None
     if index is None:
         return False
-    for run in reuse_ids(sweep, index).runs:
-        try:
-            record = read_record(sweep_dir / "runs" / run.id)
-        except RecordError:
-            return False
-        if record is None or not record.finished:
-            return False
-    return True
+    todo, counts = plan_runs(reuse_ids(sweep, index).runs, sweep_dir)
+    return not todo and not counts["failed"]
 
 
 def _run_part(
@@ -187,7 +184,7 @@ def _tuned_lines(tune: Tune, tuned: dict[str, Any]) -> list[str]:
 
 
 def _seeds_there(sweep_dir: Path) -> list[int]:
-    index = json.loads((sweep_dir / "index.json").read_text())
+    index = read_index(sweep_dir) or {"runs": []}
     return sorted({r["seed"] for r in index["runs"]})
 
 
