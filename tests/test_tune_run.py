@@ -117,6 +117,12 @@ def test_compare_tuned_runs_each_variant_at_its_own_values_on_fresh_seeds(tuned:
                 )
             else:
                 assert "learning_rate" not in TINY_BASE["agent"]["hyperparams"] and "learning_rate" not in hp
+    # the tuned half's report lists each norm's own values, never one norm's as the whole directory's
+    header = (conf / "tuned" / "report.md").read_text().split("## ")[0]
+    assert "- overrides (--set):" not in header
+    for norm, params in best.items():
+        lines = [line for line in header.splitlines() if f"tuned-{norm}.sweep.yaml, seeds" in line]
+        assert len(lines) == 2 and all(f"{LR}={params[LR]}" in line for line in lines)  # two stages
     text = (conf / "confirmation.md").read_text()
     assert "on the 2 seeds [2, 3], **disjoint from every tuning seed**" in text
     assert "Verdicts that change with tuning:" in text

@@ -101,13 +101,28 @@ def _header(index: dict[str, Any], summary: Summary) -> list[str]:
         *(f"- grid `{k}`: {', '.join(show(v) for v in vals)}" for k, vals in index["grid"].items()),
         f"- seeds: {', '.join(map(str, index['seeds']))}",
     ]
-    if index.get("overrides"):
-        lines.append(f"- overrides (--set): {', '.join(index['overrides'])}")
     parts = index.get("sweeps") or []
-    if len(parts) > 1:  # sweeps added with --add
+    shared = all((p.get("overrides") or []) == (index.get("overrides") or []) for p in parts)
+    if index.get("overrides") and shared:
+        lines.append(f"- overrides (--set): {', '.join(index['overrides'])}")
+    if len(parts) > 1 and shared:  # sweeps added with --add
         each = (f"`{p.get('name')}` ({p.get('source')}, {len(p.get('runs') or [])} runs)" for p in parts)
         lines.append(f"- sweeps in this directory: {', '.join(each)}")
+    elif len(parts) > 1:  # e.g. a confirmation's tuned half: each norm at its own values
+        lines.append("- sweeps in this directory, each with its own overrides (--set):")
+        lines += [_part_line(p) for p in parts]
     return [*lines, f"- runs: {_run_counts(summary)}", _times(summary), ""]
+
+
+def _part_line(part: dict[str, Any]) -> str:
+    """One sweep of a directory with its seeds, run count and overrides, as a nested list item.
+
+    :param part: an entry of the index's ``sweeps``
+    """
+    seeds = ", ".join(map(str, part.get("seeds") or []))
+    sets = ", ".join(part.get("overrides") or []) or "none"
+    runs = len(part.get("runs") or [])
+    return f"  - `{part.get('name')}` ({part.get('source')}, seeds {seeds}, {runs} runs): {sets}"
 
 
 def seeds_warning(summary: Summary) -> str | None:
