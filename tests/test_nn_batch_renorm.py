@@ -35,6 +35,39 @@ def test_equals_sb3_contribs_layer_in_training_and_eval(warmup: int) -> None:
     assert torch.allclose(ours(x), theirs(x), atol=1e-5)
 
 
+@pytest.mark.parametrize("warmup", [0, 1000])
+def test_gradients_equal_sb3_contribs_layer(warmup: int) -> None:
+    """The centred-statistics forward is the same function as sb3-contrib's, so its gradients
+    (input, γ, β) are too, in plain batch norm (warm-up) and renormalization (r, d clipped)."""
+    torch.manual_seed(1)
+    ours, theirs = _pair(warmup)
+    for step in range(4):  # move the running statistics away from the batch's, so r and d act
+        x = torch.randn(64, 5) * (1 + 2 * step) + 3 * step
+        ours(x), theirs(x)
+    x = (torch.randn(64, 5) * 4 - 2).requires_grad_()
+    xt = x.detach().clone().requires_grad_()
+    upstream = torch.randn(64, 5)
+    (ours(x) * upstream).sum().backward()
+    (theirs(xt) * upstream).sum().backward()
+    assert x.grad is not None and xt.grad is not None
+    assert torch.allclose(x.grad, xt.grad, atol=1e-5)
+    assert torch.allclose(ours.weight.grad, theirs.scale.grad, atol=1e-4)
+    assert torch.allclose(ours.bias.grad, theirs.bias.grad, atol=1e-4)
+
+
+def test_images_match_batch_norm_over_channels_with_unbiased_variance() -> None:
+    """(N, C, H, W): statistics over N, H and W, in training (unbiased) and eval (running)."""
+    torch.manual_seed(2)
+    layer = BatchRenorm(3, eps=1e-3, warmup_steps=10)
+    x = torch.randn(4, 3, 5, 5) * 3 + 1
+    mean, var = x.mean(dim=(0, 2, 3), keepdim=True), x.var(dim=(0, 2, 3), keepdim=True)
+    assert torch.allclose(layer(x), (x - mean) / (var + 1e-3).sqrt(), atol=1e-5)
+    assert torch.allclose(layer.running_var, 0.99 + 0.01 * var.flatten())
+    layer.eval()
+    running = layer.running_mean.view(1, -1, 1, 1), layer.running_var.view(1, -1, 1, 1)
+    assert torch.allclose(layer(x), (x - running[0]) / (running[1] + 1e-3).sqrt(), atol=1e-5)
+
+
 def test_hand_computed_renormalization_and_frozen_eval_statistics() -> None:
     layer = BatchRenorm(1, eps=0.0, momentum=0.5, affine=False, warmup_steps=0)
     layer.running_mean.fill_(1.0)

@@ -19,6 +19,14 @@ running statistics follow :math:`\mu \leftarrow \mu + m(\mu_B - \mu)`,
 mode :math:`\hat x = (x-\mu)/\sqrt{\sigma^2+\epsilon}`: acting and target computations never see
 the batch.
 
+Speed, same function: eval mode and the warm-up are one ``F.batch_norm`` call each (the warm-up
+with :math:`\epsilon' = \epsilon(n-1)/n` and :math:`\gamma' = \gamma\sqrt{(n-1)/n}`, which turns its
+biased-variance normalization into the unbiased one above); after the warm-up
+:math:`\sigma_B^2` comes from the centred input :math:`x - \mu_B` (``torch.var`` over dim 0 is a
+slow strided pass on a CPU) and the output is one ``addcmul``,
+:math:`\hat x\gamma + \beta = (x-\mu_B)\,s + o` with per-feature :math:`s, o`
+(``benchmarks/batch_renorm.py``).
+
 This is exactly sb3-contrib's ``BatchRenorm`` (same formula, defaults ``eps=1e-3``,
 ``momentum=0.01``, ``warmup_steps=100_000``, ``r_max=3``, ``d_max=5``), with two differences that
 make it fit wnrl and SB3: it is a :class:`torch.nn.modules.batchnorm._BatchNorm` whose statistics
@@ -34,6 +42,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -79,28 +88,42 @@ class BatchRenorm(_BatchNorm):
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
-        shape = [1, -1] + [1] * (input.dim() - 2)
         assert self.running_mean is not None and self.running_var is not None
         assert self.num_batches_tracked is not None
-        if self.training:
-            dims = [0] + list(range(2, input.dim()))
-            batch_mean, batch_var = input.mean(dim=dims), input.var(dim=dims)
-            mean, var = batch_mean, batch_var
-            if int(self.num_batches_tracked) > self.warmup_steps:
-                running_std = (self.running_var + self.eps).sqrt()
-                r = ((batch_var + self.eps).sqrt() / running_std).detach().clamp(1 / self.r_max, self.r_max)
-                d = ((batch_mean - self.running_mean) / running_std).detach().clamp(-self.d_max, self.d_max)
-                mean, var = batch_mean - d * batch_var.sqrt() / r, batch_var / r.square()
-            with torch.no_grad():
-                self.running_mean.lerp_(batch_mean.detach(), self.momentum or 0.0)
-                self.running_var.lerp_(batch_var.detach(), self.momentum or 0.0)
-                self.num_batches_tracked.add_(1)
-        else:
-            mean, var = self.running_mean, self.running_var
-        out = (input - mean.view(shape)) / (var.view(shape) + self.eps).sqrt()
+        if not self.training:  # one fused kernel: (x - μ) / √(σ² + ε) · γ + β
+            stats = self.running_mean, self.running_var
+            return F.batch_norm(input, *stats, self.weight, self.bias, training=False, eps=self.eps)
+        n = input.numel() // self.num_features  # values per feature
+        if int(self.num_batches_tracked) <= self.warmup_steps:
+            self.num_batches_tracked.add_(1)
+            # Plain batch norm as one fused kernel. F.batch_norm divides by √(σ²(n-1)/n + ε'), the
+            # biased variance; with ε' = ε(n-1)/n and γ' = γ√((n-1)/n) its output is exactly
+            # (x - μ_B)γ/√(σ_B² + ε) + β, and its running statistics take the unbiased σ_B².
+            c = ((n - 1) / n) ** 0.5 if n > 1 else 1.0
+            weight = self.weight * c if self.affine else torch.full_like(self.running_var, c)
+            stats = self.running_mean, self.running_var
+            return F.batch_norm(input, *stats, weight, self.bias, True, self.momentum or 0.0, self.eps * c * c)
+        shape = [1, -1] + [1] * (input.dim() - 2)
+        dims = [0] + list(range(2, input.dim()))
+        batch_mean = input.mean(dim=dims)
+        centered = input - batch_mean.view(shape)
+        batch_var = centered.square().sum(dim=dims) / (n - 1)
+        running_std = (self.running_var + self.eps).sqrt()
+        r = ((batch_var + self.eps).sqrt() / running_std).detach().clamp(1 / self.r_max, self.r_max)
+        d = ((batch_mean - self.running_mean) / running_std).detach().clamp(-self.d_max, self.d_max)
+        with torch.no_grad():
+            self.running_mean.lerp_(batch_mean.detach(), self.momentum or 0.0)
+            self.running_var.lerp_(batch_var.detach(), self.momentum or 0.0)
+            self.num_batches_tracked.add_(1)
+        # x̂γ + β = (x - μ_B)·s + o with s = γ/√(σ_B²/r² + ε), o = β + s·d·σ_B/r
+        scale = (batch_var / r.square() + self.eps).rsqrt()
+        shift = d * batch_var.sqrt() / r
         if self.affine:
-            out = out * self.weight.view(shape) + self.bias.view(shape)
-        return out
+            scale = scale * self.weight
+            offset = torch.addcmul(self.bias, shift, scale)
+        else:
+            offset = shift * scale
+        return torch.addcmul(offset.view(shape), centered, scale.view(shape))
 
     def _load_from_state_dict(
         self,
