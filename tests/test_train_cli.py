@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from wnrl.cli import main
+from wnrl.train.revision import source_revision
 
 TINY = {
     "name": "tiny",
@@ -60,7 +61,9 @@ def test_train_writes_a_complete_run_directory(tmp_path: Path, capsys: pytest.Ca
     result = json.loads((out / "result.json").read_text())
     assert result["steps"] == 1024 and len(result["final"]["episodes"]) == 3
     assert result["curve"]["steps"] == [512, 1024]
-    assert json.loads((out / "system.json").read_text())["status"] == "finished"
+    system = json.loads((out / "system.json").read_text())
+    assert system["status"] == "finished"
+    assert system["wnrl_revision"] == system["parts"][0]["wnrl_revision"] == source_revision(), "the code that ran"
 
 
 @pytest.mark.parametrize("algo", ["ppo", "dqn"])

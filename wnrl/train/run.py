@@ -3,7 +3,7 @@
 A run directory holds::
 
     config.yaml        the resolved config (what was actually run)
-    system.json        versions, device, host, command, start and end time, status
+    system.json        versions, wnrl's git revision, device, host, command, start and end time, status
     tb/                TensorBoard events (SB3 scalars, wnrl/ diagnostics, HParams) and progress.csv
     checkpoints/       step_<N>.zip (+ _replay.pkl for DQN, _vecnorm.pkl with VecNormalize)
     model.zip          the final model (vecnormalize.pkl beside it when used)
@@ -44,6 +44,7 @@ from wnrl.train.hparams import hparams_callback, run_hparams
 from wnrl.train.progress import ProgressLineCallback
 from wnrl.train.record import Curve, Evaluation, RunRecord, atomic_write_text, read_record, write_record
 from wnrl.train.resume import load_checkpoint, previous_system, run_logger, total_of_parts
+from wnrl.train.revision import SOURCE_REVISION
 
 __all__ = ["build_env", "build_eval_env", "load_run_config", "run_dir_for", "train"]
 
@@ -146,6 +147,7 @@ def _system_info(model: BaseAlgorithm) -> dict[str, Any]:
 
     return {
         "wnrl": wnrl.__version__,
+        "wnrl_revision": SOURCE_REVISION,  # the git commit of the code that ran (None: not a checkout)
         "python": platform.python_version(),
         "torch": torch.__version__,
         "stable_baselines3": stable_baselines3.__version__,
@@ -301,7 +303,7 @@ def train(
     parts: list[dict[str, Any]] = list(earlier.get("parts", []))
     info = {**_system_info(model), "started": earlier.get("started", _now()), "warnings": warnings}
     part = {"started": _now(), "from_step": model.num_timesteps, "device": info["device"], "host": info["host"]}
-    part["command"] = info["command"]
+    part.update(command=info["command"], wnrl_revision=SOURCE_REVISION)
     eval_env = build_eval_env(config, env)
     _write_start(config, run_dir, {**info, "parts": [*parts, {**part, "status": "running"}]}, fresh=resume is None)
 
