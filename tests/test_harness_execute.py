@@ -164,6 +164,52 @@ def test_resume_after_sigkill_keeps_finished_runs(tmp_path: Path) -> None:
     assert not list(out.rglob(".*.tmp*"))
 
 
+def test_a_run_killed_mid_way_continues_from_its_last_checkpoint(tmp_path: Path) -> None:
+    """SIGKILL a sweep after its run wrote a checkpoint: running the sweep again continues the run
+    from that checkpoint (a second part starting there), not from step 0, and it ends where an
+    uninterrupted run ends, with the whole evaluation curve."""
+    sweep = {
+        "name": "cont",
+        "base": {
+            **TINY_BASE,
+            "agent": {"algo": "ppo", "net_arch": [16, 16], "hyperparams": {"n_steps": 64, "batch_size": 64}},
+            "train": {**TINY_BASE["train"], "total_timesteps": 8192, "eval_freq": 2048, "checkpoint_freq": 1024},
+        },
+        "grid": {"agent.norm": ["weight"]},
+        "seeds": 1,
+    }
+    path = tmp_path / "cont.yaml"
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "wnrl.cli", "compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if any(int(p.stem.split("_")[1]) >= 2048 for p in out.glob("runs/*/checkpoints/step_*.zip")):
+                break
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    (run_dir,) = list((out / "runs").iterdir())
+    assert not (run_dir / RESULT_FILE).exists(), proc.stderr.read().decode()[-2000:]
+    step = max(int(p.stem.split("_")[1]) for p in (run_dir / "checkpoints").glob("step_*.zip"))
+    assert 2048 <= step < 8192
+
+    from wnrl.harness.sweep import expand_sweep
+
+    todo, counts = plan_runs(expand_sweep(sweep, "cont").runs, out)
+    assert counts["resumed"] == 1 and len(todo) == 1 and run_dir.exists(), "kept, to continue"
+    assert main(["compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]) == 0
+    record = read_record(run_dir)
+    assert record is not None and record.status == "finished" and record.steps == 8192
+    assert record.curve.steps == [2048, 4096, 6144, 8192]
+    parts = json.loads((run_dir / "system.json").read_text())["parts"]
+    assert [p["from_step"] for p in parts] == [0, step], "continued from the checkpoint, not from 0"
+    assert parts[-1]["status"] == "finished" and record.cpu_seconds >= parts[-1]["cpu_seconds"]
+
+
 def _fake_task(tmp: Path, run_id: str) -> dict[str, Any]:
     return {
         "id": run_id,
@@ -255,7 +301,7 @@ def test_plan_deletes_partial_runs(tmp_path: Path) -> None:
     todo, counts = plan_runs(runs, tmp_path)
     assert [r.id for r in todo] == [runs[2].id, runs[3].id]
     assert not (tmp_path / "runs" / runs[2].id).exists() and not (tmp_path / "runs" / runs[3].id).exists()
-    assert counts == {"finished": 1, "failed": 1, "retried": 0, "partial": 1, "corrupt": 1, "todo": 2}
+    assert counts == {"finished": 1, "failed": 1, "retried": 0, "partial": 1, "resumed": 0, "corrupt": 1, "todo": 2}
     todo, counts = plan_runs(runs, tmp_path, retry_failed=True)
     assert [r.id for r in todo] == [runs[1].id, runs[2].id, runs[3].id] and counts["retried"] == 1
 

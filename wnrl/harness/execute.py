@@ -11,10 +11,13 @@ A sweep directory::
                             ``learn``), wall_seconds and cpu_seconds (the whole run); error and
                             traceback on failure
 
-``result.json`` is the only marker of a done run: a run directory without one (a run killed
-mid-way), or with a corrupt one, is deleted and run again; ``finished`` runs are never rerun; ``failed`` runs are
-skipped unless ``retry_failed``. Every run writes its own result, so killing the sweep (Ctrl-C,
-SIGKILL) loses only the runs in flight.
+``result.json`` is the only marker of a done run. A run directory without one (a run stopped
+mid-way) continues from its newest checkpoint when it has one (``train.checkpoint_freq``, on by
+default; see :mod:`wnrl.train.resume`), else it is deleted and run again, as is one with a corrupt
+``result.json``; ``finished`` runs are never rerun; ``failed`` runs are skipped unless
+``retry_failed``. Every run writes its own result and its checkpoints, so stopping the sweep
+(Ctrl-C, SIGTERM, SIGKILL, the end of a session) loses at most the steps since each running run's
+last checkpoint.
 
 Backends (:mod:`wnrl.harness.backends`; a task and its record are :mod:`wnrl.harness.tasks`):
 
@@ -43,7 +46,7 @@ from typing import Any
 
 from wnrl.harness.backends import run_local, run_ray
 from wnrl.harness.tasks import WORKER_DIED, Task, failed_result, make_task, record_failure, run_task
-from wnrl.train.record import RecordError, RunRecord, read_record
+from wnrl.train.record import RecordError, RunRecord, read_record, resumable
 
 __all__ = [
     "WORKER_DIED",
@@ -63,15 +66,17 @@ def plan_runs(runs: list[Any], sweep_dir: Path, retry_failed: bool = False) -> t
     """Decide which runs to start and clean up what a killed sweep left behind.
 
     Finished runs are kept; failed runs are kept unless ``retry_failed`` (then their directory is
-    deleted); a directory without a valid ``result.json`` is deleted.
+    deleted); a directory without ``result.json`` is kept when it holds a checkpoint (the run
+    continues from it) and deleted otherwise, as is one with a corrupt ``result.json``.
 
     :param runs: the sweep's runs
     :param sweep_dir: the sweep directory
     :param retry_failed: rerun failed runs
     :returns: ``(runs to start, counts)`` with counts ``finished``, ``failed`` (kept),
-        ``retried``, ``partial`` (deleted incomplete directories), ``todo``
+        ``retried``, ``partial`` (deleted incomplete directories), ``resumed`` (incomplete runs
+        that continue from their checkpoint), ``todo``
     """
-    counts = {"finished": 0, "failed": 0, "retried": 0, "partial": 0, "corrupt": 0}
+    counts = {"finished": 0, "failed": 0, "retried": 0, "partial": 0, "resumed": 0, "corrupt": 0}
     todo = []
     for run in runs:
         run_dir = sweep_dir / "runs" / run.id
@@ -88,7 +93,9 @@ def plan_runs(runs: list[Any], sweep_dir: Path, retry_failed: bool = False) -> t
         if result is not None and not retry_failed:
             counts["failed"] += 1
             continue
-        if run_dir.exists():
+        if result is None and resumable(run_dir):
+            counts["resumed"] += 1
+        elif run_dir.exists():
             counts["retried" if result is not None else "partial"] += 1
             shutil.rmtree(run_dir)
         todo.append(run)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wnrl.train.record import RecordError, RunRecord, read_record, write_record
+from wnrl.train.record import RecordError, RunRecord, read_record, resumable, write_record
 
 __all__ = ["WORKER_DIED", "OnDone", "Task", "failed_result", "make_task", "one_line", "record_failure", "run_task"]
 
@@ -80,8 +81,10 @@ def run_task(task: Task) -> RunRecord:
     """Train one run of a sweep and write its ``result.json`` (runs inside a worker).
 
     The record ``wnrl train`` wrote gets the run's sweep id, grid values and whole-run timings.
-    Exceptions become a ``failed`` record (so do a NaN final return or AUC); a
-    ``KeyboardInterrupt`` propagates and leaves no result, so the run is redone next time.
+    A run directory left by a run that stopped mid-way continues from its newest checkpoint (its
+    earlier parts' wall and CPU seconds are added to this one's). Exceptions become a ``failed``
+    record (so do a NaN final return or AUC); a ``KeyboardInterrupt`` propagates and leaves no
+    result, so the run continues (or starts again) next time.
 
     :param task: ``{"id", "run_dir", "config", "grid", "seed", "source"}`` (see :func:`make_task`)
     :returns: the record that was written
@@ -89,15 +92,24 @@ def run_task(task: Task) -> RunRecord:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     start, cpu = time.time(), time.process_time()
     run_dir = Path(task["run_dir"])
+    earlier = {"wall_seconds": 0.0, "cpu_seconds": 0.0}
     try:
         import torch
 
         from wnrl.config import validate
-        from wnrl.train import train
+        from wnrl.train import load_run_config, train
+        from wnrl.train.resume import previous_system, total_of_parts
 
         torch.set_num_threads(1)
         config = validate(task["config"], task["source"])
-        record = train(config, out=run_dir, progress_bar=False, source=task["source"])
+        resume = run_dir if resumable(run_dir) and load_run_config(run_dir) == config else None
+        if resume is not None:  # the parts before this one count in the run's time
+            parts = previous_system(run_dir).get("parts", [])
+            earlier = {key: total_of_parts(parts, key) for key in earlier}
+        elif run_dir.exists():  # stopped before its first checkpoint, or another config: start again
+            shutil.rmtree(run_dir)
+        out = None if resume else run_dir
+        record = train(config, out=out, resume=resume, progress_bar=False, source=task["source"])
         score, auc = record.score, record.auc
         if score is None or auc is None or not (math.isfinite(score) and math.isfinite(auc)):
             raise FloatingPointError(
@@ -107,8 +119,8 @@ def run_task(task: Task) -> RunRecord:
             update={
                 **_base(task),
                 "ended": _now(),
-                "wall_seconds": round(time.time() - start, 3),
-                "cpu_seconds": round(time.process_time() - cpu, 3),
+                "wall_seconds": round(time.time() - start + earlier["wall_seconds"], 3),
+                "cpu_seconds": round(time.process_time() - cpu + earlier["cpu_seconds"], 3),
             }
         )
     except Exception as e:

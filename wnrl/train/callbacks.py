@@ -15,7 +15,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from wnrl.envs import sync_normalization
-from wnrl.train.record import atomic_write_text
+from wnrl.train.record import atomic_write_text, latest_checkpoint
 
 __all__ = [
     "EvalCurveCallback",
@@ -184,14 +184,3 @@ def remove_checkpoints(directory: Path, before: int | None = None) -> None:
             continue
         if before is None or step < before:
             p.unlink(missing_ok=True)
-
-
-def latest_checkpoint(directory: Path) -> tuple[int, Path] | None:
-    """The newest complete checkpoint in ``directory`` as ``(step, zip_path)``."""
-    found = []
-    for p in directory.glob("step_*.zip"):
-        try:
-            found.append((int(p.stem.split("_")[1]), p))
-        except (IndexError, ValueError):
-            continue
-    return max(found) if found else None

@@ -6,7 +6,8 @@ and the plots: one shape, one JSON form, from the run to the report.
 
 ``result.json`` is written last and atomically (temp file + ``os.replace``): a run directory
 without one did not finish. Older files (written before this record existed) load unchanged:
-their keys are a subset of these.
+their keys are a subset of these. A run directory without one that holds a complete checkpoint
+(:func:`resumable`) can continue where it stopped (``wnrl train --resume``, or a sweep run again).
 
 The score of a run is ``final.mean``: the last point of the evaluation curve (the final policy's
 deterministic evaluation); ``auc`` is the normalised area under that curve
@@ -32,7 +33,9 @@ __all__ = [
     "RunRecord",
     "area_under_curve",
     "atomic_write_text",
+    "latest_checkpoint",
     "read_record",
+    "resumable",
     "write_record",
 ]
 
@@ -225,3 +228,22 @@ def write_record(run_dir: Path, record: RunRecord) -> Path:
     path = run_dir / RESULT_FILE
     atomic_write_text(path, record.to_json())
     return path
+
+
+def latest_checkpoint(directory: Path) -> tuple[int, Path] | None:
+    """The newest complete checkpoint in ``directory`` as ``(step, zip_path)`` (a checkpoint's zip
+    is written last, atomically, so a zip there is complete)."""
+    found = []
+    for p in directory.glob("step_*.zip"):
+        try:
+            found.append((int(p.stem.split("_")[1]), p))
+        except (IndexError, ValueError):
+            continue
+    return max(found) if found else None
+
+
+def resumable(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is a run that stopped before its end and can continue: it has its
+    ``config.yaml`` and a complete checkpoint, and no ``result.json``."""
+    has_config = (run_dir / "config.yaml").is_file() and not (run_dir / RESULT_FILE).exists()
+    return has_config and latest_checkpoint(run_dir / "checkpoints") is not None
