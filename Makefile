@@ -29,7 +29,7 @@ test: $(BIN)/.installed-dev
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy wnrl agents
+	$(BIN)/mypy wnrl agents benchmarks
 
 clean:
 	rm -rf $(VENV) runs sweeps

@@ -16,6 +16,7 @@ import statistics
 
 import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from wnrl.policies import NormActorCriticPolicy
@@ -33,6 +34,7 @@ def mismatch(remedy: bool, seed: int, train_steps: int, batch: int) -> list[floa
         policy_kwargs=dict(norm="batch", bn_running_stats_in_update=remedy),
     )
     model.learn(train_steps)
+    assert model.env is not None
     model.collect_rollouts(model.env, _NullCallback(), model.rollout_buffer, model.n_steps)
     policy, out = model.policy, []
     for data in model.rollout_buffer.get(batch):
@@ -43,7 +45,10 @@ def mismatch(remedy: bool, seed: int, train_steps: int, batch: int) -> list[floa
     return out
 
 
-class _NullCallback:
+class _NullCallback(BaseCallback):
+    def _on_step(self) -> bool:
+        return True
+
     def on_rollout_start(self) -> None: ...
     def on_rollout_end(self) -> None: ...
     def update_locals(self, _locals) -> None: ...

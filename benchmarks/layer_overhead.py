@@ -45,6 +45,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -117,6 +118,7 @@ def _copy_plain_weights(src: nn.Module, dst: nn.Module) -> nn.Module:
     with torch.no_grad():
         for a, b in zip(layers, others):
             b.weight.copy_(a.weight)
+            assert a.bias is not None and b.bias is not None
             b.bias.copy_(a.bias)
     return dst
 
@@ -179,7 +181,7 @@ def _forward_fn(model: nn.Module, x: torch.Tensor, cached: bool) -> Callable[[],
     return run
 
 
-OPTIMIZERS: dict[str, dict[str, bool]] = {
+OPTIMIZERS: dict[str, dict[str, Any]] = {
     "train": {},
     "train-fused": {"fused": True},
     "train-foreach": {"foreach": True},
@@ -326,6 +328,7 @@ def targets(cells: list[Cell]) -> str:
     ):
         for c in (c for c in cells if c.task == task):
             r, head = c.ratio("wnrl"), c.ratio("wnrl, plain head")
+            assert r is not None, "every cell times the wnrl row"
             rt = min(t for t in (c.ratio("torch WN"), c.ratio("torch WN cached()")) if t is not None)
             ok = r <= target and r < rt
             ok_all &= ok
