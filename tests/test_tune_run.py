@@ -182,6 +182,40 @@ def test_pruning_stops_a_hopeless_trial_early(tmp_path: Path) -> None:
     assert len(hopeless.intermediate_values) < len(trials[3e-3].intermediate_values)
 
 
+def test_a_pruned_run_that_fails_on_its_way_out_counts_as_pruned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prune signal can land inside a checkpoint's zip writer, whose own RuntimeError then
+    replaces ``Pruned`` (seen in CI under load): a run that failed once its trial's PRUNE file
+    exists is recorded as pruned, not as a failure of the trial."""
+    from wnrl.harness.tasks import failed_result
+    from wnrl.harness.tune import pool
+    from wnrl.train.record import write_record
+
+    run_dir, flag = tmp_path / "runs" / "r", tmp_path / "PRUNE"
+    task = {"id": "r", "run_dir": str(run_dir), "grid": {}, "seed": 0, "source": "t.yaml", "prune_file": str(flag)}
+    task["config"] = {"env": {"id": "CartPole-v1"}, "agent": {"algo": "ppo", "norm": "none"}}
+
+    def cut_short(t: dict[str, Any]) -> Any:
+        flag.write_text("pruned\n")  # the tuner prunes; the run's exit raises something else
+        record = failed_result(t, "RuntimeError: [enforce fail at inline_container.cc:672] unexpected pos")
+        write_record(run_dir, record)
+        return record
+
+    monkeypatch.setattr(pool, "run_task", cut_short)
+    record = pool.tune_task(task)
+    assert str(record.error).startswith("Pruned") and str(read_record(run_dir).error).startswith("Pruned")
+    flag.unlink()
+
+    def plain_failure(t: dict[str, Any]) -> Any:  # no prune: a real failure stays one
+        record = failed_result(t, "TypeError: bad")
+        write_record(run_dir, record)
+        return record
+
+    monkeypatch.setattr(pool, "run_task", plain_failure)
+    assert pool.tune_task(task).error == "TypeError: bad"
+
+
 def test_tuning_on_ray_uses_the_budget_and_writes_the_same_records(tmp_path: Path) -> None:
     """``--backend ray``: every trial's runs are Ray tasks; the budget, the objectives recomputed
     from the runs' result.json and tuned.yaml are as on the local pool."""

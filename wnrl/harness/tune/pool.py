@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from wnrl.harness.backends import init_worker, terminate_pool, worker_args, worker_context
-from wnrl.harness.tasks import WORKER_DIED, record_failure, run_task
-from wnrl.train.record import RunRecord
+from wnrl.harness.tasks import WORKER_DIED, failed_result, record_failure, run_task
+from wnrl.train.record import RunRecord, write_record
 
 __all__ = ["PRUNE_FILE", "LocalPool", "RayPool", "Pruned", "make_pool", "tune_task"]
 
 PRUNE_FILE = "PRUNE"
+PRUNED = "Pruned: the trial was pruned"
 Task = dict[str, Any]
 
 
@@ -51,17 +52,23 @@ def tune_task(task: Task) -> RunRecord:
     if flag is None or threading.current_thread() is not threading.main_thread():
         return run_task(task)
     if flag.exists():
-        return record_failure(task, "Pruned: the trial was pruned")
+        return record_failure(task, PRUNED)
     stop = threading.Event()
     old = signal.signal(signal.SIGUSR1, _raise_pruned)
     threading.Thread(target=_watch, args=(flag, stop, threading.main_thread().ident), daemon=True).start()
     try:
-        return run_task(task)  # a Pruned raised in training becomes a failed record "Pruned: ..."
+        record = run_task(task)  # a Pruned raised in training becomes a failed record "Pruned: ..."
     except Pruned:
-        return record_failure(task, "Pruned: the trial was pruned")
+        return record_failure(task, PRUNED)
     finally:
         stop.set()
         signal.signal(signal.SIGUSR1, old)
+    if not record.finished and flag.exists() and not str(record.error).startswith("Pruned"):
+        # Pruned landed where another exception replaced it on the way out (a checkpoint's zip
+        # writer cut short raises RuntimeError): the run stopped because its trial was pruned.
+        record = failed_result(task, PRUNED)
+        write_record(Path(task["run_dir"]), record)
+    return record
 
 
 class LocalPool:
