@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import yaml
 
 from wnrl.cli import main
 from wnrl.harness.execute import WORKER_DIED, plan_runs, run_local, run_task
-from wnrl.train.record import RESULT_FILE, RunRecord, read_record, write_record
+from wnrl.train.record import RESULT_FILE, RunRecord, latest_checkpoint, read_record, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -124,6 +125,24 @@ def test_ray_backend_gives_the_same_results_as_the_local_pool(failing: tuple[Pat
 
 
 @pytest.mark.slow
+def _sigkill_sweep_when(path: Path, out: Path, ready: Callable[[], bool]) -> str:
+    """Run ``wnrl compare path --out out`` (one worker) in its own process group and SIGKILL the
+    whole group once ``ready()`` holds (or after 120 s); returns the sweep's stderr."""
+    cmd = [sys.executable, "-m", "wnrl.cli", "compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if ready():
+                break
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.stderr is not None
+    return proc.stderr.read().decode()[-2000:]
+
+
 def test_resume_after_sigkill_keeps_finished_runs(tmp_path: Path) -> None:
     sweep = {
         "name": "resume",
@@ -141,19 +160,9 @@ def test_resume_after_sigkill_keeps_finished_runs(tmp_path: Path) -> None:
     path = tmp_path / "resume.yaml"
     path.write_text(yaml.safe_dump(sweep, sort_keys=False))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "wnrl.cli", "compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            if 1 <= len(list(out.glob(f"runs/*/{RESULT_FILE}"))) < 4:
-                break
-            time.sleep(0.02)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    err = _sigkill_sweep_when(path, out, lambda: 1 <= len(list(out.glob(f"runs/*/{RESULT_FILE}"))) < 4)
     done = results(out)
-    assert 1 <= len(done) < 4, proc.stderr.read().decode()[-2000:]
+    assert 1 <= len(done) < 4, err
     assert all(r["status"] == "finished" for r in done.values())
     before = mtimes(out)
     assert main(["compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]) == 0
@@ -181,20 +190,16 @@ def test_a_run_killed_mid_way_continues_from_its_last_checkpoint(tmp_path: Path)
     path = tmp_path / "cont.yaml"
     path.write_text(yaml.safe_dump(sweep, sort_keys=False))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "wnrl.cli", "compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            if any(int(p.stem.split("_")[1]) >= 2048 for p in out.glob("runs/*/checkpoints/step_*.zip")):
-                break
-            time.sleep(0.02)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+
+    def checkpoint_at_2048() -> bool:
+        return any((latest_checkpoint(d / "checkpoints") or (0,))[0] >= 2048 for d in out.glob("runs/*"))
+
+    err = _sigkill_sweep_when(path, out, checkpoint_at_2048)
     (run_dir,) = list((out / "runs").iterdir())
-    assert not (run_dir / RESULT_FILE).exists(), proc.stderr.read().decode()[-2000:]
-    step = max(int(p.stem.split("_")[1]) for p in (run_dir / "checkpoints").glob("step_*.zip"))
+    assert not (run_dir / RESULT_FILE).exists(), err
+    found = latest_checkpoint(run_dir / "checkpoints")
+    assert found is not None, err
+    step = found[0]
     assert 2048 <= step < 8192
 
     from wnrl.harness.sweep import expand_sweep

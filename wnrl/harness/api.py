@@ -251,8 +251,8 @@ def compare(
         todo, counts = plan_runs(loaded.runs, sweep_dir, retry_failed)
         kept = f", {counts['failed']} failed earlier (kept; rerun them with --retry-failed)" if counts["failed"] else ""
         bad = f", {counts['corrupt']} with a corrupt result.json (rerun)" if counts["corrupt"] else ""
-        if counts["resumed"]:
-            bad += f", {counts['resumed']} stopped mid-way (continued from their last checkpoint)"
+        resumed = f", {counts['resumed']} stopped mid-way (continued from their last checkpoint)"
+        cont = resumed if counts["resumed"] else ""
         doing = (
             f"running {len(todo)} on the {backend} backend with {min(workers, len(todo))} workers"
             if todo
@@ -262,7 +262,7 @@ def compare(
         also = f" (beside {more} runs of the sweeps already there)" if more > 0 else ""
         _say(
             f"Sweep {loaded.name}: {len(loaded.runs)} runs in {sweep_dir}{also}; {counts['finished']} "
-            f"finished earlier{kept}{bad}; {doing}"
+            f"finished earlier{kept}{bad}{cont}; {doing}"
         )
         started = time.time()
         tasks = [make_task(r, sweep_dir, loaded.source) for r in todo]
