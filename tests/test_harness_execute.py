@@ -3,6 +3,7 @@ a killed worker, the Ray backend (same results as the local pool), the sweep loc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -124,10 +125,13 @@ def test_ray_backend_gives_the_same_results_as_the_local_pool(failing: tuple[Pat
             assert a["final"] == b["final"] and a["curve"] == b["curve"] and a["auc"] == b["auc"], run_id
 
 
-@pytest.mark.slow
-def _sigkill_sweep_when(path: Path, out: Path, ready: Callable[[], bool]) -> str:
-    """Run ``wnrl compare path --out out`` (one worker) in its own process group and SIGKILL the
-    whole group once ``ready()`` holds (or after 120 s); returns the sweep's stderr."""
+def _signal_sweep_when(
+    path: Path, out: Path, ready: Callable[[], bool], sig: int = 0, settled: Callable[[], bool] | None = None
+) -> str:
+    """Run ``wnrl compare path --out out`` (one worker) in its own process group and, once
+    ``ready()`` holds (or after 120 s), SIGKILL the whole group; or, with ``settled``, first send
+    ``sig`` to the sweep process alone (its workers left to react) and wait up to 60 s for the
+    sweep to exit and ``settled()`` to hold. Returns the sweep's stderr."""
     cmd = [sys.executable, "-m", "wnrl.cli", "compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
@@ -136,13 +140,20 @@ def _sigkill_sweep_when(path: Path, out: Path, ready: Callable[[], bool]) -> str
             if ready():
                 break
             time.sleep(0.02)
+        if settled is not None:
+            proc.send_signal(sig)
+            deadline = time.time() + 60
+            while time.time() < deadline and not (proc.poll() is not None and settled()):
+                time.sleep(0.05)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert proc.stderr is not None
     return proc.stderr.read().decode()[-2000:]
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_keeps_finished_runs(tmp_path: Path) -> None:
     sweep = {
         "name": "resume",
@@ -160,7 +171,7 @@ def test_resume_after_sigkill_keeps_finished_runs(tmp_path: Path) -> None:
     path = tmp_path / "resume.yaml"
     path.write_text(yaml.safe_dump(sweep, sort_keys=False))
     out = tmp_path / "out"
-    err = _sigkill_sweep_when(path, out, lambda: 1 <= len(list(out.glob(f"runs/*/{RESULT_FILE}"))) < 4)
+    err = _signal_sweep_when(path, out, lambda: 1 <= len(list(out.glob(f"runs/*/{RESULT_FILE}"))) < 4)
     done = results(out)
     assert 1 <= len(done) < 4, err
     assert all(r["status"] == "finished" for r in done.values())
@@ -173,10 +184,8 @@ def test_resume_after_sigkill_keeps_finished_runs(tmp_path: Path) -> None:
     assert not list(out.rglob(".*.tmp*"))
 
 
-def test_a_run_killed_mid_way_continues_from_its_last_checkpoint(tmp_path: Path) -> None:
-    """SIGKILL a sweep after its run wrote a checkpoint: running the sweep again continues the run
-    from that checkpoint (a second part starting there), not from step 0, and it ends where an
-    uninterrupted run ends, with the whole evaluation curve."""
+def _continuing_sweep(tmp_path: Path) -> tuple[dict[str, Any], Path, Path]:
+    """A one-run PPO sweep of 8192 steps with checkpoints every 1024: (sweep, its file, its out)."""
     sweep = {
         "name": "cont",
         "base": {
@@ -189,12 +198,20 @@ def test_a_run_killed_mid_way_continues_from_its_last_checkpoint(tmp_path: Path)
     }
     path = tmp_path / "cont.yaml"
     path.write_text(yaml.safe_dump(sweep, sort_keys=False))
-    out = tmp_path / "out"
+    return sweep, path, tmp_path / "out"
 
-    def checkpoint_at_2048() -> bool:
-        return any((latest_checkpoint(d / "checkpoints") or (0,))[0] >= 2048 for d in out.glob("runs/*"))
 
-    err = _sigkill_sweep_when(path, out, checkpoint_at_2048)
+def _checkpoint_at_2048(out: Path) -> bool:
+    return any((latest_checkpoint(d / "checkpoints") or (0,))[0] >= 2048 for d in out.glob("runs/*"))
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_way_continues_from_its_last_checkpoint(tmp_path: Path) -> None:
+    """SIGKILL a sweep after its run wrote a checkpoint: running the sweep again continues the run
+    from that checkpoint (a second part starting there), not from step 0, and it ends where an
+    uninterrupted run ends, with the whole evaluation curve."""
+    sweep, path, out = _continuing_sweep(tmp_path)
+    err = _signal_sweep_when(path, out, lambda: _checkpoint_at_2048(out))
     (run_dir,) = list((out / "runs").iterdir())
     assert not (run_dir / RESULT_FILE).exists(), err
     found = latest_checkpoint(run_dir / "checkpoints")
@@ -213,6 +230,41 @@ def test_a_run_killed_mid_way_continues_from_its_last_checkpoint(tmp_path: Path)
     parts = json.loads((run_dir / "system.json").read_text())["parts"]
     assert [p["from_step"] for p in parts] == [0, step], "continued from the checkpoint, not from 0"
     assert parts[-1]["status"] == "finished" and record.cpu_seconds >= parts[-1]["cpu_seconds"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill-sweep-only"])
+def test_a_stopped_sweep_records_the_part_its_run_was_in(tmp_path: Path, sig: int) -> None:
+    """SIGTERM to the sweep process (what ``kill`` and batch schedulers send) reaches its worker as
+    a clean stop, and so does the sweep process vanishing (SIGKILL to it alone; the worker notices
+    within a second): the run in flight writes its part (steps, wall and CPU seconds, status
+    interrupted) to system.json and no result, so that, continued, the run's CPU seconds count that
+    part too (before, the worker died at once and the part's time was lost)."""
+    sweep, path, out = _continuing_sweep(tmp_path)
+
+    def parts() -> list[dict[str, Any]]:
+        runs = list(out.glob("runs/*/system.json"))
+        return json.loads(runs[0].read_text()).get("parts", []) if runs else []
+
+    err = _signal_sweep_when(
+        path,
+        out,
+        lambda: _checkpoint_at_2048(out),
+        sig=sig,
+        settled=lambda: any(p.get("status") == "interrupted" for p in parts()),
+    )
+    (run_dir,) = list((out / "runs").iterdir())
+    assert not (run_dir / RESULT_FILE).exists(), err
+    (first,) = parts()
+    assert first["status"] == "interrupted", err
+    assert first["from_step"] == 0 and first["to_step"] >= 2048 and first["cpu_seconds"] > 0
+    assert main(["compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]) == 0
+    record = read_record(run_dir)
+    assert record is not None and record.status == "finished" and record.steps == 8192
+    both = parts()
+    assert [p["status"] for p in both] == ["interrupted", "finished"]
+    assert record.cpu_seconds is not None
+    assert record.cpu_seconds >= first["cpu_seconds"] + both[1]["cpu_seconds"] - 0.01
 
 
 def _fake_task(tmp: Path, run_id: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
 import threading
 import time
@@ -18,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from wnrl.harness.tasks import WORKER_DIED, OnDone, Task, one_line, record_failure, run_task
+from wnrl.harness.tasks import WORKER_DIED, OnDone, Task, install_stop_handler, one_line, record_failure, run_task
 from wnrl.train.record import RunRecord
 
 __all__ = ["WORKER_PRELOAD", "init_worker", "run_local", "run_ray", "terminate_pool", "worker_args", "worker_context"]
@@ -98,25 +99,29 @@ def _watch_parent(parent: int, ppid: int) -> None:
         time.sleep(1.0)
         try:
             os.kill(parent, 0)
-        except (ProcessLookupError, PermissionError):  # the sweep is gone (its pid maybe reused): exit
-            os._exit(1)
-        if os.getppid() != ppid:  # our parent (the sweep or its fork server) is gone
-            os._exit(1)
+            if os.getppid() == ppid:
+                continue
+        except (ProcessLookupError, PermissionError):  # the sweep is gone (its pid maybe reused)
+            pass
+        # the sweep or its fork server is gone: stop as on SIGTERM (the run in flight records its
+        # part, see install_stop_handler), and exit regardless after a grace period
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30.0)
+        os._exit(1)
 
 
 def init_worker(
     gpu_slots: Any, parent: int, environ: dict[str, str] | None = None, path: list[str] | None = None
 ) -> None:
     """Set a worker up: the sweep's environment and ``sys.path``, one thread, its GPU, Ctrl-C left to
-    the sweep process, and exit when the sweep process is gone.
+    the sweep process, SIGTERM stopping the run in flight cleanly (its part recorded), and the
+    same stop when the sweep process is gone.
 
     :param gpu_slots: a queue of GPU indices or ``None``
     :param parent: the sweep process's pid
     :param environ: the sweep process's environment (``None``: keep the inherited one)
     :param path: the sweep process's ``sys.path`` (``None``: keep it)
     """
-    import signal
-
     if environ is not None:  # a fork server started earlier has the environment of that moment
         os.environ.clear()
         os.environ.update(environ)
@@ -127,6 +132,7 @@ def init_worker(
     if gpu_slots is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_slots.get())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the sweep process
+    install_stop_handler()
     threading.Thread(target=_watch_parent, args=(parent, os.getppid()), daemon=True).start()
 
 

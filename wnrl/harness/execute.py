@@ -17,7 +17,10 @@ default; see :mod:`wnrl.train.resume`), else it is deleted and run again, as is 
 ``result.json``; ``finished`` runs are never rerun; ``failed`` runs are skipped unless
 ``retry_failed``. Every run writes its own result and its checkpoints, so stopping the sweep
 (Ctrl-C, SIGTERM, SIGKILL, the end of a session) loses at most the steps since each running run's
-last checkpoint.
+last checkpoint. A worker told to stop (SIGTERM from the sweep, or its sweep process gone) stops
+its run as Ctrl-C stops ``wnrl train``: the part it ran is recorded in ``system.json`` (steps,
+wall and CPU seconds), so the run's time, once continued, counts it; only a SIGKILL of the worker
+itself loses that part's time.
 
 Backends (:mod:`wnrl.harness.backends`; a task and its record are :mod:`wnrl.harness.tasks`):
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import signal
 import time
 import traceback
 from collections.abc import Callable
@@ -14,7 +15,17 @@ from typing import Any
 
 from wnrl.train.record import RecordError, RunRecord, read_record, resumable, write_record
 
-__all__ = ["WORKER_DIED", "OnDone", "Task", "failed_result", "make_task", "one_line", "record_failure", "run_task"]
+__all__ = [
+    "WORKER_DIED",
+    "OnDone",
+    "Task",
+    "failed_result",
+    "install_stop_handler",
+    "make_task",
+    "one_line",
+    "record_failure",
+    "run_task",
+]
 
 WORKER_DIED = (
     "the worker process died while this run was in flight (killed by a signal or out of "
@@ -23,6 +34,25 @@ WORKER_DIED = (
 )
 Task = dict[str, Any]
 OnDone = Callable[[RunRecord], None]
+
+#: A worker's state for its SIGTERM handler: a run in flight, a stop asked for.
+_WORKER = {"running": False, "stopping": False}
+
+
+def install_stop_handler() -> None:
+    """In a worker process: SIGTERM stops the run in flight the way Ctrl-C stops ``wnrl train``,
+    so that ``train`` records the part it ran (steps, wall and CPU seconds) in ``system.json``
+    before the worker exits; the run then continues from its checkpoint next time. An idle
+    worker exits at once, as with the default action; a second SIGTERM kills."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    _WORKER["stopping"] = True
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if not _WORKER["running"]:
+        os._exit(128 + signum)
+    raise KeyboardInterrupt
 
 
 def _base(task: Task) -> dict[str, Any]:
@@ -84,11 +114,24 @@ def run_task(task: Task) -> RunRecord:
     A run directory left by a run that stopped mid-way continues from its newest checkpoint (its
     earlier parts' wall and CPU seconds are added to this one's). Exceptions become a ``failed``
     record (so do a NaN final return or AUC); a ``KeyboardInterrupt`` propagates and leaves no
-    result, so the run continues (or starts again) next time.
+    result, so the run continues (or starts again) next time. In a worker with
+    :func:`install_stop_handler`, SIGTERM does the same and then ends the worker.
 
     :param task: ``{"id", "run_dir", "config", "grid", "seed", "source"}`` (see :func:`make_task`)
     :returns: the record that was written
     """
+    _WORKER["running"] = True
+    try:
+        return _run(task)
+    except BaseException:
+        if _WORKER["stopping"]:  # a worker told to stop: its part is recorded, no result is written
+            os._exit(128 + signal.SIGTERM)
+        raise
+    finally:
+        _WORKER["running"] = False
+
+
+def _run(task: Task) -> RunRecord:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     start, cpu = time.time(), time.process_time()
     run_dir = Path(task["run_dir"])
@@ -124,6 +167,8 @@ def run_task(task: Task) -> RunRecord:
             }
         )
     except Exception as e:
+        if _WORKER["stopping"]:  # the stop landed in a writer that raised its own error instead
+            raise KeyboardInterrupt from e
         result = failed_result(task, one_line(e), traceback.format_exc(), time.time() - start)
     write_record(run_dir, result)
     return result
