@@ -225,6 +225,10 @@ def test_report_numbers_match_stats(tmp_path: Path) -> None:
                 line = next(ln for ln in text.splitlines() if ln.startswith(row))
                 assert _fmt((s["iqm"], s["iqm_lo"], s["iqm_hi"]), 1) in line and _fmt(auc, 1) in line, line
                 assert f"| {s['mean']:.1f} | {s['median']:.1f} |" in line
+                # P(norm > none) within the setting, over every finished seed of both (unpaired)
+                base = [[r["final"]] for r in done if r["grid"] == {**grid, "agent.norm": "none"}]
+                poi = stats.probability_of_improvement_ci([[r["final"]] for r in grp], base, REPS, seed=0)
+                assert line.endswith("| — |" if norm == "none" else f"| {_fmt(poi, 3)} |"), line
     # tasks = env × noise; a method uses the seeds finished in every task
     tasks = [(e, n) for e in ENVS for n in (0.0, 0.2)]
     lo = {"CartPole-v1": (0.0, 500.0)}

@@ -147,15 +147,24 @@ def _groups_section(summary: Summary) -> list[str]:
 
     :param summary: the summary
     """
+    d = summary.design
+    baseline = d.baseline if d.method_key is not None and len(d.methods) > 1 else None
+    poi_text = (
+        f" P(X > {baseline}): the probability that a run of the row's {d.method_key} beats a run of "
+        f"{baseline} in the same setting of the other grid keys (Mann-Whitney U / (n m), all "
+        "finished seeds of both)."
+        if baseline
+        else ""
+    )
     return [
         "## Final return per setting",
         "",
         "Final return: the deterministic evaluation of the final policy (mean over the evaluation "
         "episodes). Median over seeds: the median of the group's final returns. IQM: interquartile "
         f"mean over seeds; 95% CIs: stratified bootstrap, {summary.reps} resamples. AUC: mean "
-        "evaluation return over training.",
+        "evaluation return over training." + poi_text,
         "",
-        *markdown_table(group_columns(summary.design.keys), summary.groups),
+        *markdown_table(group_columns(summary.design.keys, baseline), summary.groups),
         "",
     ]
 

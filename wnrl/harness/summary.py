@@ -5,7 +5,8 @@ the *tasks* are the combinations of the other grid keys (e.g. algo × env × noi
 the runs of a task. The score of a run is its final evaluation return (``RunRecord.score``).
 
 * Per group (every grid combination): n, mean, the median over seeds, IQM with a 95%
-  stratified-bootstrap CI and the AUC (mean evaluation return over training) with a CI of its mean.
+  stratified-bootstrap CI, the AUC (mean evaluation return over training) with a CI of its mean,
+  and the probability that its run beats a run of ``none`` on the same task, with a CI.
 * Probability of improvement of each method over ``none`` (or the first method), averaged over
   tasks, with a CI: invariant to any per-task rescaling, so raw returns are used.
 * Aggregates across tasks (rliable's IQM, median of per-task means, mean, optimality gap,
@@ -22,7 +23,7 @@ seed ⇒ same intervals).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,8 @@ class GroupSummary:
     :param median: median final return over the finished seeds (:func:`wnrl.harness.stats.median_of_values`)
     :param iqm: IQM of the final returns with its CI
     :param auc: mean AUC with its CI
+    :param poi: P(this group's run > a run of the baseline method on the same task) with its CI
+        (``None`` for the baseline, or when either has no finished run)
     """
 
     grid: dict[str, str]
@@ -86,6 +89,7 @@ class GroupSummary:
     median: float | None = None
     iqm: Interval | None = None
     auc: Interval | None = None
+    poi: Interval | None = None
 
     @property
     def n(self) -> int:
@@ -130,7 +134,21 @@ def group_summaries(d: Design, rows: list[Row], reps: int, seed: int) -> list[Gr
     groups: dict[tuple[str, ...], list[Row]] = {}
     for r in rows:
         groups.setdefault(tuple(r.value(k) for k in d.keys), []).append(r)
-    return [summarize_group(dict(zip(d.keys, g, strict=True)), members, reps, seed) for g, members in groups.items()]
+    out = [summarize_group(dict(zip(d.keys, g, strict=True)), members, reps, seed) for g, members in groups.items()]
+    if d.method_key is None:
+        return out
+    base = {d.task(members[0]): finished(members) for members in groups.values() if d.method(members[0]) == d.baseline}
+    for i, members in enumerate(groups.values()):
+        x, y = finished(members), base.get(d.task(members[0]), [])
+        if d.method(members[0]) != d.baseline and x and y:
+            poi = stats.probability_of_improvement_ci(_column(x), _column(y), reps=reps, seed=seed)
+            out[i] = replace(out[i], poi=poi)
+    return out
+
+
+def _column(rows: list[Row]) -> NDArray[np.float64]:
+    """The final returns of ``rows`` as a one-task score matrix ``(runs, 1)``."""
+    return np.array([[r.score] for r in rows], dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------------

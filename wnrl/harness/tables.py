@@ -178,11 +178,16 @@ def _group_value(key: str) -> Callable[[GroupSummary], str]:
     return lambda g: g.grid[key]
 
 
-def group_columns(keys: list[str]) -> list[Column[GroupSummary]]:
+def group_columns(keys: list[str], baseline: str | None = None) -> list[Column[GroupSummary]]:
     """The columns of the per-setting table.
 
     :param keys: the grid keys
+    :param baseline: the method the groups' probability of improvement is over (``None``: no
+        such column)
     """
+    poi: list[Column[GroupSummary]] = (
+        [Column(f"P(X > {baseline}) [95% CI]", lambda g: fmt_ci(g.poi, 3))] if baseline else []
+    )
     return [
         *(Column(short_key(k, keys), _group_value(k)) for k in keys),
         Column("n", _group_n),
@@ -190,6 +195,7 @@ def group_columns(keys: list[str]) -> list[Column[GroupSummary]]:
         Column("median over seeds", lambda g: fmt(g.median)),
         Column("IQM [95% CI]", lambda g: fmt_ci(g.iqm)),
         Column("AUC mean [95% CI]", lambda g: fmt_ci(g.auc)),
+        *poi,
     ]
 
 
