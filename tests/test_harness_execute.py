@@ -258,6 +258,8 @@ def test_a_stopped_sweep_records_the_part_its_run_was_in(tmp_path: Path, sig: in
     (first,) = parts()
     assert first["status"] == "interrupted", err
     assert first["from_step"] == 0 and first["to_step"] >= 2048 and first["cpu_seconds"] > 0
+    if sig == signal.SIGKILL:
+        return  # the same stop as SIGTERM's from here (continuing is checked once, below)
     assert main(["compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]) == 0
     record = read_record(run_dir)
     assert record is not None and record.status == "finished" and record.steps == 8192
