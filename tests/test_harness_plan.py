@@ -59,3 +59,31 @@ def test_report_plan_on_a_sweep_and_its_bad_arguments(tmp_path: Path, capsys: py
     assert main(["report", str(sweep), "--plan", "--poi", "0.4"]) == 2
     assert "--poi" in capsys.readouterr().err
     shutil.rmtree(sweep)
+
+
+def test_report_plan_of_one_setting(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``--only KEY=VALUE`` plans from one setting's runs: its own P(weight > none) and one task's
+    seed needs (200 seeds for P = 0.6, where the whole sweep's four tasks need 50)."""
+    from test_harness_report import make_sweep_dir
+
+    from wnrl.harness.stats import probability_of_improvement_ci
+
+    sweep, rows = make_sweep_dir(tmp_path / "s")
+    assert main(["report", str(sweep), "--plan"]) == 0
+    assert "| weight vs none |" in (whole := capsys.readouterr().out) and "| 50 |" in whole
+    only = ["--only", "env.id=CartPole-v1", "--only", "env.noise.obs_std=0.0"]
+    assert main(["report", str(sweep), "--plan", *only]) == 0
+    out = capsys.readouterr().out
+    done = [r for r in rows if r["status"] == "finished" and r["env"] == "CartPole-v1"]
+    done = [r for r in done if r["grid"]["env.noise.obs_std"] == 0.0]
+    arm = {n: [[r["final"]] for r in done if r["grid"]["agent.norm"] == n] for n in ("weight", "none")}
+    poi = probability_of_improvement_ci(arm["weight"], arm["none"], reps=10)[0]
+    line = next(ln for ln in out.splitlines() if ln.startswith("| weight vs none |"))
+    assert line.startswith(f"| weight vs none | {poi:.3f} |") and line.endswith("| 200 |"), line
+    assert f"| none | {len(arm['none'])} |" in out
+    assert main(["report", str(sweep), "--plan", "--only", "algo=ppo"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a grid key" in err and "env.id, env.noise.obs_std, agent.norm" in err
+    assert main(["report", str(sweep), "--plan", "--only", "env.id=Pong"]) == 2
+    assert "the values of env.id: CartPole-v1, MountainCarContinuous-v0" in capsys.readouterr().err
+    assert main(["report", str(sweep), "--only", "env.id=CartPole-v1"]) == 2  # a filter for --plan only

@@ -193,8 +193,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from wnrl.harness.api import report, seed_plan
 
     if args.plan:
-        print(seed_plan(args.sweep_dir, width=args.width, target_poi=args.poi))
+        print(seed_plan(args.sweep_dir, width=args.width, target_poi=args.poi, only=args.only))
         return 0
+    if args.only:
+        raise ConfigError("--only restricts --plan: give --plan too (the report covers the whole sweep)")
     path = report(args.sweep_dir, reps=args.reps)
     print(f"Report: {path} (figures in {path.parent / 'figures'}, per-run table in {path.parent / 'results.csv'})")
     return 0
@@ -276,6 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", action="store_true", help="only print how many seeds the sweep needs")
     p.add_argument("--width", type=float, default=0.1, help="--plan: target IQM CI width (normalised)")
     p.add_argument("--poi", type=float, default=0.6, help="--plan: probability of improvement to detect")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="--plan: only the runs whose grid KEY is VALUE, as the report writes it (repeatable), "
+        "e.g. --only agent.algo=sac",
+    )
     p.set_defaults(func=cmd_report)
 
     add_tune_parser(sub)

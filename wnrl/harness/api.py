@@ -28,7 +28,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -302,13 +302,15 @@ def report(sweep_dir: str | Path, reps: int = 2000) -> Path:
     return build_report(Path(sweep_dir), reps=reps)
 
 
-def seed_plan(sweep_dir: str | Path, width: float = 0.1, target_poi: float = 0.6) -> str:
+def seed_plan(sweep_dir: str | Path, width: float = 0.1, target_poi: float = 0.6, only: Sequence[str] = ()) -> str:
     """How many seeds a sweep needs, from its runs so far (``wnrl report --plan``): the seeds per
     cell for an IQM interval of ``width`` and for 80% power to detect ``target_poi``.
 
     :param sweep_dir: a directory written by :func:`compare`
     :param width: target width of the IQM's 95% interval, on normalised scores (0 < width ≤ 1)
     :param target_poi: the probability of improvement to detect (0.5 < target_poi < 1)
+    :param only: ``KEY=VALUE`` filters: plan from the runs whose grid value of ``KEY`` is
+        ``VALUE`` (as the report writes it) only, e.g. one algorithm and one noise setting
     :raises ConfigError: on bad arguments or a directory that is not a sweep
     """
     from wnrl.harness.reporting import plan_report
@@ -317,7 +319,13 @@ def seed_plan(sweep_dir: str | Path, width: float = 0.1, target_poi: float = 0.6
         raise ConfigError(f"--width {width}: give a width of the IQM interval in (0, 1], e.g. 0.1")
     if not 0.5 < target_poi < 1.0:
         raise ConfigError(f"--poi {target_poi}: give a probability of improvement in (0.5, 1), e.g. 0.6")
-    return plan_report(Path(sweep_dir), width, target_poi)
+    filters = {}
+    for item in only:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--only {item}: give KEY=VALUE, e.g. --only agent.algo=sac")
+        filters[key] = value
+    return plan_report(Path(sweep_dir), width, target_poi, only=filters)
 
 
 def tune(tune_file: str | Path, out: str | Path | None = None, **options: Any) -> Any:

@@ -23,7 +23,7 @@ from wnrl.harness.diagnostics import diagnostics_section
 from wnrl.harness.figures import make_figures
 from wnrl.harness.lr_range import lr_range_section
 from wnrl.harness.plan import plan_section
-from wnrl.harness.rows import STATUS_TEXT, Row, load_rows, show
+from wnrl.harness.rows import STATUS_TEXT, Row, load_rows, select_rows, show
 from wnrl.harness.scores import LR_KEY
 from wnrl.harness.summary import Summary, analyse
 from wnrl.harness.tables import (
@@ -371,15 +371,24 @@ def render_markdown(
     return "\n".join(lines)
 
 
-def plan_report(sweep_dir: Path, width: float = 0.1, target_poi: float = 0.6, reps: int = 2000) -> str:
+def plan_report(
+    sweep_dir: Path,
+    width: float = 0.1,
+    target_poi: float = 0.6,
+    reps: int = 2000,
+    only: dict[str, str] | None = None,
+) -> str:
     """The "How many seeds?" section of a sweep directory as text (``wnrl report --plan``).
 
     :param sweep_dir: a directory written by ``wnrl compare``
     :param width: target width of the IQM's 95% interval (normalised scores)
     :param target_poi: the probability of improvement the power plan is for
     :param reps: bootstrap resamples of the summary
+    :param only: grid key -> value (as the report writes it): plan from those runs alone
+    :raises ConfigError: when a key of ``only`` is not a grid key or no run has its value
     """
     index, rows = load_rows(sweep_dir)
+    rows = select_rows(rows, index["grid_keys"], only or {}, where=str(sweep_dir))
     summary = analyse(index, rows, reps, 0, width, target_poi)
     lines = plan_section(*summary.seed_plan, width, target_poi)
     return "\n".join(lines) if lines else "No finished runs over tasks to plan from yet."

@@ -31,6 +31,7 @@ __all__ = [
     "design",
     "finished",
     "load_rows",
+    "select_rows",
     "show",
 ]
 
@@ -238,3 +239,25 @@ def finished(rows: Iterable[Row]) -> list[Row]:
     :param rows: the rows
     """
     return [r for r in rows if r.status == "finished"]
+
+
+def select_rows(rows: list[Row], grid_keys: list[str], only: dict[str, str], where: str) -> list[Row]:
+    """The rows whose grid value of each key of ``only`` is its value (as :func:`show` writes it).
+
+    :param rows: the rows
+    :param grid_keys: the sweep's grid keys
+    :param only: grid key -> value
+    :param where: the sweep directory, for messages
+    :raises ConfigError: naming the grid keys, or the values a key has, when a filter matches nothing
+    """
+    for key, value in only.items():
+        if key not in grid_keys:
+            raise ConfigError(
+                f"{where}: --only {key}=...: not a grid key of this sweep; its grid keys: {', '.join(grid_keys)}"
+            )
+        kept = [r for r in rows if r.value(key) == value]
+        if not kept:
+            values = ", ".join(dict.fromkeys(r.value(key) for r in rows))
+            raise ConfigError(f"{where}: --only {key}={value}: no run has that value; the values of {key}: {values}")
+        rows = kept
+    return rows
