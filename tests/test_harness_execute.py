@@ -126,14 +126,21 @@ def test_ray_backend_gives_the_same_results_as_the_local_pool(failing: tuple[Pat
 
 
 def _signal_sweep_when(
-    path: Path, out: Path, ready: Callable[[], bool], sig: int = 0, settled: Callable[[], bool] | None = None
+    path: Path,
+    out: Path,
+    ready: Callable[[], bool],
+    sig: int = 0,
+    settled: Callable[[], bool] | None = None,
+    workers: int = 1,
 ) -> str:
-    """Run ``wnrl compare path --out out`` (one worker) in its own process group and, once
+    """Run ``wnrl compare path --out out --workers workers`` in its own process group and, once
     ``ready()`` holds (or after 120 s), SIGKILL the whole group; or, with ``settled``, first send
     ``sig`` to the sweep process alone (its workers left to react) and wait up to 60 s for the
     sweep to exit and ``settled()`` to hold. Returns the sweep's stderr."""
-    cmd = [sys.executable, "-m", "wnrl.cli", "compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = [sys.executable, "-m", "wnrl.cli", "compare", str(path), "--out", str(out), "--workers", str(workers)]
+    proc = subprocess.Popen(
+        [*cmd, "--no-report"], cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.time() + 120
     try:
         while time.time() < deadline and proc.poll() is None:
@@ -184,8 +191,9 @@ def test_resume_after_sigkill_keeps_finished_runs(tmp_path: Path) -> None:
     assert not list(out.rglob(".*.tmp*"))
 
 
-def _continuing_sweep(tmp_path: Path) -> tuple[dict[str, Any], Path, Path]:
-    """A one-run PPO sweep of 8192 steps with checkpoints every 1024: (sweep, its file, its out)."""
+def _continuing_sweep(tmp_path: Path, norms: tuple[str, ...] = ("weight",)) -> tuple[dict[str, Any], Path, Path]:
+    """A PPO sweep, one run per norm, of 8192 steps with checkpoints every 1024: (sweep, its file,
+    its out)."""
     sweep = {
         "name": "cont",
         "base": {
@@ -193,7 +201,7 @@ def _continuing_sweep(tmp_path: Path) -> tuple[dict[str, Any], Path, Path]:
             "agent": {"algo": "ppo", "net_arch": [16, 16], "hyperparams": {"n_steps": 64, "batch_size": 64}},
             "train": {**TINY_BASE["train"], "total_timesteps": 8192, "eval_freq": 2048, "checkpoint_freq": 1024},
         },
-        "grid": {"agent.norm": ["weight"]},
+        "grid": {"agent.norm": list(norms)},
         "seeds": 1,
     }
     path = tmp_path / "cont.yaml"
@@ -201,8 +209,9 @@ def _continuing_sweep(tmp_path: Path) -> tuple[dict[str, Any], Path, Path]:
     return sweep, path, tmp_path / "out"
 
 
-def _checkpoint_at_2048(out: Path) -> bool:
-    return any((latest_checkpoint(d / "checkpoints") or (0,))[0] >= 2048 for d in out.glob("runs/*"))
+def _checkpoint_at_2048(out: Path, runs: int = 1) -> bool:
+    dirs = list(out.glob("runs/*"))
+    return len(dirs) >= runs and all((latest_checkpoint(d / "checkpoints") or (0,))[0] >= 2048 for d in dirs)
 
 
 @pytest.mark.slow
@@ -234,39 +243,87 @@ def test_a_run_killed_mid_way_continues_from_its_last_checkpoint(tmp_path: Path)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill-sweep-only"])
-def test_a_stopped_sweep_records_the_part_its_run_was_in(tmp_path: Path, sig: int) -> None:
-    """SIGTERM to the sweep process (what ``kill`` and batch schedulers send) reaches its worker as
-    a clean stop, and so does the sweep process vanishing (SIGKILL to it alone; the worker notices
-    within a second): the run in flight writes its part (steps, wall and CPU seconds, status
+def test_a_stopped_sweep_records_the_part_its_runs_were_in(tmp_path: Path, sig: int) -> None:
+    """SIGTERM to the sweep process (what ``kill`` and batch schedulers send) reaches its workers as
+    a clean stop, and so does the sweep process vanishing (SIGKILL to it alone; the workers notice
+    within a second): each run in flight writes its part (steps, wall and CPU seconds, status
     interrupted) to system.json and no result, so that, continued, the run's CPU seconds count that
-    part too (before, the worker died at once and the part's time was lost)."""
-    sweep, path, out = _continuing_sweep(tmp_path)
+    part too (before, the workers died at once and the parts' time was lost). Two workers: the
+    pool sends every worker a second SIGTERM once the first has exited, which must not cut the
+    other's recording short."""
+    sweep, path, out = _continuing_sweep(tmp_path, norms=("weight", "none"))
 
-    def parts() -> list[dict[str, Any]]:
-        runs = list(out.glob("runs/*/system.json"))
-        return json.loads(runs[0].read_text()).get("parts", []) if runs else []
+    def parts(run_dir: Path) -> list[dict[str, Any]]:
+        system = run_dir / "system.json"
+        return json.loads(system.read_text()).get("parts", []) if system.exists() else []
 
-    err = _signal_sweep_when(
-        path,
-        out,
-        lambda: _checkpoint_at_2048(out),
-        sig=sig,
-        settled=lambda: any(p.get("status") == "interrupted" for p in parts()),
-    )
-    (run_dir,) = list((out / "runs").iterdir())
-    assert not (run_dir / RESULT_FILE).exists(), err
-    (first,) = parts()
-    assert first["status"] == "interrupted", err
-    assert first["from_step"] == 0 and first["to_step"] >= 2048 and first["cpu_seconds"] > 0
+    def recorded() -> bool:
+        dirs = list(out.glob("runs/*"))
+        return len(dirs) == 2 and all(any(p.get("status") == "interrupted" for p in parts(d)) for d in dirs)
+
+    err = _signal_sweep_when(path, out, lambda: _checkpoint_at_2048(out, 2), sig, settled=recorded, workers=2)
+    run_dirs = sorted((out / "runs").iterdir())
+    assert len(run_dirs) == 2 and not any((d / RESULT_FILE).exists() for d in run_dirs), err
+    firsts = [parts(d) for d in run_dirs]
+    assert [[p["status"] for p in ps] for ps in firsts] == [["interrupted"]] * 2, err
+    for (first,) in firsts:
+        assert first["from_step"] == 0 and first["to_step"] >= 2048 and first["cpu_seconds"] > 0
     if sig == signal.SIGKILL:
         return  # the same stop as SIGTERM's from here (continuing is checked once, below)
-    assert main(["compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]) == 0
-    record = read_record(run_dir)
-    assert record is not None and record.status == "finished" and record.steps == 8192
-    both = parts()
-    assert [p["status"] for p in both] == ["interrupted", "finished"]
-    assert record.cpu_seconds is not None
-    assert record.cpu_seconds >= first["cpu_seconds"] + both[1]["cpu_seconds"] - 0.01
+    assert main(["compare", str(path), "--out", str(out), "--workers", "2", "--no-report"]) == 0
+    for run_dir, (first,) in zip(run_dirs, firsts, strict=True):
+        record = read_record(run_dir)
+        assert record is not None and record.status == "finished" and record.steps == 8192
+        both = parts(run_dir)
+        assert [p["status"] for p in both] == ["interrupted", "finished"]
+        assert record.cpu_seconds is not None
+        assert record.cpu_seconds >= first["cpu_seconds"] + both[1]["cpu_seconds"] - 0.01
+
+
+def _stop_child(marker: str, ready: str, grace: float, record_seconds: float) -> None:
+    """A worker (stop handler installed) whose run records its part slowly when stopped: the real
+    :func:`run_task` around a stand-in for training, so that the stop path is the one sweeps take."""
+    from wnrl.harness import tasks
+
+    def slow_run(task: dict[str, Any]) -> RunRecord:
+        try:
+            Path(ready).touch()
+            while True:
+                time.sleep(0.01)
+        finally:
+            time.sleep(record_seconds)  # what train's finally does: write the part to system.json
+            Path(marker).write_text("recorded")
+
+    tasks._run = slow_run  # type: ignore[assignment]
+    tasks.STOP_GRACE_SECONDS = grace
+    tasks.install_stop_handler()
+    tasks.run_task({})
+
+
+@pytest.mark.parametrize("record_seconds", [0.5, 60.0], ids=["records", "stuck"])
+def test_a_stopped_worker_records_through_a_second_sigterm_and_never_hangs(
+    tmp_path: Path, record_seconds: float
+) -> None:
+    """A pool SIGTERMs every worker again as soon as one exits: that second SIGTERM must not cut a
+    run's recording short (exit 143 once recorded), and a worker whose recording never ends exits
+    after the grace period instead of hanging the sweep."""
+    import multiprocessing
+
+    marker, ready = tmp_path / "recorded", tmp_path / "ready"
+    child = multiprocessing.get_context("fork").Process(
+        target=_stop_child, args=(str(marker), str(ready), 2.0, record_seconds)
+    )
+    child.start()
+    deadline = time.time() + 30
+    while not ready.exists() and time.time() < deadline:
+        time.sleep(0.01)
+    assert child.pid is not None
+    os.kill(child.pid, signal.SIGTERM)
+    time.sleep(0.2)  # inside the recording now
+    os.kill(child.pid, signal.SIGTERM)
+    child.join(timeout=20)
+    assert child.exitcode == 128 + signal.SIGTERM  # os._exit(143): stopped, not killed (-15)
+    assert marker.exists() == (record_seconds < 2.0)
 
 
 def _fake_task(tmp: Path, run_id: str) -> dict[str, Any]:

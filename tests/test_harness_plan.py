@@ -86,4 +86,8 @@ def test_report_plan_of_one_setting(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert err.count("\n") == 1 and "not a grid key" in err and "env.id, env.noise.obs_std, agent.norm" in err
     assert main(["report", str(sweep), "--plan", "--only", "env.id=Pong"]) == 2
     assert "the values of env.id: CartPole-v1, MountainCarContinuous-v0" in capsys.readouterr().err
+    assert main(["report", str(sweep), "--plan", "--only", "agent.norm=weight"]) == 2
+    assert "the plan compares the values of agent.norm" in capsys.readouterr().err
+    assert main(["report", str(sweep), "--plan", "--only", "env.id=CartPole-v1", "--only", "env.id=Pong"]) == 2
+    assert "filtered twice" in capsys.readouterr().err
     assert main(["report", str(sweep), "--only", "env.id=CartPole-v1"]) == 2  # a filter for --plan only

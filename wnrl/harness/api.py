@@ -324,6 +324,8 @@ def seed_plan(sweep_dir: str | Path, width: float = 0.1, target_poi: float = 0.6
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--only {item}: give KEY=VALUE, e.g. --only agent.algo=sac")
+        if key in filters:
+            raise ConfigError(f"--only {item}: {key} is filtered twice; give one value per key")
         filters[key] = value
     return plan_report(Path(sweep_dir), width, target_poi, only=filters)
 

@@ -246,14 +246,21 @@ def select_rows(rows: list[Row], grid_keys: list[str], only: dict[str, str], whe
 
     :param rows: the rows
     :param grid_keys: the sweep's grid keys
-    :param only: grid key -> value
+    :param only: grid key -> value; not the key whose values are compared (see :func:`design`)
     :param where: the sweep directory, for messages
     :raises ConfigError: naming the grid keys, or the values a key has, when a filter matches nothing
     """
+    compared = design(grid_keys, rows).method_key
     for key, value in only.items():
         if key not in grid_keys:
             raise ConfigError(
                 f"{where}: --only {key}=...: not a grid key of this sweep; its grid keys: {', '.join(grid_keys)}"
+            )
+        if key == compared:
+            others = ", ".join(k for k in grid_keys if k != key) or "none"
+            raise ConfigError(
+                f"{where}: --only {key}=...: the plan compares the values of {key}; "
+                f"filter the other grid keys ({others})"
             )
         kept = [r for r in rows if r.value(key) == value]
         if not kept:

@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -37,21 +38,29 @@ OnDone = Callable[[RunRecord], None]
 
 #: A worker's state for its SIGTERM handler: a run in flight, a stop asked for.
 _WORKER = {"running": False, "stopping": False}
+#: How long a worker told to stop may take to record its run's part before it exits regardless.
+STOP_GRACE_SECONDS = 30.0
+_STOPPED = 128 + signal.SIGTERM  # the exit status of a worker that stopped on SIGTERM
 
 
 def install_stop_handler() -> None:
     """In a worker process: SIGTERM stops the run in flight the way Ctrl-C stops ``wnrl train``,
     so that ``train`` records the part it ran (steps, wall and CPU seconds) in ``system.json``
     before the worker exits; the run then continues from its checkpoint next time. An idle
-    worker exits at once, as with the default action; a second SIGTERM kills."""
+    worker exits at once, as with the default action. Later SIGTERMs are ignored (a pool sends
+    one to every worker again as soon as the first has exited), and a worker still alive
+    :data:`STOP_GRACE_SECONDS` after the first exits regardless."""
     signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     _WORKER["stopping"] = True
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if not _WORKER["running"]:
-        os._exit(128 + signum)
+        os._exit(_STOPPED)
+    backstop = threading.Timer(STOP_GRACE_SECONDS, os._exit, args=(_STOPPED,))
+    backstop.daemon = True
+    backstop.start()
     raise KeyboardInterrupt
 
 
@@ -122,13 +131,16 @@ def run_task(task: Task) -> RunRecord:
     """
     _WORKER["running"] = True
     try:
-        return _run(task)
+        record = _run(task)
     except BaseException:
         if _WORKER["stopping"]:  # a worker told to stop: its part is recorded, no result is written
-            os._exit(128 + signal.SIGTERM)
+            os._exit(_STOPPED)
         raise
     finally:
         _WORKER["running"] = False
+    if _WORKER["stopping"]:  # the stop came too late to interrupt the run: its result is written
+        os._exit(_STOPPED)
+    return record
 
 
 def _run(task: Task) -> RunRecord:

@@ -329,8 +329,9 @@ def train(
         part.update(cpu_seconds=round(time.process_time() - entered_cpu, 3))
         parts.append(part)
         info["parts"] = parts
-        if status != "finished":
-            atomic_write_text(run_dir / "system.json", json.dumps({**info, "status": status}, indent=2))
+        # the part's time is on disk before the final evaluation and saving (a stop there keeps it)
+        top = "finishing" if status == "finished" else status
+        atomic_write_text(run_dir / "system.json", json.dumps({**info, "status": top}, indent=2))
         if q_env is not None:
             q_env.close()
     info["diagnostics"] = diag_cb.summary()
