@@ -251,8 +251,9 @@ def compare(
         todo, counts = plan_runs(loaded.runs, sweep_dir, retry_failed)
         kept = f", {counts['failed']} failed earlier (kept; rerun them with --retry-failed)" if counts["failed"] else ""
         bad = f", {counts['corrupt']} with a corrupt result.json (rerun)" if counts["corrupt"] else ""
-        resumed = f", {counts['resumed']} stopped mid-way (continued from their last checkpoint)"
-        cont = resumed if counts["resumed"] else ""
+        cont = (
+            f", {counts['resumed']} stopped mid-way (continued from their last checkpoint)" if counts["resumed"] else ""
+        )
         doing = (
             f"running {len(todo)} on the {backend} backend with {min(workers, len(todo))} workers"
             if todo

@@ -104,10 +104,9 @@ def _watch_parent(parent: int, ppid: int) -> None:
         except (ProcessLookupError, PermissionError):  # the sweep is gone (its pid maybe reused)
             pass
         # the sweep or its fork server is gone: stop as on SIGTERM (the run in flight records its
-        # part, see install_stop_handler), and exit regardless after a grace period
+        # part; the handler's own grace period bounds the exit, see install_stop_handler)
         os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(30.0)
-        os._exit(1)
+        return
 
 
 def init_worker(
