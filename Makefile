@@ -1,5 +1,5 @@
 # Quick start: `make demo` runs the main job, `make test` runs the test suite.
-# Each makes its own virtual environment (.venv) and installs what it needs into it:
+# Both share one virtual environment (.venv; the first creates it) and install what they need into it:
 # `demo` only the package, `test` the package with its dev extras (Ray, ALE, Box2D, MinAtar, ...).
 PYTHON ?= python3
 VENV ?= .venv
@@ -32,4 +32,4 @@ lint: $(BIN)/.installed-dev
 	$(BIN)/mypy wnrl agents benchmarks
 
 clean:
-	rm -rf $(VENV) runs sweeps
+	rm -rf $(VENV) runs sweeps tunes videos
