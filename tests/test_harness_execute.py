@@ -132,11 +132,13 @@ def _signal_sweep_when(
     sig: int = 0,
     settled: Callable[[], bool] | None = None,
     workers: int = 1,
+    target: Callable[[int], list[int]] | None = None,
 ) -> str:
     """Run ``wnrl compare path --out out --workers workers`` in its own process group and, once
     ``ready()`` holds (or after 120 s), SIGKILL the whole group; or, with ``settled``, first send
-    ``sig`` to the sweep process alone (its workers left to react) and wait up to 60 s for the
-    sweep to exit and ``settled()`` to hold. Returns the sweep's stderr."""
+    ``sig`` to the sweep process alone (its workers left to react), or to the processes
+    ``target(sweep pid)`` names (e.g. :func:`worker_pids`), and wait up to 60 s for the sweep to
+    exit and ``settled()`` to hold. Returns the sweep's stderr."""
     cmd = [sys.executable, "-m", "wnrl.cli", "compare", str(path), "--out", str(out), "--workers", str(workers)]
     proc = subprocess.Popen(
         [*cmd, "--no-report"], cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -148,7 +150,8 @@ def _signal_sweep_when(
                 break
             time.sleep(0.02)
         if settled is not None:
-            proc.send_signal(sig)
+            for pid in target(proc.pid) if target is not None else [proc.pid]:
+                os.kill(pid, sig)
             deadline = time.time() + 60
             while time.time() < deadline and not (proc.poll() is not None and settled()):
                 time.sleep(0.05)
@@ -158,6 +161,21 @@ def _signal_sweep_when(
         proc.wait()
     assert proc.stderr is not None
     return proc.stderr.read().decode()[-2000:]
+
+
+def worker_pids(sweep_pid: int) -> list[int]:
+    """The pids of a sweep's pool workers: the children of its fork server (a child of the sweep
+    process whose command line names the forkserver), read from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    servers = set()
+    for pid, parent in parents.items():
+        with contextlib.suppress(OSError):
+            if parent == sweep_pid and b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                servers.add(pid)
+    return [pid for pid, parent in parents.items() if parent in servers]
 
 
 @pytest.mark.slow
@@ -417,7 +435,16 @@ def test_plan_deletes_partial_runs(tmp_path: Path) -> None:
     todo, counts = plan_runs(runs, tmp_path)
     assert [r.id for r in todo] == [runs[2].id, runs[3].id]
     assert not (tmp_path / "runs" / runs[2].id).exists() and not (tmp_path / "runs" / runs[3].id).exists()
-    assert counts == {"finished": 1, "failed": 1, "retried": 0, "partial": 1, "resumed": 0, "corrupt": 1, "todo": 2}
+    assert counts == {
+        "finished": 1,
+        "failed": 1,
+        "retried": 0,
+        "continued": 0,
+        "partial": 1,
+        "resumed": 0,
+        "corrupt": 1,
+        "todo": 2,
+    }
     todo, counts = plan_runs(runs, tmp_path, retry_failed=True)
     assert [r.id for r in todo] == [runs[1].id, runs[2].id, runs[3].id] and counts["retried"] == 1
 

@@ -231,7 +231,7 @@ def compare(
         return confirm(tuned, out, seeds, write_report, retry_failed=retry_failed, progress=progress, **opts)
     if seeds is not None:
         raise ConfigError("seeds: only with tuned (a sweep file sets its seeds under `seeds:`)")
-    from wnrl.harness.execute import execute, make_task, plan_runs
+    from wnrl.harness.execute import describe_plan, execute, make_task, plan_runs
     from wnrl.harness.sweep import load_sweep
     from wnrl.harness.sweepdir import prepare
 
@@ -249,11 +249,6 @@ def compare(
         index = {**spec, "command": command, "sessions": sessions}
         _write_index(sweep_dir, index)
         todo, counts = plan_runs(loaded.runs, sweep_dir, retry_failed)
-        kept = f", {counts['failed']} failed earlier (kept; rerun them with --retry-failed)" if counts["failed"] else ""
-        bad = f", {counts['corrupt']} with a corrupt result.json (rerun)" if counts["corrupt"] else ""
-        cont = (
-            f", {counts['resumed']} stopped mid-way (continued from their last checkpoint)" if counts["resumed"] else ""
-        )
         doing = (
             f"running {len(todo)} on the {backend} backend with {min(workers, len(todo))} workers"
             if todo
@@ -263,7 +258,7 @@ def compare(
         also = f" (beside {more} runs of the sweeps already there)" if more > 0 else ""
         _say(
             f"Sweep {loaded.name}: {len(loaded.runs)} runs in {sweep_dir}{also}; {counts['finished']} "
-            f"finished earlier{kept}{bad}{cont}; {doing}"
+            f"finished earlier{describe_plan(counts)}; {doing}"
         )
         started = time.time()
         tasks = [make_task(r, sweep_dir, loaded.source) for r in todo]

@@ -12,10 +12,12 @@ A sweep directory::
                             traceback on failure
 
 ``result.json`` is the only marker of a done run. A run directory without one (a run stopped
-mid-way) continues from its newest checkpoint when it has one (``train.checkpoint_freq``, on by
+mid-way), or with a ``failed`` one written because the run's worker was killed (a signal, the OOM
+killer), continues from its newest checkpoint when it has one (``train.checkpoint_freq``, on by
 default; see :mod:`wnrl.train.resume`), else it is deleted and run again, as is one with a corrupt
-``result.json``; ``finished`` runs are never rerun; ``failed`` runs are skipped unless
-``retry_failed``. Every run writes its own result and its checkpoints, so stopping the sweep
+``result.json``; ``finished`` runs are never rerun; other ``failed`` runs are skipped unless
+``retry_failed`` (then they too continue from their newest checkpoint, or start again without
+one). Every run writes its own result and its checkpoints, so stopping the sweep
 (Ctrl-C, SIGTERM, SIGKILL, the end of a session) loses at most the steps since each running run's
 last checkpoint. A worker told to stop (SIGTERM from the sweep, or its sweep process gone) stops
 its run as Ctrl-C stops ``wnrl train``: the part it ran is recorded in ``system.json`` (steps,
@@ -48,12 +50,13 @@ from pathlib import Path
 from typing import Any
 
 from wnrl.harness.backends import run_local, run_ray
-from wnrl.harness.tasks import WORKER_DIED, Task, failed_result, make_task, record_failure, run_task
-from wnrl.train.record import RecordError, RunRecord, read_record, resumable
+from wnrl.harness.tasks import WORKER_DIED, Task, failed_result, killed, make_task, record_failure, run_task
+from wnrl.train.record import RESULT_FILE, RecordError, RunRecord, latest_checkpoint, read_record, resumable
 
 __all__ = [
     "WORKER_DIED",
     "Progress",
+    "describe_plan",
     "execute",
     "failed_result",
     "make_task",
@@ -65,21 +68,50 @@ __all__ = [
 ]
 
 
+def _continuable(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds its config and a complete checkpoint (whatever its result)."""
+    return (run_dir / "config.yaml").is_file() and latest_checkpoint(run_dir / "checkpoints") is not None
+
+
+def _restart(run_dir: Path, result: RunRecord | None, counts: dict[str, int]) -> None:
+    """Prepare a run that did not finish to run again: continued from its newest checkpoint (its
+    failed ``result.json`` removed) when it has one, else its directory deleted.
+
+    :param run_dir: the run directory
+    :param result: its failed record (``None``: it stopped without one)
+    :param counts: the counts of :func:`plan_runs`, updated
+    """
+    was_killed = result is None or killed(result)  # stopped or killed from outside, not a training error
+    if result is not None and _continuable(run_dir):
+        (run_dir / RESULT_FILE).unlink()
+        counts["resumed" if was_killed else "continued"] += 1
+    elif result is None and resumable(run_dir):
+        counts["resumed"] += 1
+    elif run_dir.exists():
+        counts["partial" if was_killed else "retried"] += 1
+        shutil.rmtree(run_dir)
+
+
 def plan_runs(runs: list[Any], sweep_dir: Path, retry_failed: bool = False) -> tuple[list[Any], dict[str, int]]:
     """Decide which runs to start and clean up what a killed sweep left behind.
 
-    Finished runs are kept; failed runs are kept unless ``retry_failed`` (then their directory is
-    deleted); a directory without ``result.json`` is kept when it holds a checkpoint (the run
-    continues from it) and deleted otherwise, as is one with a corrupt ``result.json``.
+    Finished runs are kept. A run that did not finish continues from its newest checkpoint when
+    it has one, else its directory is deleted and it starts again: a directory without
+    ``result.json`` (the sweep stopped or was killed), or with a corrupt one; a run recorded as
+    failed because its worker died (:func:`wnrl.harness.tasks.killed`: a signal, the OOM killer);
+    with ``retry_failed``, every other failed run too (continued from its checkpoint as well:
+    what it trained before failing is kept). Other failed runs are kept.
 
     :param runs: the sweep's runs
     :param sweep_dir: the sweep directory
     :param retry_failed: rerun failed runs
     :returns: ``(runs to start, counts)`` with counts ``finished``, ``failed`` (kept),
-        ``retried``, ``partial`` (deleted incomplete directories), ``resumed`` (incomplete runs
-        that continue from their checkpoint), ``todo``
+        ``retried`` (failed runs started again), ``continued`` (failed runs continued from their
+        checkpoint), ``partial`` (runs stopped or killed without a checkpoint: started again),
+        ``resumed`` (runs stopped or killed that continue from their checkpoint), ``corrupt``,
+        ``todo``
     """
-    counts = {"finished": 0, "failed": 0, "retried": 0, "partial": 0, "resumed": 0, "corrupt": 0}
+    counts = dict.fromkeys(("finished", "failed", "retried", "continued", "partial", "resumed", "corrupt"), 0)
     todo = []
     for run in runs:
         run_dir = sweep_dir / "runs" / run.id
@@ -93,17 +125,29 @@ def plan_runs(runs: list[Any], sweep_dir: Path, retry_failed: bool = False) -> t
         if result is not None and result.finished:
             counts["finished"] += 1
             continue
-        if result is not None and not retry_failed:
+        if result is not None and not (retry_failed or killed(result)):
             counts["failed"] += 1
             continue
-        if result is None and resumable(run_dir):
-            counts["resumed"] += 1
-        elif run_dir.exists():
-            counts["retried" if result is not None else "partial"] += 1
-            shutil.rmtree(run_dir)
+        _restart(run_dir, result, counts)
         todo.append(run)
     counts["todo"] = len(todo)
     return todo, counts
+
+
+def describe_plan(counts: dict[str, int]) -> str:
+    """What :func:`plan_runs` found, for the sweep's first line: ``, 2 failed earlier (kept; ...)``.
+
+    :param counts: the counts of :func:`plan_runs`
+    """
+    parts = {
+        "failed": "failed earlier (kept; rerun them with --retry-failed)",
+        "corrupt": "with a corrupt result.json (rerun)",
+        "resumed": "stopped mid-way (continued from their last checkpoint)",
+        "partial": "stopped before their first checkpoint (started again)",
+        "retried": "failed earlier (started again)",
+        "continued": "failed earlier (continued from their last checkpoint)",
+    }
+    return "".join(f", {counts[key]} {text}" for key, text in parts.items() if counts.get(key))
 
 
 class Progress:

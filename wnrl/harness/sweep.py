@@ -61,7 +61,7 @@ from wnrl.config import (
     validate_model,
 )
 from wnrl.config.keys import check_key
-from wnrl.config.schema import NAME_PATTERN
+from wnrl.config.names import name_problem
 from wnrl.envs import env_slug
 from wnrl.harness.rows import show
 
@@ -77,8 +77,6 @@ __all__ = [
     "load_sweep",
     "run_id",
 ]
-
-_NAME = re.compile(NAME_PATTERN)
 
 #: Upper bounds that catch a typo (``seeds: 1000000``) before a minute of silent expansion.
 MAX_SEEDS = 10_000
@@ -199,8 +197,9 @@ class SweepSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str | None) -> str | None:
-        if v is not None and not _NAME.match(v):
-            raise ValueError(f"{v!r} must use only letters, digits, '_', '.', '-' (it names the sweep directory)")
+        problem = None if v is None else name_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
     @field_validator("base", mode="before")
@@ -336,11 +335,9 @@ def expand_sweep(
         raise ConfigError(f"{source}: a sweep file is a mapping with the keys {', '.join(SWEEP_KEYS)}")
     spec = validate_model(SweepSpec, data, source)
     name = spec.name or Path(source).stem
-    if not _NAME.match(name):
-        raise ConfigError(
-            f"{source}: name: {name!r} must use only letters, digits, '_', '.', '-' "
-            "(it names the sweep directory); add a name"
-        )
+    problem = name_problem(name)
+    if problem:  # a name taken from the file's name
+        raise ConfigError(f"{source}: name: {problem}; add a name")
     base = _resolve_base(spec, source, base_dir)
     sets = parse_overrides(overrides, "--set")
     _check_overrides(sets, spec.grid, source)

@@ -17,21 +17,25 @@ from typing import Any
 from wnrl.train.record import RecordError, RunRecord, read_record, resumable, write_record
 
 __all__ = [
+    "KILLED",
     "WORKER_DIED",
     "OnDone",
     "Task",
     "failed_result",
     "install_stop_handler",
+    "killed",
     "make_task",
     "one_line",
     "record_failure",
     "run_task",
 ]
 
+#: How the record of a run whose worker died begins (:func:`killed`; older wnrl added other words).
+KILLED = "the worker process died while this run was in flight"
 WORKER_DIED = (
-    "the worker process died while this run was in flight (killed by a signal or out of "
-    "memory?); every run in flight at that moment is marked, so this one may not be the "
-    "cause; rerun with --retry-failed"
+    f"{KILLED} (killed by a signal or out of memory?); every run in flight at that moment is "
+    "marked, so this one may not be the cause; run the same command again to continue it from "
+    "its last checkpoint (or start it again without one)"
 )
 Task = dict[str, Any]
 OnDone = Callable[[RunRecord], None]
@@ -109,6 +113,15 @@ def record_failure(task: Task, error: str) -> RunRecord:
     result = failed_result(task, error)
     write_record(run_dir, result)
     return result
+
+
+def killed(record: RunRecord) -> bool:
+    """Whether ``record`` is a run killed from outside (its worker died: a signal, the OOM killer),
+    not one whose training raised: such a run continues like a stopped one.
+
+    :param record: a run's record
+    """
+    return record.status == "failed" and str(record.error or "").startswith(KILLED)
 
 
 def one_line(exc: BaseException) -> str:

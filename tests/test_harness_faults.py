@@ -1,0 +1,111 @@
+"""Sweeps and reports under faults and odd inputs (issue 29): a sweep named ``..``, a worker killed
+by SIGKILL after a checkpoint, ``--add`` with other settings, a plan from one seed, output paths of
+the wrong kind."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from test_harness_execute import _continuing_sweep, _signal_sweep_when, worker_pids
+
+from wnrl.cli import main
+from wnrl.harness.tasks import killed
+from wnrl.train.record import RESULT_FILE, RunRecord, latest_checkpoint, read_record, write_record
+
+TINY = {
+    "env": {"id": "CartPole-v1"},
+    "agent": {"algo": "ppo", "net_arch": [8], "hyperparams": {"n_steps": 64, "batch_size": 64, "n_epochs": 1}},
+    "train": {"total_timesteps": 128, "eval_freq": 0, "eval_episodes": 1, "device": "cpu"},
+}
+
+
+def _sweep_file(tmp: Path, stem: str = "s", **changes: Any) -> Path:
+    """A one-run sweep file ``tmp/<stem>.yaml``; ``changes`` replace its top-level keys."""
+    path = tmp / f"{stem}.yaml"
+    path.write_text(yaml.safe_dump({"base": TINY, "grid": {"agent.norm": ["none"]}, "seeds": 1, **changes}))
+    return path
+
+
+def _one_error(capsys: pytest.CaptureFixture) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("wnrl: error: ") and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("name", ["..", ".", "x" * 101])
+def test_a_sweep_name_that_is_not_one_plain_directory_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, name: str
+) -> None:
+    """``name: ..`` without --out wrote index.json, runs/ and .lock into the current directory
+    (``sweeps/..``); ``.``, a name too long for a directory likewise get one line naming the key."""
+    work = tmp_path / "work"
+    work.mkdir()
+    path = _sweep_file(tmp_path, "file", name=name)
+    monkeypatch.chdir(work)
+    assert main(["compare", str(path), "--no-report", "--workers", "1"]) == 2
+    assert f"{path}: name: " in _one_error(capsys)
+    assert sorted(p.name for p in work.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "file.yaml",
+        "work",
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# A worker killed from outside (SIGKILL, the OOM killer) after a checkpoint
+# --------------------------------------------------------------------------------------------
+
+
+def _checkpoint_at(out: Path, step: int) -> bool:
+    dirs = list(out.glob("runs/*"))
+    return len(dirs) == 1 and (latest_checkpoint(dirs[0] / "checkpoints") or (0,))[0] >= step
+
+
+def _parts(run_dir: Path) -> list[dict[str, Any]]:
+    return list(json.loads((run_dir / "system.json").read_text()).get("parts", []))
+
+
+@pytest.mark.slow
+def test_a_run_whose_worker_was_killed_continues_from_its_checkpoint(tmp_path: Path) -> None:
+    """SIGKILL the worker (not the sweep) after a checkpoint: the sweep records the run as failed,
+    killed. A plain rerun continues it from that checkpoint (before: skipped as failed); and a
+    failed run with a checkpoint (a training error this time) continues from it under
+    --retry-failed (before: its directory, checkpoint included, was deleted and it began at 0)."""
+    path, out = tmp_path / "cont.yaml", tmp_path / "out"
+    sweep, _, _ = _continuing_sweep(tmp_path)
+    train = {**sweep["base"]["train"], "total_timesteps": 3072, "eval_freq": 1024, "checkpoint_freq": 512}
+    path.write_text(yaml.safe_dump({**sweep, "base": {**sweep["base"], "train": train}}))
+
+    def recorded() -> bool:
+        return any(out.glob(f"runs/*/{RESULT_FILE}"))
+
+    err = _signal_sweep_when(
+        path, out, lambda: _checkpoint_at(out, 1024), signal.SIGKILL, settled=recorded, target=worker_pids
+    )
+    (run_dir,) = list((out / "runs").iterdir())
+    record = read_record(run_dir)
+    assert record is not None and killed(record), err
+    found = latest_checkpoint(run_dir / "checkpoints")
+    assert found is not None and 1024 <= found[0] < 3072, err
+    step = found[0]
+
+    other = tmp_path / "other"  # the same run, failed by a training error instead
+    shutil.copytree(out, other)
+    other_run = other / "runs" / run_dir.name
+    write_record(other_run, RunRecord(id=run_dir.name, status="failed", error="RuntimeError: boom"))
+
+    assert main(["compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]) == 0
+    record = read_record(run_dir)
+    assert record is not None and record.status == "finished" and record.steps == 3072
+    assert [p["from_step"] for p in _parts(run_dir)] == [0, step], "continued from the checkpoint"
+
+    assert main(["compare", str(path), "--out", str(other), "--workers", "1", "--no-report"]) == 1  # kept
+    assert main(["compare", str(path), "--out", str(other), "--workers", "1", "--no-report", "--retry-failed"]) == 0
+    record = read_record(other_run)
+    assert record is not None and record.status == "finished" and record.steps == 3072
+    assert [p["from_step"] for p in _parts(other_run)] == [0, step], "continued, not deleted"
