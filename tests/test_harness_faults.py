@@ -109,3 +109,28 @@ def test_a_run_whose_worker_was_killed_continues_from_its_checkpoint(tmp_path: P
     record = read_record(other_run)
     assert record is not None and record.status == "finished" and record.steps == 3072
     assert [p["from_step"] for p in _parts(other_run)] == [0, step], "continued, not deleted"
+
+
+# --------------------------------------------------------------------------------------------
+# compare --add with other settings
+# --------------------------------------------------------------------------------------------
+
+
+def _snapshot(root: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+
+
+def test_add_with_another_budget_is_refused_not_pooled(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Seeds added with --add and another --set (another budget) were pooled with the runs there as
+    seeds of one setting (n = 2), without a word: refused, naming the key and both values."""
+    out = tmp_path / "out"
+    assert main(["compare", str(_sweep_file(tmp_path)), "--out", str(out), "--workers", "1", "--no-report"]) == 0
+    more = _sweep_file(tmp_path, "more", name="s", seeds=[1])
+    before = _snapshot(tmp_path)
+    capsys.readouterr()
+    argv = ["compare", str(more), "--out", str(out), "--add", "--set", "train.total_timesteps=192", "--no-report"]
+    assert main(argv) == 2
+    err = _one_error(capsys)
+    assert f"{more}: --add:" in err and "train.total_timesteps: 192 here, 128 there" in err
+    assert "give the same --set as the runs there" in err and "choose another --out" in err
+    assert _snapshot(tmp_path) == before

@@ -22,7 +22,8 @@ from typing import Any
 
 from wnrl.config import ConfigError, read_yaml
 from wnrl.harness.index import RUN_FILES, SWEEP_OUTPUTS, read_index, run_dir_of
-from wnrl.harness.sweep import Sweep, expand_sweep
+from wnrl.harness.rows import show
+from wnrl.harness.sweep import NOT_HASHED, Sweep, expand_sweep
 
 __all__ = ["check_out", "merge", "prepare", "reuse_ids", "sweep_parts"]
 
@@ -233,6 +234,53 @@ def _check_distinct(entries: list[dict[str, Any]], keys: list[str], configs: _Co
         seen[sig] = e["id"]
 
 
+#: Flat config keys that differ between the seeds of one setting, or only change how a run is watched.
+_NOT_A_SETTING = {"name", "train.seed", *(f"{section}.{key}" for section, keys in NOT_HASHED.items() for key in keys)}
+
+
+def _setting(config: dict[str, Any]) -> dict[str, Any]:
+    """What makes a run's setting: its flat config less :data:`_NOT_A_SETTING`."""
+    return {k: v for k, v in _flat(config).items() if k not in _NOT_A_SETTING}
+
+
+def _check_same_settings(
+    entries: list[dict[str, Any]], keys: list[str], configs: _Configs, sweep: Sweep, sweep_dir: Path
+) -> None:
+    """A new run and a run there with the same grid values but another config (another budget or
+    learning rate given with ``--set``) would be pooled as seeds of one setting: refused.
+
+    :param entries: the merged runs (the ones there first)
+    :param keys: the merged grid keys
+    :param configs: the runs' configs
+    :param sweep: the sweep being added
+    :param sweep_dir: the sweep directory
+    :raises ConfigError: naming the first differing keys and their values
+    """
+    new = {r.id for r in sweep.runs}
+    first: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for e in entries:
+        config = configs.get(e["id"])
+        if config is None:
+            continue
+        sig = json.dumps([e["grid"][k] for k in keys], sort_keys=True)
+        if sig not in first:
+            first[sig] = (e, _setting(config))
+            continue
+        there, setting = first[sig]
+        if (e["id"] in new) == (there["id"] in new):
+            continue  # both new or both there: not this --add's doing
+        mine = _setting(config)
+        differ = sorted(k for k in mine.keys() | setting.keys() if mine.get(k) != setting.get(k))
+        if differ:
+            values = "; ".join(f"{k}: {show(mine.get(k))} here, {show(setting.get(k))} there" for k in differ[:3])
+            where = ", ".join(f"{k}={show(e['grid'][k])}" for k in keys) or "the one setting"
+            raise ConfigError(
+                f"{sweep.source}: --add: its runs and the runs in {sweep_dir} with the same grid values ({where}) "
+                f"differ in {values}; the report would pool them as seeds of one setting: give the same --set "
+                f"as the runs there, make {differ[0]} a grid key, or choose another --out"
+            )
+
+
 def merge(index: dict[str, Any], sweep: Sweep, sweep_dir: Path) -> dict[str, Any]:
     """The index of ``sweep_dir`` with ``sweep``'s runs added (without ``command`` and ``sessions``).
 
@@ -243,7 +291,8 @@ def merge(index: dict[str, Any], sweep: Sweep, sweep_dir: Path) -> dict[str, Any
     :param index: the index of ``sweep_dir``
     :param sweep: the sweep to add (ids from :func:`reuse_ids`)
     :param sweep_dir: the sweep directory
-    :raises ConfigError: when two runs would count as one setting, or a run's config is unknown
+    :raises ConfigError: when two runs would count as one setting (the same seed, or runs there
+        with another config), or a run's config is unknown
     """
     ids = {r.id for r in sweep.runs}
     if all(r["id"] in ids for r in index["runs"]):
@@ -258,6 +307,7 @@ def merge(index: dict[str, Any], sweep: Sweep, sweep_dir: Path) -> dict[str, Any
     for e in entries.values():
         e["grid"] = {k: _value(e, k, configs, sweep_dir) for k in keys}
     _check_distinct(list(entries.values()), keys, configs, sweep)
+    _check_same_settings(list(entries.values()), keys, configs, sweep, sweep_dir)
     parts = [p for p in sweep_parts(index) if not _same(p, sweep)] + [_part(sweep)]
     return {
         **{k: v for k, v in index.items() if k not in ("command", "sessions")},
