@@ -86,7 +86,7 @@ def test_parameter_norm_growth_and_penultimate_features() -> None:
     layer = model.policy.q_net.q_net[0][0]
     with torch.no_grad():
         layer.v.mul_(2)
-    assert probe.snapshot()["q_net_q_net_0_0/param_norm_growth"] == pytest.approx(2.0)
+    assert probe.snapshot()["q_net_0_0/param_norm_growth"] == pytest.approx(2.0)
     obs = torch.randn(5, 2)
     feats = head_inputs(model.policy, obs)["q_net"]
     assert torch.allclose(feats, model.policy.q_net.q_net[0](obs))

@@ -205,11 +205,10 @@ def _series(ea: EventAccumulator, tag: str) -> tuple[list[int], list[float]]:
     return [e.step for e in events], [e.value for e in events]
 
 
-def _hparams_content(ea: EventAccumulator) -> tuple[dict[str, Any], list[str], list[str]]:
-    """(session hparams, experiment hparam names, experiment metric tags) of a run."""
+def _hparams_content(ea: EventAccumulator) -> tuple[dict[str, Any], list[str]]:
+    """(session hparams, the hparams summaries written) of a run."""
     content = ea.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
-    exp = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
     values = {}
     for k, v in start.session_start_info.hparams.items():
         values[k] = (
@@ -219,7 +218,7 @@ def _hparams_content(ea: EventAccumulator) -> tuple[dict[str, Any], list[str], l
             if v.HasField("bool_value")
             else v.number_value
         )
-    return (values, [h.name for h in exp.experiment.hparam_infos], [m.name.tag for m in exp.experiment.metric_infos])
+    return values, sorted(content)
 
 
 # -- event files -----------------------------------------------------------------------------
@@ -290,9 +289,10 @@ def test_dqn_batch_norm_diagnostics_in_event_files(logdir: dict[str, Any]) -> No
 
 def test_hparams_in_event_files(logdir: dict[str, Any]) -> None:
     for run, algo, norm in (("ppo_weight", "ppo", "weight"), ("dqn_batch", "dqn", "batch")):
-        values, names, metrics = _hparams_content(_accumulator(logdir["root"] / run))
-        assert {"algo", "env", "norm", "learning_rate", "seed", "net_arch", "noise"} == set(names)
-        assert metrics == list(METRICS)
+        values, summaries = _hparams_content(_accumulator(logdir["root"] / run))
+        assert {"algo", "env", "norm", "learning_rate", "seed", "net_arch", "noise"} == set(values)
+        # no per-run experiment summary: it would list this run's values alone (`differs: false`)
+        assert summaries == ["_hparams_/session_end_info", "_hparams_/session_start_info"]
         assert values["algo"] == algo and values["norm"] == norm and values["env"] == "CartPole-v1"
         assert values["net_arch"] == "[32,32]" and values["noise"] == "None"
 
@@ -509,8 +509,11 @@ def test_tensorboard_server_serves_runs_scalars_and_hparams(logdir: dict[str, An
         assert [p[2] for p in points] == pytest.approx(ea_values)
 
         experiment = _get(port, "/data/plugin/hparams/experiment", {"experimentName": ""})
-        names = {h["name"] for h in experiment.get("hparamInfos", [])}
-        assert {"algo", "env", "norm", "learning_rate", "seed"} <= names
+        infos = {h["name"]: h for h in experiment.get("hparamInfos", [])}
+        assert {"algo", "env", "norm", "learning_rate", "seed"} <= set(infos)
+        # `differs` is true exactly where the two runs differ (TensorBoard computes it from both)
+        differs = {name for name, h in infos.items() if h.get("differs")}
+        assert differs == {"algo", "norm", "learning_rate", "seed"}, infos
         metric_tags = {m["name"]["tag"] for m in experiment.get("metricInfos", [])}
         assert set(METRICS) <= metric_tags
 

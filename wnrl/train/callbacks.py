@@ -161,22 +161,29 @@ class RunCheckpointCallback(BaseCallback):
 
 
 def save_checkpoint(model: BaseAlgorithm, directory: Path, step: int) -> Path:
-    """Write a complete checkpoint of ``model`` at ``step``; returns the zip's path."""
+    """Write a complete checkpoint of ``model`` at ``step``; returns the zip's path. A write that
+    fails (a full disk) leaves none of the checkpoint's files behind."""
     directory.mkdir(parents=True, exist_ok=True)
     stem = directory / f"step_{step}"
-    if isinstance(model, OffPolicyAlgorithm):
-        model.save_replay_buffer(f"{stem}_replay.pkl")
-    venv = model.get_vec_normalize_env()
-    if isinstance(venv, VecNormalize):
-        venv.save(f"{stem}_vecnorm.pkl")
     tmp = directory / f".step_{step}.tmp.zip"
-    model.save(tmp)
-    os.replace(tmp, f"{stem}.zip")
+    try:
+        if isinstance(model, OffPolicyAlgorithm):
+            model.save_replay_buffer(f"{stem}_replay.pkl")
+        venv = model.get_vec_normalize_env()
+        if isinstance(venv, VecNormalize):
+            venv.save(f"{stem}_vecnorm.pkl")
+        model.save(tmp)
+        os.replace(tmp, f"{stem}.zip")
+    except BaseException:
+        for p in (tmp, Path(f"{stem}_replay.pkl"), Path(f"{stem}_vecnorm.pkl")):
+            p.unlink(missing_ok=True)
+        raise
     return Path(f"{stem}.zip")
 
 
 def remove_checkpoints(directory: Path, before: int | None = None) -> None:
-    """Delete the checkpoints of ``directory`` older than step ``before`` (``None``: all of them)."""
+    """Delete the checkpoints of ``directory`` older than step ``before`` (``None``: all of them, and
+    the directory when nothing else is left in it)."""
     for p in directory.glob("step_*"):
         try:
             step = int(p.name.split("_")[1].split(".")[0])
@@ -184,3 +191,8 @@ def remove_checkpoints(directory: Path, before: int | None = None) -> None:
             continue
         if before is None or step < before:
             p.unlink(missing_ok=True)
+    if before is None:
+        try:
+            directory.rmdir()  # only when empty: a finished run keeps no empty checkpoints/
+        except OSError:
+            pass

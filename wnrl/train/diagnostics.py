@@ -59,7 +59,6 @@ land exactly at the steps they were measured at.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -70,43 +69,14 @@ from torch import nn
 from wnrl.nn.batch_norm import BATCH_NORMS as _BATCH_NORMS
 from wnrl.nn.weight_norm import WeightNormMixin
 from wnrl.train.callbacks import EverySteps
-from wnrl.train.mechanisms import MechanismProbe, q_value_bias
+from wnrl.train.mechanisms import MechanismProbe, q_value_bias, trained_modules
 
 __all__ = [
     "DiagnosticsCallback",
-    "trained_modules",
     "PREFIX",
 ]
 
 PREFIX = "wnrl/"
-
-
-def _short(name: str) -> str:
-    if name.startswith("mlp_extractor."):
-        name = name[len("mlp_extractor.") :]
-    return name.replace(".", "_") or "root"
-
-
-def trained_modules(policy: nn.Module) -> Iterator[tuple[str, nn.Module]]:
-    """``(short_name, module)`` for every module of the networks that ``policy``'s optimizer trains.
-
-    DQN-style policies: the online ``q_net`` (names relative to it: SB3's ``QNetwork`` holds its
-    layers in ``q_net``, so ``q_net_0_0``), never ``q_net_target``; other policies: every module
-    except those under a ``*target*`` attribute.
-    """
-    root: nn.Module = policy
-    q_net = getattr(policy, "q_net", None)
-    if isinstance(q_net, nn.Module) and hasattr(policy, "q_net_target"):
-        root = q_net  # SB3's QNetwork keeps its layers in its own ``q_net`` attribute
-    seen: set[str] = set()
-    for name, module in root.named_modules():
-        if "target" in name:
-            continue
-        short = _short(name)
-        if short in seen:  # two paths collapsing to one name: keep the full path
-            short = name.replace(".", "__")
-        seen.add(short)
-        yield short, module
 
 
 def _inv_sq_mean(layer: WeightNormMixin) -> float:

@@ -10,11 +10,13 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
-from wnrl.config import ConfigError
+from wnrl.config import ConfigError, RunConfig
 from wnrl.envs import EnvError, check_noise_kwargs
-from wnrl.registry import ALGORITHMS
 from wnrl.train.callbacks import evaluate
+from wnrl.train.record import RecordError, read_record
+from wnrl.train.resume import load_model
 from wnrl.train.run import build_eval_env, load_run_config
+from wnrl.train.rundir import check_out_path
 
 __all__ = ["load_run_model", "evaluate_run", "record_video", "check_eval_args", "check_video_dir"]
 
@@ -34,48 +36,113 @@ def _check_episodes(episodes: int) -> None:
 
 
 def check_video_dir(video: Path) -> None:
-    """Refuse a ``--video`` path that cannot be a directory (it, or a folder above it, is a file).
+    """Refuse a ``--video`` path that cannot be a directory (it, or a folder above it, is a file;
+    a symlink loop; a name too long) or cannot be written (a read-only filesystem).
 
     :param video: the directory to record into (it need not exist yet)
     :raises ConfigError: one line naming the path and the fix
     """
-    if video.exists() and not video.is_dir():
-        raise ConfigError(f"{video}: is a file, not a directory; give a directory for --video")
-    above = next((p for p in video.parents if p.exists()), None)
-    if above is not None and not above.is_dir():
-        raise ConfigError(f"{video}: {above} is a file, not a directory; give a directory for --video")
+    check_out_path(video, "--video")
+    above = next((p for p in (video, *video.parents) if p.exists()), None)
+    if above is not None and not os.access(above, os.W_OK):
+        why = "a read-only filesystem" if _read_only(above) else "no write permission"
+        raise ConfigError(f"{video}: cannot be written ({above} is on {why}); give another --video")
 
 
-def check_eval_args(run_dir: Path, episodes: int, video: Path | None = None) -> None:
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device: cuda requested but no CUDA device is available; use auto or cpu")
+
+
+def _check_normalization(config: RunConfig, run_dir: Path) -> None:
+    if config.env.normalize_obs and not (run_dir / "vecnormalize.pkl").is_file():
+        raise ConfigError(
+            f"{run_dir / 'vecnormalize.pkl'}: missing, and the run normalizes its observations "
+            "(env.normalize_obs: true), so its policy cannot be evaluated on raw ones; restore the file "
+            "from the run, or train it again"
+        )
+
+
+def check_eval_args(run_dir: Path, episodes: int, video: Path | None = None, device: str = "auto") -> None:
     """Check ``wnrl eval``'s arguments before anything is loaded, evaluated or written.
 
     :param run_dir: a finished run directory
     :param episodes: number of episodes to evaluate
     :param video: the directory to record a video into, if any
+    :param device: where to load the model (``cuda`` needs a CUDA device)
     :raises ConfigError: one line naming the bad argument and the fix
     """
     _check_episodes(episodes)
-    load_run_config(run_dir)
+    config = load_run_config(run_dir)
     _model_path(run_dir)
+    _check_normalization(config, run_dir)
+    _check_device(device)
     if video is not None:
         check_video_dir(video)
 
 
-def load_run_model(run_dir: Path, device: str = "auto") -> tuple[Any, BaseAlgorithm]:
-    """The config and final model of a run directory."""
+def _check_trained_as(config: RunConfig, run_dir: Path) -> None:
+    """``config.yaml`` names the env and algorithm the run was trained with (its record's)."""
+    try:
+        record = read_record(run_dir)
+    except RecordError:
+        return  # the record is not needed to evaluate; a damaged one is the report's business
+    if record is None:
+        return
+    for key, now, then in (("agent.algo", config.agent.algo, record.algo), ("env.id", config.env.id, record.env_id)):
+        if then is not None and now != then:
+            raise ConfigError(
+                f"{run_dir / 'config.yaml'}: {key}: {now!r}, but the run was trained with {then!r} "
+                f"({run_dir / 'result.json'}, model.zip); restore {key}: {then} (the config was edited "
+                "after training)"
+            )
+
+
+def load_run_model(run_dir: Path, device: str = "auto") -> tuple[RunConfig, BaseAlgorithm]:
+    """The config and final model of a run directory.
+
+    :param run_dir: a finished run directory
+    :param device: where to load the model
+    :raises ConfigError: a damaged ``model.zip``, or a ``config.yaml`` that is not the model's
+    """
     config = load_run_config(run_dir)
-    model = ALGORITHMS[config.agent.algo].algo_class().load(_model_path(run_dir), device=device)
-    return config, model
+    _check_trained_as(config, run_dir)
+    _check_device(device)
+    return config, load_model(config, _model_path(run_dir), device=device)
 
 
-def _eval_env(config: Any, run_dir: Path, noise: dict[str, float] | None, render: bool = False) -> Any:
+def _eval_env(config: RunConfig, run_dir: Path, noise: dict[str, float] | None, model: BaseAlgorithm) -> Any:
     try:
         env = build_eval_env(config, None, noise=noise)
     except EnvError as e:  # e.g. a custom env module no longer importable, or a missing extra
         raise ConfigError(f"{run_dir / 'config.yaml'}: env.id: {e}") from None
+    if env.observation_space != model.observation_space or env.action_space != model.action_space:
+        env.close()
+        raise ConfigError(
+            f"{run_dir / 'config.yaml'}: env.id: {config.env.id}'s spaces are not those model.zip was "
+            f"trained on ({model.observation_space} → {model.action_space}); restore the config the run "
+            "was trained with"
+        )
+    _check_normalization(config, run_dir)
     stats = run_dir / "vecnormalize.pkl"
     if stats.exists():
-        env = VecNormalize.load(str(stats), env)
+        try:
+            env = VecNormalize.load(str(stats), env)
+        except Exception as e:  # pickle errors of a truncated or foreign file
+            env.close()
+            raise ConfigError(
+                f"{stats}: not readable normalization statistics ({type(e).__name__}: {str(e)[:120]}); "
+                "restore it from the run, or train it again"
+            ) from None
         env.training, env.norm_reward = False, False
     return env
 
@@ -101,7 +168,7 @@ def evaluate_run(
     _check_episodes(episodes)
     noise = _check_noise(noise)
     config, model = load_run_model(run_dir, device)
-    env = _eval_env(config, run_dir, noise)
+    env = _eval_env(config, run_dir, noise, model)
     try:
         return evaluate(model, env, episodes)
     finally:
@@ -169,7 +236,7 @@ def record_video(
     except OSError as e:
         raise ConfigError(f"{out_dir}: cannot create the directory: {e.strerror}; give another --video") from None
     run_name = Path(os.path.abspath(run_dir)).name or "run"
-    env = _eval_env(config, run_dir, noise)
+    env = _eval_env(config, run_dir, noise, model)
     paths = []
     try:
         for i in range(episodes):
@@ -184,6 +251,8 @@ def record_video(
                 done = bool(dones[0])
             if frames:
                 paths.append(_save_gif(frames, out_dir, f"{run_name}-episode_{i}", fps))
+    except OSError as e:
+        raise ConfigError(f"{out_dir}: cannot write the video: {e.strerror}; give another --video") from None
     finally:
         env.close()
     return paths

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import HParam
+from stable_baselines3.common.logger import TensorBoardOutputFormat
 
 from wnrl.agents import hyperparam_names
 from wnrl.registry import schedule_start
@@ -51,12 +51,13 @@ def sanitize_hparams(hparams: Mapping[str, Any]) -> dict[str, HParamValue]:
 
 
 class HParamsCallback(BaseCallback):
-    """Record an SB3 :class:`~stable_baselines3.common.logger.HParam` when training starts.
+    """Write the run's HParams session (its hparam values and metric tags) into the logger's
+    TensorBoard events when training starts.
 
-    Only the TensorBoard format receives it; it is written at the logger's next dump (SB3's first
-    ``dump_logs``). The metric tags must be scalars the run logs itself, e.g. ``eval/mean_return``:
-    the HParams dashboard shows their last value. The placeholder values given here are not
-    written (TensorBoard only needs the tags).
+    No experiment summary is written: TensorBoard then computes the experiment (each hparam's
+    domain, and ``differs``) from the sessions of every run under its ``--logdir``. The metric tags
+    must be scalars the run logs itself, e.g. ``eval/mean_return``: the HParams dashboard shows
+    their last value. The placeholder values given here are not written.
     """
 
     def __init__(self, hparams: Mapping[str, Any], metrics: Mapping[str, float]) -> None:
@@ -70,7 +71,16 @@ class HParamsCallback(BaseCallback):
         self.metrics = {str(k): float(v) for k, v in metrics.items()}
 
     def _on_training_start(self) -> None:
-        self.logger.record("hparams", HParam(self.hparams, self.metrics), exclude=("stdout", "log", "json", "csv"))
+        from torch.utils.tensorboard.summary import hparams
+
+        # The run's session only: SB3's HParam also writes an experiment summary per run, listing
+        # this run's values alone, and TensorBoard then shows every hparam as `differs: false`.
+        # Without one, TensorBoard builds the experiment from all the runs' sessions.
+        _, start, end = hparams(self.hparams, metric_dict=self.metrics)
+        for fmt in self.logger.output_formats:
+            if isinstance(fmt, TensorBoardOutputFormat) and fmt.writer.file_writer is not None:
+                fmt.writer.file_writer.add_summary(start)
+                fmt.writer.file_writer.add_summary(end)
 
     def _on_step(self) -> bool:
         return True

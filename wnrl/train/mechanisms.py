@@ -45,6 +45,7 @@ __all__ = [
     "relative_change",
     "srank",
     "tracked_layers",
+    "trained_modules",
 ]
 
 
@@ -108,10 +109,39 @@ def raw_weight(layer: nn.Module) -> Tensor:
     return layer.v if isinstance(layer, WeightNormMixin) else cast(Tensor, layer.weight)
 
 
-def tracked_layers(module: nn.Module, skip: str = "target") -> Iterator[tuple[str, nn.Module]]:
-    """``(qualified name, layer)`` of every dense / conv layer outside ``*target*`` submodules."""
-    for name, m in module.named_modules():
-        if skip not in name and isinstance(m, (nn.Linear, nn.Conv2d, WeightNormMixin)):
+def _short(name: str) -> str:
+    if name.startswith("mlp_extractor."):
+        name = name[len("mlp_extractor.") :]
+    return name.replace(".", "_") or "root"
+
+
+def trained_modules(policy: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    """``(short_name, module)`` for every module of the networks that ``policy``'s optimizer trains.
+
+    DQN-style policies: the online ``q_net`` (names relative to it: SB3's ``QNetwork`` holds its
+    layers in ``q_net``, so ``q_net_0_0``), never ``q_net_target``; other policies: every module
+    except those under a ``*target*`` attribute.
+    """
+    root: nn.Module = policy
+    q_net = getattr(policy, "q_net", None)
+    if isinstance(q_net, nn.Module) and hasattr(policy, "q_net_target"):
+        root = q_net  # SB3's QNetwork keeps its layers in its own ``q_net`` attribute
+    seen: set[str] = set()
+    for name, module in root.named_modules():
+        if "target" in name:
+            continue
+        short = _short(name)
+        if short in seen:  # two paths collapsing to one name: keep the full path
+            short = name.replace(".", "__")
+        seen.add(short)
+        yield short, module
+
+
+def tracked_layers(policy: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    """``(short name, layer)`` of every dense / conv layer of :func:`trained_modules` (the one
+    name each layer has in every ``wnrl/<layer>/...`` tag)."""
+    for name, m in trained_modules(policy):
+        if isinstance(m, (nn.Linear, nn.Conv2d, WeightNormMixin)):
             yield name, m
 
 
@@ -296,7 +326,7 @@ class MechanismProbe:
     def __init__(self, model: Any, probe_size: int = 256, tau: float = 0.1, delta: float = 0.01) -> None:
         self.model, self.probe_size, self.tau, self.delta = model, probe_size, tau, delta
         policy = model.policy
-        self.layers = {n.replace(".", "_"): m for n, m in tracked_layers(policy)}
+        self.layers = dict(tracked_layers(policy))
         self.tracker = UpdateTracker(self.layers)
         self._reference = {n: float(torch.linalg.vector_norm(raw_weight(m).detach())) for n, m in self.layers.items()}
         self.probe: Any = None

@@ -34,6 +34,7 @@ __all__ = [
     "area_under_curve",
     "atomic_write_text",
     "latest_checkpoint",
+    "list_checkpoints",
     "read_record",
     "resumable",
     "write_record",
@@ -49,8 +50,12 @@ def atomic_write_text(path: Path, text: str) -> None:
     :param text: the content
     """
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temp file behind
+        raise
 
 
 def area_under_curve(steps: ArrayLike, returns: ArrayLike) -> Any:
@@ -230,16 +235,22 @@ def write_record(run_dir: Path, record: RunRecord) -> Path:
     return path
 
 
-def latest_checkpoint(directory: Path) -> tuple[int, Path] | None:
-    """The newest complete checkpoint in ``directory`` as ``(step, zip_path)`` (a checkpoint's zip
-    is written last, atomically, so a zip there is complete)."""
+def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
+    """The complete checkpoints in ``directory`` as ``(step, zip_path)``, oldest first (a
+    checkpoint's zip is written last, atomically, so a zip there is complete unless damaged)."""
     found = []
     for p in directory.glob("step_*.zip"):
         try:
             found.append((int(p.stem.split("_")[1]), p))
         except (IndexError, ValueError):
             continue
-    return max(found) if found else None
+    return sorted(found)
+
+
+def latest_checkpoint(directory: Path) -> tuple[int, Path] | None:
+    """The newest complete checkpoint in ``directory`` as ``(step, zip_path)`` (``None``: none)."""
+    found = list_checkpoints(directory)
+    return found[-1] if found else None
 
 
 def resumable(run_dir: Path) -> bool:

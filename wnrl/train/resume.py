@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,16 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from wnrl.config import ConfigError, RunConfig
 from wnrl.registry import ALGORITHMS
-from wnrl.train.callbacks import latest_checkpoint
+from wnrl.train.record import list_checkpoints
 
-__all__ = ["AppendingCSVOutputFormat", "load_checkpoint", "previous_system", "run_logger", "total_of_parts"]
+__all__ = [
+    "AppendingCSVOutputFormat",
+    "load_checkpoint",
+    "load_model",
+    "previous_system",
+    "run_logger",
+    "total_of_parts",
+]
 
 
 class AppendingCSVOutputFormat(CSVOutputFormat):
@@ -74,23 +82,80 @@ def total_of_parts(parts: list[dict[str, Any]], key: str) -> float:
     return round(sum(float(p.get(key) or 0.0) for p in parts), 3)
 
 
-def load_checkpoint(config: RunConfig, run_dir: Path, env: VecEnv) -> tuple[BaseAlgorithm, int]:
-    """The model of the newest complete checkpoint of ``run_dir`` on ``env`` (with its replay
-    buffer and VecNormalize statistics), and its step.
+def load_model(config: RunConfig, path: Path, env: VecEnv | None = None, device: str | None = None) -> BaseAlgorithm:
+    """The model saved in ``path`` (a run's ``model.zip`` or a checkpoint), as ``config``'s algorithm.
 
-    :raises ConfigError: when there is no checkpoint
+    :param config: the run's config (its ``agent.algo``, and ``train.device`` unless ``device``)
+    :param path: the zip file
+    :param env: the env to attach (its spaces must be the model's)
+    :param device: where to load it
+    :raises ConfigError: one line naming the file: damaged, or not a model of this config
     """
-    found = latest_checkpoint(run_dir / "checkpoints")
-    if found is None:
-        raise ConfigError(
-            f"{run_dir}: no checkpoint to resume from (train.checkpoint_freq was 0); train it again, "
-            "with checkpoint_freq: auto"
-        )
-    step, ckpt = found
+    source = path.parent.parent / "config.yaml" if path.parent.name == "checkpoints" else path.parent / "config.yaml"
+    try:
+        return ALGORITHMS[config.agent.algo].algo_class().load(path, env=env, device=device or config.train.device)
+    except ValueError as e:
+        if "spaces do not match" in str(e):
+            raise ConfigError(
+                f"{source}: env.id: {config.env.id}'s spaces are not those {path} was trained on "
+                f"({str(e).splitlines()[0]}); restore the config the run was trained with"
+            ) from None
+        raise ConfigError(f"{path}: {_damage(e)}") from None
+    except Exception as e:  # zipfile, pickle and torch errors of a truncated or foreign file
+        raise ConfigError(f"{path}: {_damage(e)}") from None
+
+
+def _damage(e: BaseException) -> str:
+    what = (str(e).splitlines() or [type(e).__name__])[0][:160]
+    return (
+        f"not a complete model ({type(e).__name__}: {what}); the file is damaged or config.yaml was changed "
+        "since it was written: restore it, or train the run again"
+    )
+
+
+def _load_one(config: RunConfig, ckpt: Path, env: VecEnv) -> BaseAlgorithm:
     stem = str(ckpt)[: -len(".zip")]
     if Path(f"{stem}_vecnorm.pkl").exists():
-        env = VecNormalize.load(f"{stem}_vecnorm.pkl", env)
-    model = ALGORITHMS[config.agent.algo].algo_class().load(ckpt, env=env, device=config.train.device)
+        try:
+            env = VecNormalize.load(f"{stem}_vecnorm.pkl", env)
+        except Exception as e:  # pickle errors of a truncated file
+            raise ConfigError(f"{stem}_vecnorm.pkl: {_damage(e)}") from None
+    model = load_model(config, ckpt, env)
     if isinstance(model, OffPolicyAlgorithm) and Path(f"{stem}_replay.pkl").exists():
-        model.load_replay_buffer(f"{stem}_replay.pkl")
-    return model, step
+        try:
+            model.load_replay_buffer(f"{stem}_replay.pkl")
+        except Exception as e:
+            raise ConfigError(f"{stem}_replay.pkl: {_damage(e)}") from None
+    return model
+
+
+def load_checkpoint(config: RunConfig, run_dir: Path, env: VecEnv) -> tuple[BaseAlgorithm, int]:
+    """The model of the newest complete checkpoint of ``run_dir`` that loads, on ``env`` (with its
+    replay buffer and VecNormalize statistics), and its step. A damaged checkpoint is passed over
+    for the one before it, with a warning line.
+
+    :raises ConfigError: when there is no checkpoint, or none that loads (naming the newest)
+    """
+    found = list_checkpoints(run_dir / "checkpoints")
+    if not found:
+        raise ConfigError(
+            f"{run_dir}: no complete checkpoint in {run_dir / 'checkpoints'}; `wnrl train --resume {run_dir}` "
+            "trains it again from step 0"
+        )
+    first: ConfigError | None = None
+    for step, ckpt in reversed(found):
+        try:
+            model = _load_one(config, ckpt, env)
+        except ConfigError as e:
+            if "env.id" in str(e):  # the config changed, not the checkpoint: every one fails alike
+                raise
+            first = first or e
+            continue
+        if first is not None:
+            print(f"wnrl: warning: {first}; continuing from the checkpoint at step {step} instead", file=sys.stderr)
+        return model, step
+    assert first is not None
+    raise ConfigError(
+        f"{first}; no earlier complete checkpoint: delete it and `wnrl train --resume {run_dir}` trains "
+        "the run again from step 0"
+    )

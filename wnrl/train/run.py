@@ -17,24 +17,19 @@ before the directory is created, so a failed start leaves nothing behind.
 
 from __future__ import annotations
 
-import json
-import platform
-import shutil
-import socket
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import VecEnv
 
 from wnrl import agents
-from wnrl.config import ConfigError, RunConfig, dump_config, read_yaml, validate
+from wnrl.config import ConfigError, RunConfig, read_yaml, validate
 from wnrl.envs import EnvError, env_slug, make_eval_env, make_vec_env
 from wnrl.policies import DataInitCallback
 from wnrl.train.budget import budget_warnings
@@ -42,9 +37,22 @@ from wnrl.train.callbacks import EvalCurveCallback, RunCheckpointCallback, remov
 from wnrl.train.diagnostics import DiagnosticsCallback
 from wnrl.train.hparams import hparams_callback, run_hparams
 from wnrl.train.progress import ProgressLineCallback
-from wnrl.train.record import Curve, Evaluation, RunRecord, atomic_write_text, read_record, write_record
-from wnrl.train.resume import load_checkpoint, previous_system, run_logger, total_of_parts
+from wnrl.train.record import (
+    RunRecord,
+    latest_checkpoint,
+    read_record,
+)
+from wnrl.train.resume import load_checkpoint, previous_system, run_logger
 from wnrl.train.revision import SOURCE_REVISION
+from wnrl.train.rundir import (
+    OUTPUT_ERRNOS,
+    RunDirClaim,
+    check_empty,
+    check_not_busy,
+    check_out_path,
+    output_failure,
+)
+from wnrl.train.system import finish_run, now, restart_note, system_info, write_start, write_system
 
 __all__ = ["build_env", "build_eval_env", "load_run_config", "run_dir_for", "train"]
 
@@ -139,34 +147,6 @@ def load_run_config(run_dir: Path) -> RunConfig:
     return validate(read_yaml(path), str(path))
 
 
-def _system_info(model: BaseAlgorithm) -> dict[str, Any]:
-    import gymnasium
-    import stable_baselines3
-
-    import wnrl
-
-    return {
-        "wnrl": wnrl.__version__,
-        "wnrl_revision": SOURCE_REVISION,  # the git commit of the code that ran (None: not a checkout)
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "stable_baselines3": stable_baselines3.__version__,
-        "gymnasium": gymnasium.__version__,
-        "numpy": np.__version__,
-        "device": str(model.device),
-        "optimizer": getattr(model.policy, "optimizer_impl", None),  # fused / foreach / default
-        "host": socket.gethostname(),
-        "platform": platform.platform(),
-        "command": " ".join(sys.argv),
-        "torch_threads": torch.get_num_threads(),
-        "started": _now(),
-    }
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
-
-
 def _checked_env(config: RunConfig, source: str, normalize: bool) -> VecEnv:
     """The training env, after the checks that need no env; bad input → ConfigError."""
     if config.train.torch_threads:
@@ -195,40 +175,25 @@ def _checked_env(config: RunConfig, source: str, normalize: bool) -> VecEnv:
 
 def _fresh_run_dir(out: Path | None, config: RunConfig) -> Path:
     run_dir = out if out is not None else run_dir_for(config)
-    if run_dir.is_file() or (run_dir.exists() and not run_dir.is_dir()):
-        raise ConfigError(f"{run_dir}: is a file, not a directory; choose another --out")
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise ConfigError(
-            f"{run_dir}: already exists and is not empty; choose another --out or continue it with --resume"
-        )
+    check_out_path(run_dir)
+    check_empty(run_dir)
     return run_dir
 
 
 def _start(config: RunConfig, out: Path | None, resume: Path | None, source: str) -> tuple[BaseAlgorithm, Path]:
-    """The model and run directory of a new run (nothing written yet) or a resumed one."""
-    env = _checked_env(config, source, normalize=resume is None)
+    """The model and run directory of a new run (nothing written yet) or a resumed one (from its
+    newest checkpoint; a new model when it stopped before its first one)."""
+    restart = resume is not None and latest_checkpoint(resume / "checkpoints") is None
+    env = _checked_env(config, source, normalize=resume is None or restart)
     try:
-        if resume is not None:
+        if resume is not None and not restart:
             model, _ = load_checkpoint(config, resume, env)
             return model, resume
-        run_dir = _fresh_run_dir(out, config)
+        run_dir = resume if resume is not None else _fresh_run_dir(out, config)
         return _make_model(config, env, source), run_dir
     except ConfigError:
         env.close()
         raise
-
-
-def _write_start(config: RunConfig, run_dir: Path, info: dict[str, Any], fresh: bool) -> None:
-    created = not run_dir.exists()
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if fresh:
-            atomic_write_text(run_dir / "config.yaml", dump_config(config))
-        atomic_write_text(run_dir / "system.json", json.dumps({**info, "status": "running"}, indent=2))
-    except OSError as e:
-        if created:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise ConfigError(f"{run_dir}: cannot write the run directory: {e.strerror}; choose another --out") from None
 
 
 def _q_bias_env(config: RunConfig, model: BaseAlgorithm) -> VecEnv | None:
@@ -277,35 +242,84 @@ def train(
 ) -> RunRecord:
     """Train ``config`` into a run directory (or continue ``resume`` from its last checkpoint).
 
+    The run directory is locked while the run writes it (``.lock``): a second ``wnrl train`` into
+    it, or a second ``--resume`` of it, is refused.
+
     :param config: the validated run config
     :param out: the run directory to create (default: a fresh one under ``runs/``)
     :param resume: an interrupted run directory to continue; the run ends at
         ``train.total_timesteps`` as an uninterrupted one would. A finished run is returned as
-        it is (nothing is changed)
+        it is (nothing is changed); one that stopped before its first checkpoint trains again
+        from step 0 (a line says so)
     :param progress_bar: show SB3's progress bar (default: ``train.progress_bar``)
     :param source: where the config came from, for error messages
     :param progress_lines: print a progress line to stderr every 10% of the budget or every
         minute (for logs, when stderr is not a terminal)
-    :raises ConfigError: on bad input, before anything is written
+    :raises ConfigError: on bad input, before anything is written; on a full or read-only disk
+        during the run (``system.json`` then records it as failed)
     """
-    entered, entered_cpu = time.time(), time.process_time()
+    entered = (time.time(), time.process_time())
     if resume is not None:
+        check_out_path(resume, "--resume")
+        check_not_busy(resume)
         done = read_record(resume)
         if done is not None and done.finished:
             return done
+    elif out is not None:
+        check_out_path(out)
+        check_not_busy(out)
     model, run_dir = _start(config, out, resume, source)
+    try:
+        claim = RunDirClaim(run_dir, fresh=resume is None)
+    except ConfigError:
+        _close_envs(model)
+        raise
+    try:
+        return _train_claimed(config, model, claim, resume, progress_bar, progress_lines, source, entered)
+    except OSError as e:
+        if e.errno not in OUTPUT_ERRNOS:
+            raise
+        raise output_failure(run_dir, e, claim.system or previous_system(run_dir)) from None
+    except BaseException:
+        if resume is None and not (run_dir / "system.json").exists():
+            claim.abandon()  # stopped before it wrote anything: nothing is left behind
+        raise
+    finally:
+        claim.release()
+
+
+def _close_envs(model: BaseAlgorithm) -> None:
+    env = model.get_env()
+    if env is not None:
+        env.close()
+
+
+def _train_claimed(
+    config: RunConfig,
+    model: BaseAlgorithm,
+    claim: RunDirClaim,
+    resume: Path | None,
+    progress_bar: bool | None,
+    progress_lines: bool,
+    source: str,
+    entered: tuple[float, float],
+) -> RunRecord:
+    """:func:`train` once the run directory is claimed (``entered``: wall and CPU time at entry)."""
+    run_dir = claim.run_dir
     env = model.get_env()
     assert env is not None
     warnings = budget_warnings(config, model, source)
     for line in warnings:
         print(f"wnrl: warning: {line}", file=sys.stderr)
     earlier = previous_system(run_dir) if resume is not None else {}
+    if resume is not None and model.num_timesteps == 0:
+        restart_note(config, run_dir, earlier)
     parts: list[dict[str, Any]] = list(earlier.get("parts", []))
-    info = {**_system_info(model), "started": earlier.get("started", _now()), "warnings": warnings}
-    part = {"started": _now(), "from_step": model.num_timesteps, "device": info["device"], "host": info["host"]}
+    info = {**system_info(model), "started": earlier.get("started", now()), "warnings": warnings}
+    part = {"started": now(), "from_step": model.num_timesteps, "device": info["device"], "host": info["host"]}
     part.update(command=info["command"], wnrl_revision=SOURCE_REVISION)
     eval_env = build_eval_env(config, env)
-    _write_start(config, run_dir, {**info, "parts": [*parts, {**part, "status": "running"}]}, fresh=resume is None)
+    write_start(config, claim, {**info, "parts": [*parts, {**part, "status": "running"}]}, fresh=resume is None)
 
     model.set_logger(run_logger(run_dir))
     q_env = _q_bias_env(config, model)
@@ -317,75 +331,31 @@ def train(
         remaining = config.train.total_timesteps - model.num_timesteps
         if remaining > 0:
             model.learn(
-                remaining, callback=CallbackList(callbacks), progress_bar=show, reset_num_timesteps=resume is None
+                remaining,
+                callback=CallbackList(callbacks),
+                progress_bar=show,
+                reset_num_timesteps=model.num_timesteps == 0,
             )
         else:  # a checkpoint at the budget: only the final evaluation is left
             curve_cb.init_callback(model)
             curve_cb.on_training_start(locals(), globals())
         status = "finished"
+    except OSError:
+        status = "failed"
+        raise
     finally:
-        part.update(ended=_now(), to_step=model.num_timesteps, status=status)
-        part.update(seconds=round(time.time() - wall, 3), wall_seconds=round(time.time() - entered, 3))
-        part.update(cpu_seconds=round(time.process_time() - entered_cpu, 3))
+        part.update(ended=now(), to_step=model.num_timesteps, status=status)
+        part.update(seconds=round(time.time() - wall, 3), wall_seconds=round(time.time() - entered[0], 3))
+        part.update(cpu_seconds=round(time.process_time() - entered[1], 3))
         parts.append(part)
         info["parts"] = parts
         # the part's time is on disk before the final evaluation and saving (a stop there keeps it)
-        top = "finishing" if status == "finished" else status
-        atomic_write_text(run_dir / "system.json", json.dumps({**info, "status": top}, indent=2))
+        claim.system = {**info, "status": "finishing" if status == "finished" else status}
+        write_system(run_dir, claim.system, must=status == "finished")
         if q_env is not None:
             q_env.close()
     info["diagnostics"] = diag_cb.summary()
-    record = _finish(config, model, run_dir, curve_cb, info, env, eval_env)
+    record = finish_run(config, model, run_dir, curve_cb, info, env, eval_env)
     if not config.train.keeps_checkpoints:
         remove_checkpoints(run_dir / "checkpoints")
-    return record
-
-
-def _finish(
-    config: RunConfig,
-    model: BaseAlgorithm,
-    run_dir: Path,
-    curve_cb: EvalCurveCallback,
-    info: dict[str, Any],
-    env: VecEnv,
-    eval_env: VecEnv,
-) -> RunRecord:
-    final = curve_cb.final_point()  # the curve's last point: one evaluation per step
-    curve = Curve.model_validate(curve_cb.curve)
-    auc = curve.auc()
-    model.logger.record("eval/final_return", final["mean"])
-    model.logger.record("eval/auc_return", auc)
-    model.logger.dump(model.num_timesteps)
-    model.save(run_dir / "model.zip")
-    venv = model.get_vec_normalize_env()
-    if isinstance(venv, VecNormalize):
-        venv.save(str(run_dir / "vecnormalize.pkl"))
-    record = RunRecord(
-        status="finished",
-        env_id=config.env.id,
-        algo=config.agent.algo,
-        norm=config.agent.norm,
-        seed=config.train.seed,
-        id=run_dir.name,
-        final=Evaluation(**final),
-        auc=auc,
-        curve=curve,
-        steps=model.num_timesteps,
-        seconds=total_of_parts(info["parts"], "seconds"),
-        wall_seconds=total_of_parts(info["parts"], "wall_seconds"),
-        cpu_seconds=total_of_parts(info["parts"], "cpu_seconds"),
-        warnings=info["warnings"],
-        diagnostics=info.pop("diagnostics"),
-        eval_noise=config.env.noise.active() if config.train.eval_noise else {},
-        host=socket.gethostname(),
-        ended=_now(),
-    )
-    write_record(run_dir, record)
-    atomic_write_text(
-        run_dir / "system.json",
-        json.dumps({**info, "status": "finished", "finished": record.ended, "train_seconds": record.seconds}, indent=2),
-    )
-    model.logger.close()
-    env.close()
-    eval_env.close()
     return record

@@ -1,0 +1,320 @@
+"""Faults around one run directory: a run stopped before its first checkpoint, two writers at
+once, damaged checkpoints and normalization statistics, a full disk, a read-only video folder,
+a CPU-only machine asked for CUDA, and the run's TensorBoard names.
+
+Real SB3 training on CartPole with tiny budgets; real filesystems (a small tmpfs where the test
+may mount one, else the same errors from a file-size limit or a read-only directory); real
+subprocesses for the kills.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from wnrl.cli import main
+from wnrl.train.rundir import DirLock
+
+CONFIG = {
+    "name": "tiny",
+    "env": {"id": "CartPole-v1", "n_envs": 2, "normalize_obs": True},
+    "agent": {
+        "algo": "ppo",
+        "norm": "weight",
+        "net_arch": [8],
+        "hyperparams": {"n_steps": 32, "batch_size": 64, "n_epochs": 1},
+    },
+    "train": {
+        "total_timesteps": 256,
+        "eval_freq": 0,
+        "eval_episodes": 2,
+        "diagnostics_freq": 64,
+        "device": "cpu",
+        "torch_threads": 1,
+        "progress_bar": False,
+    },
+}
+
+
+def _config(tmp: Path, **train: object) -> Path:
+    data = json.loads(json.dumps(CONFIG))
+    data["train"].update(train)
+    path = tmp / "cfg.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def _refused(capsys: pytest.CaptureFixture, root: Path, argv: list[str], needles: list[str]) -> str:
+    """``argv`` exits 2 with one line holding ``needles`` and changes nothing under ``root``."""
+    before = _snapshot(root)
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("wnrl: error: ") and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, (needle, err)
+    assert _snapshot(root) == before, "nothing is written"
+    return err
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One finished tiny run (normalized observations, diagnostics every rollout)."""
+    tmp = tmp_path_factory.mktemp("finished")
+    assert main(["train", str(_config(tmp)), "--out", str(tmp / "run")]) == 0
+    return tmp / "run"
+
+
+def _copy(run: Path, tmp: Path) -> Path:
+    shutil.copytree(run, tmp / "run")
+    return tmp / "run"
+
+
+# -- a finished run ---------------------------------------------------------------------------
+def test_a_finished_run_keeps_no_empty_checkpoints_folder(finished: Path) -> None:
+    assert (finished / "result.json").is_file()
+    assert not (finished / "checkpoints").exists()
+
+
+def test_each_layer_has_one_name_in_tensorboard(finished: Path) -> None:
+    """The weight-norm statistics and the mechanism diagnostics of a layer share its one name."""
+    ea = EventAccumulator(str(finished / "tb"), size_guidance={"scalars": 0})
+    ea.Reload()
+    tags = [t for t in ea.Tags()["scalars"] if t.startswith("wnrl/")]
+    layers = {t.split("/")[1] for t in tags if t.endswith(("/eff_lr", "/param_norm_growth"))}
+    wn_layers = {t.split("/")[1] for t in tags if t.endswith("/v_norm")}
+    assert wn_layers and wn_layers <= layers, (wn_layers, layers)
+    assert not any("mlp_extractor" in t for t in tags), tags
+
+
+# -- wnrl eval -------------------------------------------------------------------------------
+def test_eval_refuses_a_normalized_run_without_its_statistics(
+    finished: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run = _copy(finished, tmp_path)
+    (run / "vecnormalize.pkl").unlink()
+    _refused(capsys, tmp_path, ["eval", str(run), "--episodes", "1"], ["vecnormalize.pkl", "normalize_obs", "restore"])
+
+
+def test_eval_on_cuda_needs_a_cuda_device(finished: Path, capsys: pytest.CaptureFixture) -> None:
+    """As ``wnrl train`` does: a CPU-only machine refuses ``--device cuda``."""
+    if torch.cuda.is_available():
+        assert main(["eval", str(finished), "--episodes", "1", "--device", "cuda"]) == 0
+        return
+    _refused(capsys, finished.parent, ["eval", str(finished), "--device", "cuda"], ["--device", "no CUDA device"])
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a read-only filesystem (a tmpfs mounted ``ro``; without the right to mount,
+    a directory without write permission)."""
+    path = tmp_path / "ro"
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(path)], capture_output=True)
+    if mounted.returncode != 0:
+        path.chmod(0o555)
+    try:
+        yield path
+    finally:
+        if mounted.returncode == 0:
+            subprocess.run(["umount", str(path)], check=True)
+        else:
+            path.chmod(0o755)
+
+
+def test_eval_video_into_a_read_only_folder_is_one_line(
+    finished: Path, read_only_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    err = _refused(capsys, read_only_dir.parent, ["eval", str(finished), "--video", str(read_only_dir)], ["--video"])
+    assert str(read_only_dir) in err
+
+
+# -- --resume ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def with_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny run that kept its checkpoints (steps 128 and 256)."""
+    tmp = tmp_path_factory.mktemp("kept")
+    assert main(["train", str(_config(tmp, checkpoint_freq=128)), "--out", str(tmp / "run")]) == 0
+    return tmp / "run"
+
+
+def _unfinished(run: Path, tmp: Path) -> Path:
+    """A copy of ``run`` as it was before its final files were written."""
+    copy = _copy(run, tmp)
+    for name in ("result.json", "model.zip", "vecnormalize.pkl"):
+        (copy / name).unlink()
+    return copy
+
+
+def test_resume_passes_over_a_truncated_checkpoint(
+    with_checkpoints: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run = _unfinished(with_checkpoints, tmp_path)
+    newest = run / "checkpoints" / "step_256.zip"
+    newest.write_bytes(newest.read_bytes()[:1000])
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{newest}: not a complete model" in err and "step 128" in err, err
+    parts = json.loads((run / "system.json").read_text())["parts"]
+    assert parts[-1]["from_step"] == 128 and parts[-1]["status"] == "finished"
+
+
+def test_resume_with_only_a_damaged_checkpoint_is_one_line(
+    with_checkpoints: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run = _unfinished(with_checkpoints, tmp_path)
+    (run / "checkpoints" / "step_128.zip").unlink()
+    (run / "checkpoints" / "step_128_vecnorm.pkl").unlink()
+    (run / "checkpoints" / "step_256_vecnorm.pkl").write_bytes(b"not a pickle")
+    _refused(
+        capsys,
+        tmp_path,
+        ["train", "--resume", str(run)],
+        ["step_256_vecnorm.pkl", "no earlier complete checkpoint", "delete it"],
+    )
+
+
+def test_a_run_being_written_is_refused_to_a_second_writer(
+    with_checkpoints: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """What a running ``wnrl train`` holds (the run directory's lock) refuses a second
+    ``--resume`` of it and a second ``wnrl train --out`` into it."""
+    run = _unfinished(with_checkpoints, tmp_path)
+    empty = tmp_path / "new"
+    empty.mkdir()
+    locks = [DirLock(run), DirLock(empty)]
+    assert all(lock.acquire() for lock in locks)
+    try:
+        _refused(capsys, tmp_path, ["train", "--resume", str(run)], [str(run), "another `wnrl train`"])
+        argv = ["train", str(_config(tmp_path)), "--out", str(empty)]
+        _refused(capsys, tmp_path, argv, [str(empty), "another `wnrl train`"])
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _start(argv: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "wnrl.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.slow
+def test_two_trains_into_one_out_one_is_refused(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, total_timesteps=1024)
+    other = tmp_path / "other"
+    other.mkdir()
+    cfg2 = _config(other, total_timesteps=1024, seed=7)
+    out = tmp_path / "run"
+    procs = [_start(["train", str(cfg), "--out", str(out)]), _start(["train", str(cfg2), "--out", str(out)])]
+    results = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
+    codes = sorted(rc for rc, _ in results)
+    assert codes == [0, 2], results
+    err = next(e for rc, e in results if rc == 2).strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "another `wnrl train`" in err or "not empty" in err, err
+    seed = yaml.safe_load((out / "config.yaml").read_text())["train"]["seed"]
+    assert json.loads((out / "result.json").read_text())["seed"] == seed, "one run's config and result"
+    system = json.loads((out / "system.json").read_text())
+    assert [p["status"] for p in system["parts"]] == ["finished"]
+
+
+@pytest.mark.slow
+def test_resume_of_a_run_stopped_before_its_first_checkpoint_trains_it_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "run"
+    proc = _start(["train", str(_config(tmp_path, total_timesteps=4096)), "--out", str(out)])
+    deadline = time.time() + 120
+    while not (out / "system.json").is_file():  # started; the first checkpoint is at step 448
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130, proc.communicate()
+    assert not list((out / "checkpoints").glob("step_*.zip")), "stopped before its first checkpoint"
+    stopped = json.loads((out / "system.json").read_text())
+
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "checkpoint_freq was 0" not in err and "Traceback" not in err, err
+    notes = [line for line in err.splitlines() if "no checkpoint yet" in line]
+    assert len(notes) == 1 and "every 410 steps" in notes[0] and "from step 0" in notes[0], err
+    system = json.loads((out / "system.json").read_text())
+    assert system["status"] == "finished" and system["started"] == stopped["started"]
+    parts = system["parts"]
+    assert [p["status"] for p in parts] == ["interrupted", "finished"]
+    assert parts[1]["from_step"] == 0 and parts[1]["to_step"] >= 4096
+    record = json.loads((out / "result.json").read_text())
+    assert record["steps"] >= 4096 and record["seconds"] == pytest.approx(sum(p["seconds"] for p in parts), abs=0.01)
+
+
+# -- a full disk -------------------------------------------------------------------------------
+def _train_on_a_small_disk(tmp_path: Path, disk: Path) -> subprocess.CompletedProcess:
+    """``wnrl train`` with checkpoints every rollout into ``disk``: 96 KiB of tmpfs, or where the
+    test may not mount one, a 24 KiB file-size limit (a checkpoint's write fails alike, EFBIG)."""
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(disk)], capture_output=True)
+
+    def limit() -> None:
+        if mounted.returncode != 0:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (24 * 1024, 24 * 1024))
+
+    cfg = _config(tmp_path, total_timesteps=1024, checkpoint_freq=64)
+    argv = [sys.executable, "-m", "wnrl.cli", "train", str(cfg), "--out", str(disk / "run")]
+    return subprocess.run(argv, capture_output=True, text=True, preexec_fn=limit, timeout=300)
+
+
+def test_a_full_disk_is_one_line_and_the_run_continues_after(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    try:
+        proc = _train_on_a_small_disk(tmp_path, disk)
+        assert proc.returncode == 2, proc.stderr
+        err = proc.stderr.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        assert str(disk / "run") in err and "free space" in err and "--resume" in err, err
+        run = disk / "run"
+        system = json.loads((run / "system.json").read_text())
+        assert system["status"] == "failed" and system["parts"][-1]["status"] == "failed", system
+        leftovers = [p.name for p in run.rglob(".*") if p.name != ".lock"]
+        ckpts = run / "checkpoints"
+        orphans = [
+            p.name for p in ckpts.glob("step_*_*.pkl") if not (ckpts / f"{p.name.rsplit('_', 1)[0]}.zip").exists()
+        ]
+        assert leftovers == [] and orphans == [], (leftovers, orphans)
+        assert not (run / "model.zip").exists()
+        if os.path.ismount(disk):
+            subprocess.run(["mount", "-o", "remount,size=8m", str(disk)], check=True)
+        assert main(["train", "--resume", str(run)]) == 0  # room again: the run continues
+        system = json.loads((run / "system.json").read_text())
+        assert [p["status"] for p in system["parts"]] == ["failed", "finished"]
+    finally:
+        if os.path.ismount(disk):
+            subprocess.run(["umount", str(disk)], check=True)
