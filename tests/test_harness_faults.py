@@ -120,12 +120,27 @@ def _snapshot(root: Path) -> dict[str, bytes | None]:
     return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
 
 
-def test_add_with_another_budget_is_refused_not_pooled(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+@pytest.fixture(scope="module")
+def one_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished sweep of one seed per setting (norm none and weight), with its report."""
+    tmp = tmp_path_factory.mktemp("one_seed")
+    path = _sweep_file(tmp, grid={"agent.norm": ["none", "weight"]})
+    assert main(["compare", str(path), "--out", str(tmp / "out"), "--workers", "2"]) == 0
+    return tmp / "out"
+
+
+def _copy(sweep_dir: Path, tmp_path: Path) -> Path:
+    shutil.copytree(sweep_dir, tmp_path / "out", symlinks=True)
+    return tmp_path / "out"
+
+
+def test_add_with_another_budget_is_refused_not_pooled(
+    one_seed: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """Seeds added with --add and another --set (another budget) were pooled with the runs there as
     seeds of one setting (n = 2), without a word: refused, naming the key and both values."""
-    out = tmp_path / "out"
-    assert main(["compare", str(_sweep_file(tmp_path)), "--out", str(out), "--workers", "1", "--no-report"]) == 0
-    more = _sweep_file(tmp_path, "more", name="s", seeds=[1])
+    out = _copy(one_seed, tmp_path)
+    more = _sweep_file(tmp_path, "more", name="s", seeds=[1], grid={"agent.norm": ["none", "weight"]})
     before = _snapshot(tmp_path)
     capsys.readouterr()
     argv = ["compare", str(more), "--out", str(out), "--add", "--set", "train.total_timesteps=192", "--no-report"]
@@ -134,3 +149,24 @@ def test_add_with_another_budget_is_refused_not_pooled(tmp_path: Path, capsys: p
     assert f"{more}: --add:" in err and "train.total_timesteps: 192 here, 128 there" in err
     assert "give the same --set as the runs there" in err and "choose another --out" in err
     assert _snapshot(tmp_path) == before
+
+
+# --------------------------------------------------------------------------------------------
+# report --plan from one seed
+# --------------------------------------------------------------------------------------------
+
+
+def test_no_seed_plan_from_one_seed(one_seed: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """One seed per setting has no spread to resample: the plan printed widths of 0 at every count
+    and recommended 3 seeds. Now one line says so and how many seeds a plan needs; the report's
+    section says the same, and summary.json holds no plan."""
+    out = _copy(one_seed, tmp_path)
+    capsys.readouterr()
+    assert main(["report", str(out), "--plan"]) == 0
+    text = capsys.readouterr().out.strip()
+    assert len(text.splitlines()) == 1 and "No seed plan yet" in text and "at least 2 seeds per setting" in text
+    assert main(["report", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    section = report.split("## How many seeds?")[1].split("##")[0]
+    assert "No seed plan yet" in section and "|" not in section
+    assert json.loads((out / "summary.json").read_text())["seed_plan"]["methods"] == []

@@ -33,6 +33,7 @@ from wnrl.harness.metrics import iqm_batched, poi_batched
 
 __all__ = [
     "CANDIDATE_SEEDS",
+    "MIN_PLAN_SEEDS",
     "MethodPlan",
     "PairPlan",
     "plan_section",
@@ -41,10 +42,14 @@ __all__ = [
     "poi_power",
     "poi_se",
     "seeds_for_effect",
+    "too_few_seeds",
 ]
 
 #: The seed counts the planner tries.
 CANDIDATE_SEEDS = (3, 5, 10, 20, 30, 50, 100, 200)
+#: The fewest seeds per setting a plan is made from: one seed shows no spread between seeds, and
+#: resampling it gives intervals of width 0 at every count.
+MIN_PLAN_SEEDS = 2
 _Z = float(_sps.norm.ppf(0.975))
 _Z_POWER = float(_sps.norm.ppf(0.8))
 
@@ -159,6 +164,22 @@ def _pair_plan(
     )
 
 
+def too_few_seeds(scores: dict[str, NDArray[np.float64]]) -> str | None:
+    """Why no plan can be made from ``scores`` (``None``: one can): fewer than
+    :data:`MIN_PLAN_SEEDS` seeds of some method finished in every task.
+
+    :param scores: method → scores ``(seeds, tasks)``
+    """
+    fewest = min((int(x.shape[0]) for x in scores.values()), default=MIN_PLAN_SEEDS)
+    if fewest >= MIN_PLAN_SEEDS:
+        return None
+    return (
+        f"No seed plan yet: {fewest} finished seed per setting shows no spread between seeds, and a plan "
+        f"is made from that spread; finish at least {MIN_PLAN_SEEDS} seeds per setting (e.g. add seeds with "
+        "`wnrl compare --add`, the runs done are kept), then plan again."
+    )
+
+
 def plan(
     normalised: dict[str, NDArray[np.float64]],
     raw: dict[str, NDArray[np.float64]],
@@ -177,7 +198,10 @@ def plan(
     :param target_poi: the probability of improvement the power plan is for
     :param reps: resamples per estimate
     :param seed: random seed
+    :returns: no plans (``([], [])``) when :func:`too_few_seeds` says so
     """
+    if too_few_seeds(normalised):
+        return [], []
     methods = [_method_plan(m, x, width, reps, seed) for m, x in normalised.items()]
     pairs = [
         _pair_plan(f"{m} vs {baseline}", x, raw[baseline], target_poi, reps, seed)
@@ -191,16 +215,19 @@ def _fmt_seeds(n: int | None) -> str:
     return str(n) if n is not None else f"> {CANDIDATE_SEEDS[-1]}"
 
 
-def plan_section(methods: list[MethodPlan], pairs: list[PairPlan], width: float, target_poi: float) -> list[str]:
+def plan_section(
+    methods: list[MethodPlan], pairs: list[PairPlan], width: float, target_poi: float, why_not: str | None = None
+) -> list[str]:
     """The report's "How many seeds?" section: the precision and power plans of :func:`plan`.
 
     :param methods: the per-method plans
     :param pairs: the per-pair plans
     :param width: the target IQM interval width the plans are for
     :param target_poi: the probability of improvement the power plan is for
+    :param why_not: why there is no plan (:func:`too_few_seeds`): the section says so
     """
     if not methods:
-        return []
+        return ["## How many seeds?", "", why_not, ""] if why_not else []
     shown = (5, 10, 20, 50)
     lines = [
         "## How many seeds?",

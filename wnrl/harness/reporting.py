@@ -22,7 +22,7 @@ from typing import Any
 from wnrl.harness.diagnostics import diagnostics_section
 from wnrl.harness.figures import make_figures
 from wnrl.harness.lr_range import lr_range_section
-from wnrl.harness.plan import plan_section
+from wnrl.harness.plan import plan_section, too_few_seeds
 from wnrl.harness.rows import STATUS_TEXT, Row, load_rows, select_rows, show
 from wnrl.harness.scores import LR_KEY
 from wnrl.harness.summary import Summary, analyse
@@ -366,7 +366,9 @@ def render_markdown(
     lines = [*_header(index, summary), *([f"> **Warning:** {warning}", ""] if warning else [])]
     lines += [*_groups_section(summary), *_comparison_section(summary), *_diagnostics(summary)]
     lines += [line for note in summary.scores.notes for line in (f"> Note: {note}.", "")]
-    lines += plan_section(*summary.seed_plan, summary.plan_width, summary.plan_poi)
+    lines += plan_section(
+        *summary.seed_plan, summary.plan_width, summary.plan_poi, too_few_seeds(summary.scores.normalised)
+    )
     lines += _figures_section(sweep_dir, figs) + _problem_sections(rows) + _reproducibility(sweep_dir, rows)
     return "\n".join(lines)
 
@@ -390,6 +392,9 @@ def plan_report(
     index, rows = load_rows(sweep_dir)
     rows = select_rows(rows, index["grid_keys"], only or {}, where=str(sweep_dir))
     summary = analyse(index, rows, reps, 0, width, target_poi)
+    why_not = too_few_seeds(summary.scores.normalised)
+    if why_not:
+        return why_not
     lines = plan_section(*summary.seed_plan, width, target_poi)
     return "\n".join(lines) if lines else "No finished runs over tasks to plan from yet."
 
