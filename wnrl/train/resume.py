@@ -1,6 +1,8 @@
 """What a run directory keeps across interruptions: checkpoints, the CSV log, timed parts.
 
-``wnrl train --resume RUN`` continues from the newest complete checkpoint. What it keeps:
+``wnrl train --resume RUN`` continues from the newest complete checkpoint (a damaged one is passed
+over for the one before it, with a warning line); a run stopped before its first checkpoint is
+trained again from step 0 (a line says so). What it keeps:
 
 * the model, optimizer state and step count (``checkpoints/step_<N>.zip``), the replay buffer of
   off-policy algorithms and the VecNormalize statistics;

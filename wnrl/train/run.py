@@ -2,6 +2,7 @@
 
 A run directory holds::
 
+    .lock              held (flock) while a `wnrl train` writes the directory: a second one is refused
     config.yaml        the resolved config (what was actually run)
     system.json        versions, wnrl's git revision, device, host, command, start and end time, status
     tb/                TensorBoard events (SB3 scalars, wnrl/ diagnostics, HParams) and progress.csv
@@ -11,8 +12,10 @@ A run directory holds::
     result.json        the run's record (:class:`~wnrl.train.record.RunRecord`): final evaluation
                        (every episode's return), curve, AUC, steps, timings
 
-Everything that can fail on bad input (env id, extras, action space, hyperparameters) is checked
-before the directory is created, so a failed start leaves nothing behind.
+Everything that can fail on bad input (env id, extras, action space, hyperparameters, the
+``--out`` path) is checked before the directory is created, so a failed start leaves nothing
+behind. A full or read-only disk during the run is one line; ``system.json`` records the run as
+``failed`` and it continues with ``--resume`` (see :mod:`wnrl.train.rundir`).
 """
 
 from __future__ import annotations

@@ -54,6 +54,8 @@ def check_out_path(path: Path, option: str = "--out") -> None:
             if p.is_symlink():  # a dangling link: mkdir would fail on it
                 raise ConfigError(f"{path}: {p} is a dangling symbolic link; {fix}") from None
             continue
+        except NotADirectoryError:  # a file above it: named when the loop reaches it
+            continue
         except OSError as e:
             why = _PATH_ERRNOS.get(e.errno or 0, e.strerror)
             raise ConfigError(f"{path}: cannot be used as a directory ({why}); {fix}") from None
@@ -232,5 +234,6 @@ def output_failure(run_dir: Path, error: OSError, system: dict[str, Any]) -> Con
         _write_in_place(run_dir / "system.json", json.dumps(failed, indent=2))
     except OSError:
         pass  # the run's record stays as it was; the message below still tells what happened
-    fix = "free space" if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "make it writable"
+    fixes = {errno.ENOSPC: "free space", errno.EDQUOT: "free space", errno.EFBIG: "raise the file-size limit"}
+    fix = fixes.get(error.errno or 0, "make it writable")
     return ConfigError(f"{run_dir}: {what}; {fix}, then continue the run with `wnrl train --resume {run_dir}`")
