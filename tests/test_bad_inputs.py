@@ -8,7 +8,11 @@ Each row is a case a user or an adversarial tester hit; the needles are what the
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
+import shutil
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -100,6 +104,42 @@ def _cfg(tmp: Path) -> str:
     return str(tmp / "cfg.yaml")
 
 
+def _damaged(tmp: Path, run: Path, name: str = "", data: bytes = b"", config: dict | None = None) -> str:
+    """A copy of the finished run with ``name`` replaced by ``data``, or ``config.yaml`` patched."""
+    copy = tmp / "damaged"
+    shutil.copytree(run, copy)
+    if name:
+        (copy / name).write_bytes(data)
+    if config:
+        old = yaml.safe_load((copy / "config.yaml").read_text())
+        (copy / "config.yaml").write_text(yaml.safe_dump(_merge(old, config)))
+    return str(copy)
+
+
+def _without_policy(run: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(run / "model.zip") as zin, zipfile.ZipFile(buf, "w") as zout:
+        for item in zin.namelist():
+            if item != "policy.pth":
+                zout.writestr(item, zin.read(item))
+    return buf.getvalue()
+
+
+def _stopped_on_a_damaged_checkpoint(tmp: Path, run: Path) -> str:
+    """A copy of the finished run as if it stopped after a checkpoint that was then truncated."""
+    copy = Path(_damaged(tmp, run))
+    for name in ("result.json", "model.zip"):
+        (copy / name).unlink()
+    (copy / "checkpoints").mkdir(exist_ok=True)
+    (copy / "checkpoints" / "step_128.zip").write_bytes((run / "model.zip").read_bytes()[:3000])
+    return str(copy)
+
+
+def _loop(tmp: Path) -> str:
+    os.symlink("loop", tmp / "loop")
+    return str(tmp / "loop")
+
+
 # (argv builder from tmp_path and the finished run, needles)
 Argv = Callable[[Path, Path], list[str]]
 COMMAND_CASES: list[tuple[str, Argv, list[str]]] = [
@@ -117,6 +157,45 @@ COMMAND_CASES: list[tuple[str, Argv, list[str]]] = [
     ("eval --video a file", lambda t, r: ["eval", str(r), "--video", _file(t)], ["afile", "is a file"]),
     ("eval a non-run", lambda t, r: ["eval", str(t)], ["not a wnrl run directory"]),
     ("eval bad noise", lambda t, r: ["eval", str(r), "--noise", "obs_sd=0.1"], ["--noise", "obs_std"]),
+    ("eval an empty model.zip", lambda t, r: ["eval", _damaged(t, r, "model.zip")], ["model.zip", "not a complete"]),
+    (
+        "eval a text model.zip",
+        lambda t, r: ["eval", _damaged(t, r, "model.zip", b"not a zip\n")],
+        ["model.zip", "not a complete model", "restore it"],
+    ),
+    (
+        "eval a truncated model.zip",
+        lambda t, r: ["eval", _damaged(t, r, "model.zip", (r / "model.zip").read_bytes()[:3000])],
+        ["model.zip", "not a complete model"],
+    ),
+    (
+        "eval a model.zip without policy.pth",
+        lambda t, r: ["eval", _damaged(t, r, "model.zip", _without_policy(r))],
+        ["model.zip", "not a complete model"],
+    ),
+    (
+        "eval a corrupt vecnormalize.pkl",
+        lambda t, r: ["eval", _damaged(t, r, "vecnormalize.pkl", b"garbage")],
+        ["vecnormalize.pkl", "not readable", "restore it"],
+    ),
+    (
+        "eval a config.yaml edited to another algo",
+        lambda t, r: ["eval", _damaged(t, r, config={"agent.algo": "a2c", "agent.hyperparams": {"n_steps": 32}})],
+        ["config.yaml: agent.algo: 'a2c', but the run was trained with 'ppo'", "restore"],
+    ),
+    (
+        "eval a config.yaml edited to another env",
+        lambda t, r: ["eval", _damaged(t, r, config={"env.id": "Acrobot-v1"})],
+        ["config.yaml: env.id: 'Acrobot-v1', but the run was trained with 'CartPole-v1'"],
+    ),
+    (
+        "train --resume a truncated checkpoint",
+        lambda t, r: ["train", "--resume", _stopped_on_a_damaged_checkpoint(t, r)],
+        ["step_128.zip", "not a complete model", "no earlier complete checkpoint"],
+    ),
+    ("train --out 300 characters", lambda t, r: ["train", _cfg(t), "--out", str(t / ("x" * 300))], ["too long"]),
+    ("train --out a symlink loop", lambda t, r: ["train", _cfg(t), "--out", _loop(t)], ["loop", "symlink loop"]),
+    ("eval --video a symlink loop", lambda t, r: ["eval", str(r), "--video", _loop(t)], ["symlink loop", "--video"]),
     ("compare a missing sweep", lambda t, r: ["compare", str(t / "nope.yaml")], ["no such sweep file"]),
     ("compare a directory", lambda t, r: ["compare", str(t)], ["is a directory"]),
     ("report a non-sweep", lambda t, r: ["report", str(t)], ["not a sweep directory"]),
