@@ -10,6 +10,7 @@ stages (a block of the seeds at a time, added to ``OUT``).
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import yaml
 
 from wnrl.config import ConfigError
-from wnrl.harness.index import read_index
+from wnrl.harness.index import read_index, run_dir_of
 from wnrl.harness.rows import show
 from wnrl.harness.sweep import Sweep, expand_sweep
 from wnrl.harness.sweepdir import reuse_ids
@@ -25,26 +26,51 @@ from wnrl.harness.tune.session import read_tuned
 from wnrl.harness.tune.spec import Tune, parse_tune
 from wnrl.train.record import atomic_write_text
 
-__all__ = ["confirm", "load_tuned_tune", "verdict"]
+__all__ = ["CONFIRM_FILE", "confirm", "load_tuned_tune", "verdict"]
+
+#: What marks a confirmation directory (written first, under its lock): its tune.
+CONFIRM_FILE = "confirm.json"
+_HALVES = ("default", "tuned")
 
 
 def load_tuned_tune(tune_dir: str | Path) -> tuple[Tune, dict[str, Any]]:
     """The tune of a tune directory (rebuilt from ``tune.json``) and its ``tuned.yaml``.
 
     :param tune_dir: a directory written by ``wnrl tune``
-    :raises ConfigError: when it is not one, or a study has no complete trial
+    :raises ConfigError: when it is not one, a file is damaged, or a study has no complete trial
     """
     spec, tuned = read_tuned(tune_dir)
     data = {**spec["spec"], "base": spec["base"]}
     tune = parse_tune(data, spec["source"])
     if tune.digest != spec["digest"]:
-        raise ConfigError(f"--tuned {tune_dir}: {spec['source']}: tune.json does not match its digest; rerun wnrl tune")
-    for entry in tuned["best"]:
-        if entry.get("params") is None:
-            raise ConfigError(
-                f"--tuned {tune_dir}: the study {entry['study']} has no complete trial; run `wnrl tune` to the end"
-            )
+        raise ConfigError(
+            f"--tuned {tune_dir}: {Path(tune_dir) / 'tune.json'}: does not match its digest (edited, or written by "
+            f"an older wnrl); rerun `wnrl tune {spec['source']} --out {tune_dir}` to write it again"
+        )
+    _check_best(tune, tuned, Path(tune_dir))
     return tune, tuned
+
+
+def _check_best(tune: Tune, tuned: dict[str, Any], tune_dir: Path) -> None:
+    """Every study of the tune has an entry in ``tuned.yaml`` with its values of the space."""
+    where = f"--tuned {tune_dir}: {tune_dir / 'tuned.yaml'}: best"
+    fix = f"rerun `wnrl tune {tune.source} --out {tune_dir}` to write it again (the trials are kept)"
+    best = {e["study"]: e for e in tuned["best"]}
+    for cell in tune.cells:
+        entry = best.get(cell.study_name)
+        if entry is None:
+            raise ConfigError(f"{where}: no entry for the study {cell.study_name}; {fix}")
+        params = entry.get("params")
+        if params is None:
+            raise ConfigError(
+                f"--tuned {tune_dir}: the study {cell.study_name} has no complete trial; run `wnrl tune` to the end"
+            )
+        number = isinstance(entry.get("objective"), (int, float)) and not isinstance(entry.get("objective"), bool)
+        if not isinstance(params, dict) or sorted(params) != sorted(tune.spec.space) or not number:
+            raise ConfigError(
+                f"{where}: {cell.study_name}: needs params (a value of each of {', '.join(tune.spec.space)}) "
+                f"and a numeric objective; {fix}"
+            )
 
 
 def _check_seeds(tune: Tune, seeds: list[int], where: str) -> None:
@@ -58,12 +84,16 @@ def _check_seeds(tune: Tune, seeds: list[int], where: str) -> None:
 
 def _sweeps(tune: Tune, tuned: dict[str, Any], seeds: list[int]) -> tuple[dict[str, Any], list[Any]]:
     grid = {**tune.spec.variants, **tune.spec.groups, **tune.spec.tasks}
-    default = {"name": f"{tune.name}-default", "base": tune.base, "per": tune.spec.per, "grid": grid, "seeds": seeds}
+    base = tune.base  # copied into each sweep: expanding one must not change another
+    default = {"name": f"{tune.name}-default", "base": base, "per": tune.per_for(grid), "grid": grid, "seeds": seeds}
+    default = copy.deepcopy(default)
     cells = []
     best = {e["study"]: e for e in tuned["best"]}
     for cell in tune.cells:
         g = {**{k: [v] for k, v in cell.variant.items()}, **{k: [v] for k, v in cell.group.items()}, **tune.spec.tasks}
-        data = {"name": f"{tune.name}-tuned", "base": tune.base, "per": tune.spec.per, "grid": g, "seeds": seeds}
+        data = copy.deepcopy(
+            {"name": f"{tune.name}-tuned", "base": base, "per": tune.per_for(g), "grid": g, "seeds": seeds}
+        )
         sets = [f"{k}={json.dumps(v)}" for k, v in best[cell.study_name]["params"].items()]
         cells.append((cell, data, sets))
     return default, cells
@@ -92,28 +122,33 @@ def confirm(
     :returns: a :class:`~wnrl.harness.api.CompareOutcome` over both sweeps (``sweep_dir``: ``out``)
     :raises ConfigError: on bad input (seeds used in tuning included), before anything is written
     """
-    from wnrl.harness.api import CompareOutcome, report
+    from wnrl.harness.api import CompareOutcome, report, sweep_lock
 
     tune, tuned = load_tuned_tune(tune_dir)
     seeds = list(seeds) if seeds is not None else tune.confirm_seeds
     _check_seeds(tune, seeds, f"--tuned {tune_dir}")
     default, cells = _sweeps(tune, tuned, seeds)
+    shared = expand_sweep(copy.deepcopy(default), "<confirmation: shared settings>")
     parts: list[tuple[str, dict[str, Any], list[str], str, Sweep]] = [
-        ("default.sweep.yaml", default, [], "default", expand_sweep(default, "<confirmation: shared settings>"))
+        ("default.sweep.yaml", default, [], "default", shared)
     ]
     for cell, data, sets in cells:
-        sweep = expand_sweep(data, f"<confirmation: {cell.label}>", overrides=sets)
+        sweep = expand_sweep(copy.deepcopy(data), f"<confirmation: {cell.label}>", overrides=sets)
         parts.append((f"tuned-{cell.slug}.sweep.yaml", data, sets, "tuned", sweep))
     root = Path(out) if out else Path("sweeps") / f"{tune.name}-confirm"
-    root.mkdir(parents=True, exist_ok=True)
-    done = [
-        _run_part(root, name, data, sets, root / part, sweep, write_report and part == "default", options)
-        for name, data, sets, part, sweep in parts
-    ]
+    _check_root(root)  # before anything is written
     path = None
-    if write_report:
-        report(root / "tuned")
-        path = write_confirmation(tune, tuned, root, Path(tune_dir))
+    with sweep_lock(root):  # before planning: a second confirmation must not clear this one's runs
+        _check_root(root)
+        record = {"tune_dir": str(tune_dir), "tune": tune.name, "source": tune.source, "digest": tune.digest}
+        atomic_write_text(root / CONFIRM_FILE, json.dumps(record, indent=2))
+        done = [
+            _run_part(root, name, data, sets, root / part, sweep, write_report and part == "default", options)
+            for name, data, sets, part, sweep in parts
+        ]
+        if write_report:
+            report(root / "tuned")
+            path = write_confirmation(tune, tuned, root, Path(tune_dir))
     return CompareOutcome(
         root,
         ran=[r for o in done for r in o.ran],
@@ -124,15 +159,43 @@ def confirm(
     )
 
 
+def _check_root(root: Path) -> None:
+    """Refuse a confirmation directory that holds something else (nothing written).
+
+    :param root: the ``--out`` of ``compare --tuned``
+    :raises ConfigError: on a file, a run directory (or inside one), a non-empty folder that is
+        not a confirmation directory
+    """
+    where = root.resolve()
+    if where.exists() and not where.is_dir():
+        raise ConfigError(f"--out {root}: is a file, not a directory; choose another --out (a new directory)")
+    run = run_dir_of(root)
+    if run is not None:
+        raise ConfigError(f"--out {root}: is or lies in the `wnrl train` run directory {run}; choose another --out")
+    if not where.is_dir() or {p.name for p in where.iterdir()} <= {".lock"}:  # new, or locked by a confirmation
+        return
+    if (where / CONFIRM_FILE).is_file() or any((where / h / "index.json").is_file() for h in _HALVES):
+        return
+    raise ConfigError(
+        f"--out {root}: not empty and not a confirmation directory of `wnrl compare --tuned` (no {CONFIRM_FILE}); "
+        "writing there would replace what is there; choose another --out (a new directory)"
+    )
+
+
 def _finished_there(sweep: Sweep, sweep_dir: Path) -> bool:
     """Whether every run of ``sweep`` has finished in ``sweep_dir`` (under its id there); decided
-    by the sweep's own planner, which also clears what a killed run left (as ``compare`` would)."""
+    by the sweep's own planner, which also clears what a killed run left (as ``compare`` would),
+    under the directory's lock."""
+    from wnrl.harness.api import sweep_lock
     from wnrl.harness.execute import plan_runs
 
-    index = read_index(sweep_dir) if sweep_dir.is_dir() else None
-    if index is None:
+    if not sweep_dir.is_dir() or read_index(sweep_dir) is None:
         return False
-    todo, counts = plan_runs(reuse_ids(sweep, index).runs, sweep_dir)
+    with sweep_lock(sweep_dir):
+        index = read_index(sweep_dir)
+        if index is None:
+            return False
+        todo, counts = plan_runs(reuse_ids(sweep, index).runs, sweep_dir)
     return not todo and not counts["failed"]
 
 

@@ -103,7 +103,7 @@ class Sampler(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["tpe", "random", "grid"] = "tpe"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, strict=True)  # a SeedSequence entropy: non-negative
     n_startup_trials: int = Field(default=5, ge=1)
 
 

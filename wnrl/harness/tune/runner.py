@@ -240,10 +240,7 @@ class Tuner:
     def _say(self, live: Live, info: dict[str, Any]) -> None:
         if not self.progress:
             return
-        used = sum(
-            sum(tr.counting(t) and t.state.name != "RUNNING" for t in s.get_trials(deepcopy=False))
-            for s in self.studies.values()
-        )
+        used = sum(sum(map(tr.finished, s.get_trials(deepcopy=False))) for s in self.studies.values())
         total = self.tune.budget * len(self.tune.cells)
         rate = (time.time() - self.start) / max(1, len(self.finished))
         eta = rate * max(0, total - used)

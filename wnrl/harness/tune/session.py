@@ -25,7 +25,7 @@ from wnrl.harness.tune.spec import Tune, load_tune
 from wnrl.harness.tune.storage import DB_FILE, check_studies, open_storage, open_studies, shown, storage_url
 from wnrl.train.record import atomic_write_text
 
-__all__ = ["TUNE_FILE", "TUNED_FILE", "TuneOutcome", "read_tuned", "tune", "write_tuned"]
+__all__ = ["TUNE_FILE", "TUNED_FILE", "TuneOutcome", "read_record", "read_tuned", "tune", "write_tuned"]
 
 TUNE_FILE = "tune.json"
 TUNED_FILE = "tuned.yaml"
@@ -52,21 +52,51 @@ class TuneOutcome:
 
 
 def _check_dir(tune: Tune, tune_dir: Path) -> None:
-    if tune_dir.exists() and not tune_dir.is_dir():
+    where = tune_dir.resolve()  # `tunes/../x` is x even before tunes/ exists
+    if where.exists() and not where.is_dir():
         raise ConfigError(f"--out {tune_dir}: is a file; choose a directory")
-    try:
-        old = json.loads((tune_dir / TUNE_FILE).read_text())
-    except FileNotFoundError:
-        if tune_dir.is_dir() and any(tune_dir.iterdir()) and not (tune_dir / DB_FILE).exists():
-            raise ConfigError(f"--out {tune_dir}: not empty and not a tune directory; choose another --out") from None
+    if not (where / TUNE_FILE).exists():
+        if where.is_dir() and any(where.iterdir()) and not (where / DB_FILE).exists():
+            raise ConfigError(f"--out {tune_dir}: not empty and not a tune directory; choose another --out")
         return
-    except (OSError, ValueError):
-        raise ConfigError(f"--out {tune_dir}: {TUNE_FILE} cannot be read; choose another --out") from None
-    if old.get("digest") != tune.digest:
+    old = read_record(tune_dir, f"--out {tune_dir}", tune.source)
+    if old["digest"] != tune.digest:
         raise ConfigError(
             f"{tune.source}: --out {tune_dir} holds the tune of another tune file ({old.get('source')}, "
             f"digest {old.get('digest')}, this one {tune.digest}); choose another --out or restore that file"
         )
+
+
+def read_record(tune_dir: Path, where: str, rerun: str = "its tune file") -> dict[str, Any]:
+    """``tune.json`` of a tune directory, checked for the keys wnrl reads.
+
+    :param tune_dir: the tune directory
+    :param where: the option naming it (``--out DIR``, ``--tuned DIR``), for messages
+    :param rerun: the tune file to name in the fix
+    :raises ConfigError: one line naming the file when it is unreadable or damaged
+    """
+    path = tune_dir / TUNE_FILE
+    fix = f"remove it and rerun `wnrl tune {rerun} --out {tune_dir}` (the trials in {DB_FILE} are kept)"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{where}: {path}: cannot be read ({type(e).__name__}); {fix}") from None
+    shape = {"source": str, "digest": str, "spec": dict, "base": dict}
+    missing = [k for k, t in shape.items() if not isinstance(data, dict) or not isinstance(data.get(k), t)]
+    if missing:
+        raise ConfigError(f"{where}: {path}: not a record of `wnrl tune` (no valid {', '.join(missing)}); {fix}")
+    return data
+
+
+def _check_optuna(tune: Tune) -> None:
+    """Build the sampler and pruner once, so an option Optuna refuses is one line before writing."""
+    from wnrl.harness.tune.storage import make_pruner, make_sampler
+
+    for key, make in (("sampler", lambda: make_sampler(tune, 0)), ("pruner", lambda: make_pruner(tune))):
+        try:
+            make()
+        except (ValueError, TypeError, OverflowError) as e:
+            raise ConfigError(f"{tune.source}: {key}: {e}; see the {key} options in configs/tune/") from None
 
 
 def _check_envs(tune: Tune) -> None:
@@ -116,6 +146,7 @@ def tune(
         len(loaded.trial_sweep(loaded.cells[0], {}, [0]).runs),
         loaded.source,
     )
+    _check_optuna(loaded)
     tune_dir = Path(out) if out else Path("tunes") / loaded.name
     _check_dir(loaded, tune_dir)
     url = storage_url(storage or loaded.spec.storage, tune_dir)
@@ -219,17 +250,22 @@ class _Fixed:
 
 
 def read_tuned(tune_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``tune.json`` and ``tuned.yaml`` of a tune directory.
+    """``tune.json`` and ``tuned.yaml`` of a tune directory (each checked for the keys wnrl reads).
 
     :param tune_dir: a directory written by :func:`tune`
-    :raises ConfigError: when it is not one
+    :raises ConfigError: when it is not one, or one of them is damaged (one line naming the file)
     """
     d = Path(tune_dir)
+    if not (d / TUNE_FILE).is_file() or not (d / TUNED_FILE).is_file():
+        raise ConfigError(f"--tuned {d}: not a tune directory (no {TUNE_FILE} and {TUNED_FILE}); run `wnrl tune` first")
+    spec = read_record(d, f"--tuned {d}")
+    path = d / TUNED_FILE
+    fix = f"rerun `wnrl tune {spec['source']} --out {d}` to write it again (the trials are kept)"
     try:
-        spec = json.loads((d / TUNE_FILE).read_text())
-        tuned = yaml.safe_load((d / TUNED_FILE).read_text())
-    except (OSError, ValueError, yaml.YAMLError):
-        raise ConfigError(
-            f"--tuned {d}: not a tune directory (no readable {TUNE_FILE} and {TUNED_FILE}); run `wnrl tune` first"
-        ) from None
+        tuned = yaml.safe_load(path.read_text())
+    except (OSError, ValueError, yaml.YAMLError) as e:
+        raise ConfigError(f"--tuned {d}: {path}: cannot be read ({type(e).__name__}); {fix}") from None
+    best = tuned.get("best") if isinstance(tuned, dict) else None
+    if not isinstance(best, list) or not all(isinstance(e, dict) and isinstance(e.get("study"), str) for e in best):
+        raise ConfigError(f"--tuned {d}: {path}: best: not a list of studies with their best trial; {fix}")
     return spec, tuned

@@ -23,6 +23,7 @@ Every problem raises one :class:`~wnrl.config.ConfigError` line ``FILE: KEY: pro
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import json
@@ -36,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from wnrl.config import ConfigError, read_yaml, resolve_path, validate_model
 from wnrl.config.keys import check_key
-from wnrl.config.schema import NAME_PATTERN
+from wnrl.config.names import name_problem
 from wnrl.harness.rows import show
 from wnrl.harness.scores import LR_KEY
 from wnrl.harness.sweep import MAX_SEEDS, Sweep, expand_sweep
@@ -52,7 +53,6 @@ __all__ = [
     "parse_tune",
 ]
 
-_NAME = re.compile(NAME_PATTERN)
 _EXAMPLE = "agent.hyperparams.learning_rate"  # the third example key of an unknown-key error
 
 
@@ -125,8 +125,9 @@ class TuneSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str | None) -> str | None:
-        if v is not None and not _NAME.match(v):
-            raise ValueError(f"{v!r} must use only letters, digits, '_', '.', '-' (it names the tune directory)")
+        problem = None if v is None else name_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
     @field_validator("variants", mode="before")
@@ -264,9 +265,10 @@ class Tune:
     :param source: the file
     :param spec: the validated spec
     :param base: the base run config mapping
-    :param digest: hash of everything that defines the trials (a study records it)
+    :param digest: hash of ``recorded`` and ``base`` (a study records it)
     :param cells: the studies, variant-major
     :param confirm_seeds: the seeds of the confirmation
+    :param recorded: the validated spec as data, as ``tune.json`` records it (the digest's input)
     """
 
     name: str
@@ -276,6 +278,7 @@ class Tune:
     digest: str
     cells: list[Cell] = field(default_factory=list)
     confirm_seeds: list[int] = field(default_factory=list)
+    recorded: dict[str, Any] = field(default_factory=dict)
 
     @property
     def budget(self) -> int:
@@ -293,15 +296,22 @@ class Tune:
         grid = {**{k: [v] for k, v in cell.variant.items()}, **{k: [v] for k, v in cell.group.items()}}
         grid.update(self.spec.tasks)
         grid.update({k: [v] for k, v in params.items()})
-        per = {k: _only(t, grid[k]) if k in grid else t for k, t in self.spec.per.items()}
         data = {
             "name": self.name,
             "base": self.base,
-            "per": per,
+            "per": self.per_for(grid),
             "grid": grid,
             "seeds": seeds or self.spec.seeds,
         }
-        return expand_sweep(data, self.source)
+        return expand_sweep(copy.deepcopy(data), self.source)  # expanding must not change the spec
+
+    def per_for(self, grid: dict[str, list[Any]]) -> dict[str, Any]:
+        """The ``per`` settings of a sweep over ``grid`` (a copy): of a key in the grid, only the
+        entries of its values there (a sweep refuses entries for values it does not have).
+
+        :param grid: dotted key -> values
+        """
+        return copy.deepcopy({k: _only(t, grid[k]) if k in grid else t for k, t in self.spec.per.items()})
 
     def describe(self) -> dict[str, Any]:
         """What ``tune.json`` records."""
@@ -309,8 +319,8 @@ class Tune:
             "name": self.name,
             "source": self.source,
             "digest": self.digest,
-            "spec": self.spec.model_dump(mode="json"),
-            "base": self.base,
+            "spec": copy.deepcopy(self.recorded),
+            "base": copy.deepcopy(self.base),
             "budget": self.budget,
             "seeds": self.spec.seeds,
             "confirm_seeds": self.confirm_seeds,
@@ -333,6 +343,14 @@ def _confirm_seeds(spec: TuneSpec) -> list[int]:
     return list(range(start, start + spec.confirm_seeds))
 
 
+def _digest(recorded: dict[str, Any], base: dict[str, Any]) -> str:
+    """The hash of what defines the trials: the recorded spec (but where its studies are stored
+    and its description) and the base config."""
+    canon = {k: v for k, v in recorded.items() if k not in ("storage", "description")}
+    canon["base"] = base
+    return hashlib.sha1(json.dumps(canon, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
 def parse_tune(data: Any, source: str = "<tune>", base_dir: Path | None = None) -> Tune:
     """Validate a tune mapping, and every config a trial can make (at the middle of the space).
 
@@ -343,10 +361,11 @@ def parse_tune(data: Any, source: str = "<tune>", base_dir: Path | None = None) 
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a tune file is a mapping with the keys {', '.join(TUNE_KEYS)}")
-    spec = validate_model(TuneSpec, data, source)
+    spec = validate_model(TuneSpec, copy.deepcopy(data), source)
     name = spec.name or Path(source).stem
-    if not _NAME.match(name):
-        raise ConfigError(f"{source}: name: {name!r} must use only letters, digits, '_', '.', '-'; add a name")
+    problem = name_problem(name)
+    if problem:
+        raise ConfigError(f"{source}: name: {problem}; add a name")
     if isinstance(spec.base, dict):
         base = spec.base
     else:
@@ -354,10 +373,9 @@ def parse_tune(data: Any, source: str = "<tune>", base_dir: Path | None = None) 
             base = read_yaml((base_dir or Path.cwd()) / spec.base)
         except ConfigError as e:
             raise ConfigError(f"{source}: base: {e}") from None
-    canon = {k: v for k, v in spec.model_dump(mode="json").items() if k not in ("storage", "description")}
-    canon["base"] = base
-    digest = hashlib.sha1(json.dumps(canon, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    tune = Tune(name, source, spec, base, digest, confirm_seeds=_confirm_seeds(spec))
+    recorded = spec.model_dump(mode="json")
+    digest = _digest(recorded, base)
+    tune = Tune(name, source, spec, copy.deepcopy(base), digest, confirm_seeds=_confirm_seeds(spec), recorded=recorded)
     for variant in _combos(spec.variants):
         for group in _combos(spec.groups):
             tune.cells.append(Cell(variant, group, ""))

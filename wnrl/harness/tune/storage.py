@@ -12,6 +12,7 @@ import re
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from wnrl.config import ConfigError
 from wnrl.harness.tune.spec import Cell, Tune
@@ -22,12 +23,13 @@ DB_FILE = "optuna.db"
 
 
 def storage_url(storage: str | None, tune_dir: Path) -> str:
-    """The storage URL: ``storage`` or the SQLite file of the tune directory.
+    """The storage URL: ``storage`` or the SQLite file of the tune directory (its path
+    percent-quoted: a ``?``, ``#`` or ``%`` in a folder name stays part of the path).
 
     :param storage: a URL, ``journal:PATH`` or ``None``
     :param tune_dir: the tune directory
     """
-    return storage or f"sqlite:///{(tune_dir / DB_FILE).resolve()}"
+    return storage or f"sqlite:///{quote(str((tune_dir / DB_FILE).resolve()), safe='/')}"
 
 
 def shown(url: str) -> str:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STALE_AFTER", "claim", "counts", "counting", "owner", "reap"]
+__all__ = ["STALE_AFTER", "claim", "counts", "counting", "finished", "owner", "reap"]
 
 STALE_AFTER = 300.0
 _ME: dict[str, Any] = {}
@@ -60,6 +60,12 @@ def counting(t: Any) -> bool:
     if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING):
         return True
     return t.state == TrialState.FAIL and t.user_attrs.get("wnrl_status") == "failed"
+
+
+def finished(t: Any) -> bool:
+    """Whether a frozen trial has used its place in the budget: counting, and no longer running or
+    queued (the progress counter: each finished trial adds one, a queued retry adds nothing)."""
+    return counting(t) and t.state.name not in ("RUNNING", "WAITING")
 
 
 def counts(trials: list[Any]) -> dict[str, int]:
