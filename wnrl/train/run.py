@@ -282,6 +282,7 @@ def train(
     except OSError as e:
         if e.errno not in OUTPUT_ERRNOS:
             raise
+        _close_quietly(model)
         raise output_failure(run_dir, e, claim.system or previous_system(run_dir)) from None
     except BaseException:
         if resume is None and not (run_dir / "system.json").exists():
@@ -295,6 +296,17 @@ def _close_envs(model: BaseAlgorithm) -> None:
     env = model.get_env()
     if env is not None:
         env.close()
+
+
+def _close_quietly(model: BaseAlgorithm) -> None:
+    """Close the log files and envs of a run whose disk failed (their last flush may fail too)."""
+    logger = getattr(model, "_logger", None)
+    if logger is not None:
+        try:
+            logger.close()
+        except OSError:
+            pass
+    _close_envs(model)
 
 
 def _train_claimed(
