@@ -9,7 +9,10 @@ import argparse
 import sys
 from typing import Any
 
-__all__ = ["add_tune_parser", "cmd_tune", "main"]
+__all__ = ["INTERRUPTED", "add_tune_parser", "cmd_tune", "main"]
+
+#: What a stopped ``wnrl tune`` keeps and how to go on (there is no ``--resume``: the same command).
+INTERRUPTED = "finished trials are kept; rerun the same `wnrl tune` command to continue (the budget stays exact)"
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wnrl: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("wnrl: interrupted; rerun the same command to resume", file=sys.stderr)
+        print(f"wnrl: interrupted; {INTERRUPTED}", file=sys.stderr)
         return 130
 
 
