@@ -4,9 +4,13 @@ the wrong kind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import signal
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +174,89 @@ def test_no_seed_plan_from_one_seed(one_seed: Path, tmp_path: Path, capsys: pyte
     section = report.split("## How many seeds?")[1].split("##")[0]
     assert "No seed plan yet" in section and "|" not in section
     assert json.loads((out / "summary.json").read_text())["seed_plan"]["methods"] == []
+
+
+# --------------------------------------------------------------------------------------------
+# Output paths of report and compare
+# --------------------------------------------------------------------------------------------
+
+
+def _refused(capsys: pytest.CaptureFixture, root: Path, argv: list[str], needles: list[str]) -> None:
+    """``wnrl ARGV`` exits 2 with one line holding ``needles`` and writes nothing under ``root``."""
+    before = _snapshot(root)
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = _one_error(capsys)
+    for needle in needles:
+        assert needle in err, (needle, err)
+    assert _snapshot(root) == before, "nothing is written"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("figures", "file"), ("report.md", "dir"), ("results.csv", "dir"), ("summary.json", "dir")],
+)
+def test_report_outputs_of_the_wrong_kind_are_refused(
+    one_seed: Path, tmp_path: Path, capsys: pytest.CaptureFixture, name: str, kind: str
+) -> None:
+    """``figures`` a file, ``report.md`` a directory, ...: a traceback after results.csv was
+    rewritten. Now one line naming it, for report and for compare, before anything is written."""
+    out = _copy(one_seed, tmp_path)
+    path = out / name
+    shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if kind == "file":
+        path.write_text("mine")
+    else:
+        (path / "keep").mkdir(parents=True)
+    needles = [f"{name}: is a {'file' if kind == 'file' else 'directory'}", "move it out of"]
+    _refused(capsys, tmp_path, ["report", str(out)], [f"{out}: ", *needles])
+    sweep = _sweep_file(tmp_path, grid={"agent.norm": ["none", "weight"]})
+    _refused(capsys, tmp_path, ["compare", str(sweep), "--out", str(out)], [f"--out {out}: ", *needles])
+
+
+def test_symbolic_link_loops_and_overlong_names_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A symlink loop as --out or as the report directory, and a 300-character --out, gave a
+    traceback (RuntimeError, OSError): one line each now, nothing written."""
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    sweep = str(_sweep_file(tmp_path))
+    loop = str(tmp_path / "a")
+    _refused(capsys, tmp_path, ["compare", sweep, "--out", loop], [f"--out {loop}: a symbolic link loop"])
+    _refused(capsys, tmp_path, ["report", loop], [f"{loop}: a symbolic link loop"])
+    _refused(capsys, tmp_path, ["report", loop, "--plan"], [f"{loop}: a symbolic link loop"])
+    long = str(tmp_path / ("d" * 300))
+    _refused(capsys, tmp_path, ["compare", sweep, "--out", long], ["is 300 bytes, more than the 255"])
+    _refused(capsys, tmp_path, ["report", long], ["is 300 bytes, more than the 255"])
+
+
+@contextlib.contextmanager
+def _read_only(directory: Path) -> Iterator[Path]:
+    """``directory`` (and its figures/) seen read-only: through a read-only bind mount as root
+    (chmod does not stop root), through its permissions otherwise."""
+    if os.geteuid() != 0:
+        dirs = [directory, directory / "figures"]
+        for p in dirs:
+            p.chmod(0o555)
+        try:
+            yield directory
+        finally:
+            for p in dirs:
+                p.chmod(0o755)
+        return
+    mount = directory.with_name(f"{directory.name}-ro")
+    mount.mkdir()
+    subprocess.run(["mount", "--bind", str(directory), str(mount)], check=True, capture_output=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(mount)], check=True, capture_output=True)
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_report_in_a_read_only_directory_is_refused(
+    one_seed: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``wnrl report`` of a sweep on a read-only file system gave a traceback (OSError): one line
+    naming the directory and the fix (report a writable copy)."""
+    with _read_only(_copy(one_seed, tmp_path)) as out:
+        _refused(capsys, out, ["report", str(out)], [f"{out}: is ", "report cannot be written there"])

@@ -103,7 +103,7 @@ def sweep_lock(sweep_dir: Path) -> Iterator[None]:
         handle = open(sweep_dir / ".lock", "w")
     except OSError as e:
         raise ConfigError(
-            f"--out {sweep_dir}: cannot create the sweep directory: {e.strerror}; choose another --out"
+            f"--out {sweep_dir}: cannot create or lock the sweep directory: {e.strerror}; choose another --out"
         ) from None
     try:
         try:
@@ -241,6 +241,10 @@ def compare(
     _check_envs(loaded)
     sweep_dir = Path(out) if out else Path("sweeps") / loaded.name
     prepare(loaded, sweep_dir, add)  # every check of --out, before the lock writes anything
+    if write_report and sweep_dir.is_dir():  # report.md, figures, ... of the right kind
+        from wnrl.harness.outpaths import check_report_outputs
+
+        check_report_outputs(sweep_dir, f"--out {sweep_dir}", writable=False)
     command = compare_command(sweep, sweep_dir, workers, backend, address, runs_per_gpu, overrides, add)
     outcome = CompareOutcome(sweep_dir, total=len(loaded.runs))
     with sweep_lock(sweep_dir):
@@ -291,11 +295,20 @@ def report(sweep_dir: str | Path, reps: int = 2000) -> Path:
     :returns: the path of ``report.md``
     :raises ConfigError: when it is not a sweep directory or ``reps`` < 1
     """
+    from wnrl.harness.outpaths import check_path
     from wnrl.harness.reporting import build_report
 
     if reps < 1:
         raise ConfigError(f"--reps {reps}: must be at least 1 (2000 is usual)")
-    return build_report(Path(sweep_dir), reps=reps)
+    where = Path(sweep_dir)
+    check_path(where, str(where), "give the directory that `wnrl compare` wrote")
+    try:
+        return build_report(where, reps=reps)
+    except OSError as e:  # what the checks before writing cannot foresee (a full disk, ...)
+        raise ConfigError(
+            f"{e.filename or where}: {e.strerror or e} while writing the report; free space or fix the "
+            f"directory's permissions, then run wnrl report {where} again"
+        ) from None
 
 
 def seed_plan(sweep_dir: str | Path, width: float = 0.1, target_poi: float = 0.6, only: Sequence[str] = ()) -> str:
@@ -309,8 +322,10 @@ def seed_plan(sweep_dir: str | Path, width: float = 0.1, target_poi: float = 0.6
         ``VALUE`` (as the report writes it) only, e.g. one algorithm and one noise setting
     :raises ConfigError: on bad arguments or a directory that is not a sweep
     """
+    from wnrl.harness.outpaths import check_path
     from wnrl.harness.reporting import plan_report
 
+    check_path(Path(sweep_dir), str(sweep_dir), "give the directory that `wnrl compare` wrote")
     if not 0.0 < width <= 1.0:
         raise ConfigError(f"--width {width}: give a width of the IQM interval in (0, 1], e.g. 0.1")
     if not 0.5 < target_poi < 1.0:

@@ -22,6 +22,7 @@ from typing import Any
 from wnrl.harness.diagnostics import diagnostics_section
 from wnrl.harness.figures import make_figures
 from wnrl.harness.lr_range import lr_range_section
+from wnrl.harness.outpaths import check_report_outputs
 from wnrl.harness.plan import plan_section, too_few_seeds
 from wnrl.harness.rows import STATUS_TEXT, Row, load_rows, select_rows, show
 from wnrl.harness.scores import LR_KEY
@@ -408,6 +409,7 @@ def build_report(sweep_dir: Path, reps: int = 2000, seed: int = 0) -> Path:
     :returns: the path of ``report.md``
     """
     index, rows = load_rows(sweep_dir)
+    check_report_outputs(sweep_dir, str(sweep_dir))  # before the first file is written
     write_results_csv(sweep_dir / "results.csv", index["grid_keys"], rows)
     summary = analyse(index, rows, reps, seed)
     figs = make_figures(sweep_dir, rows, summary, reps)

@@ -7,8 +7,8 @@
   (``wnrl compare --add``): the index then keeps every run there and adds the new ones
   (:func:`merge`), so the report covers them all;
 * a file, a ``wnrl train`` run directory or a folder inside one, a directory holding sweep
-  outputs (``runs/``, ``report.md``, ...) without ``index.json``, an unreadable ``index.json``:
-  refused.
+  outputs (``runs/``, ``report.md``, ...) without ``index.json``, an unreadable ``index.json``,
+  a path that cannot be a directory (:func:`wnrl.harness.outpaths.check_path`): refused.
 
 Every refusal is one :class:`~wnrl.config.ConfigError` line and leaves the directory untouched.
 """
@@ -22,6 +22,7 @@ from typing import Any
 
 from wnrl.config import ConfigError, read_yaml
 from wnrl.harness.index import RUN_FILES, SWEEP_OUTPUTS, read_index, run_dir_of
+from wnrl.harness.outpaths import check_path
 from wnrl.harness.rows import show
 from wnrl.harness.sweep import NOT_HASHED, Sweep, expand_sweep
 
@@ -36,8 +37,10 @@ def check_out(sweep_dir: Path) -> dict[str, Any] | None:
 
     :param sweep_dir: the ``--out`` directory
     :raises ConfigError: on a file, a run directory (or inside one), sweep outputs without an
-        index, an unreadable index
+        index, an unreadable index, a path that cannot be a directory (a symbolic link loop, a
+        name too long)
     """
+    check_path(sweep_dir, f"--out {sweep_dir}", "choose another --out")
     if sweep_dir.exists() and not sweep_dir.is_dir():
         raise ConfigError(f"--out {sweep_dir}: is a file, not a directory; choose another --out (a new directory)")
     run = run_dir_of(sweep_dir)
