@@ -220,6 +220,14 @@ COMMAND_CASES: list[tuple[str, Argv, list[str]]] = [
     ("tune a directory", lambda t, r: ["tune", str(t)], ["is a directory"]),
     ("tune a misspelt shipped name", lambda t, r: ["tune", "cartpole_smal"], ["did you mean 'cartpole_small'"]),
     ("tune a bad file", lambda t, r: ["tune", _yaml(t, "budget: 0")], ["tune.yaml"]),
+    (
+        "compare a sweep named ..",
+        lambda t, r: ["compare", _yaml(t, yaml.safe_dump({"name": "..", "base": BASE, "seeds": 1})), "--out", str(t)],
+        ["tune.yaml: name: '..' names the current or the parent directory"],
+    ),
+    ("compare --out a symlink loop", lambda t, r: ["compare", "demo", "--out", _loop(t)], ["a symbolic link loop"]),
+    ("report a symlink loop", lambda t, r: ["report", _loop(t)], ["loop: a symbolic link loop"]),
+    ("compare --out of 300 characters", lambda t, r: ["compare", "demo", "--out", str(t / ("d" * 300))], ["300 bytes"]),
 ]
 
 
