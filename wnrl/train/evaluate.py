@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
+from stable_baselines3.common.vec_env import VecNormalize, VecTransposeImage
 
 from wnrl.config import ConfigError, RunConfig
 from wnrl.envs import EnvError, check_noise_kwargs
@@ -120,12 +122,29 @@ def load_run_model(run_dir: Path, device: str = "auto") -> tuple[RunConfig, Base
     return config, load_model(config, _model_path(run_dir), device=device)
 
 
+def _same_shape(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a.shape == b.shape and getattr(a, "n", None) == getattr(b, "n", None)
+
+
+def _same_spaces(env: Any, model: BaseAlgorithm) -> bool:
+    """Whether ``env`` has the spaces ``model`` was trained on (shapes, not bounds: noise wrappers
+    may widen them; an image may be channel-last here where SB3 stored it channel-first)."""
+    obs, want = env.observation_space, model.observation_space
+    if isinstance(obs, spaces.Dict):
+        obs_ok = isinstance(want, spaces.Dict) and set(obs.spaces) == set(want.spaces)
+    else:
+        if is_image_space(obs) and not is_image_space_channels_first(obs):
+            obs = VecTransposeImage.transpose_space(obs)
+        obs_ok = _same_shape(obs, want)
+    return obs_ok and _same_shape(env.action_space, model.action_space)
+
+
 def _eval_env(config: RunConfig, run_dir: Path, noise: dict[str, float] | None, model: BaseAlgorithm) -> Any:
     try:
         env = build_eval_env(config, None, noise=noise)
     except EnvError as e:  # e.g. a custom env module no longer importable, or a missing extra
         raise ConfigError(f"{run_dir / 'config.yaml'}: env.id: {e}") from None
-    if env.observation_space != model.observation_space or env.action_space != model.action_space:
+    if not _same_spaces(env, model):
         env.close()
         raise ConfigError(
             f"{run_dir / 'config.yaml'}: env.id: {config.env.id}'s spaces are not those model.zip was "
