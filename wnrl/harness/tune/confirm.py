@@ -56,6 +56,9 @@ def _check_best(tune: Tune, tuned: dict[str, Any], tune_dir: Path) -> None:
     where = f"--tuned {tune_dir}: {tune_dir / 'tuned.yaml'}: best"
     fix = f"rerun `wnrl tune {tune.source} --out {tune_dir}` to write it again (the trials are kept)"
     best = {e["study"]: e for e in tuned["best"]}
+    unknown = sorted(set(best) - {c.study_name for c in tune.cells})
+    if unknown:
+        raise ConfigError(f"{where}: {unknown[0]} is not a study of {tune.source}; {fix}")
     for cell in tune.cells:
         entry = best.get(cell.study_name)
         if entry is None:
@@ -166,6 +169,9 @@ def _check_root(root: Path) -> None:
     :raises ConfigError: on a file, a run directory (or inside one), a non-empty folder that is
         not a confirmation directory
     """
+    from wnrl.harness.outpaths import check_path
+
+    check_path(root, f"--out {root}", "choose another --out")  # a symlink loop, a name too long
     where = root.resolve()
     if where.exists() and not where.is_dir():
         raise ConfigError(f"--out {root}: is a file, not a directory; choose another --out (a new directory)")
