@@ -260,3 +260,22 @@ def test_report_in_a_read_only_directory_is_refused(
     naming the directory and the fix (report a writable copy)."""
     with _read_only(_copy(one_seed, tmp_path)) as out:
         _refused(capsys, out, ["report", str(out)], [f"{out}: is ", "report cannot be written there"])
+
+
+# --------------------------------------------------------------------------------------------
+# wnrl list without the studies' stage files
+# --------------------------------------------------------------------------------------------
+
+
+def test_list_shows_no_stage_sweeps_and_each_study_keeps_its_own(capsys: pytest.CaptureFixture) -> None:
+    """`wnrl list` offered 14 stage files of the committed studies (lr_study_stage1..8, ...) as
+    sweeps to run; they live beside their study now (docs/results/<study>/stages/), where each one
+    still names its study's sweep and directory."""
+    assert main(["list"]) == 0
+    assert "stage" not in capsys.readouterr().out
+    root = Path(__file__).resolve().parents[1]
+    stages = sorted((root / "docs" / "results").glob("**/stages/*.yaml"))
+    assert len(stages) == 14
+    for f in stages:
+        study = f.parent.parent.relative_to(root).as_posix()
+        assert f"--out {study}" in f.read_text(), f  # the command in its header writes to its study

@@ -186,12 +186,14 @@ def test_every_sweep_file_in_configs_expands() -> None:
 
 
 def test_stage_files_of_a_sweep_reuse_its_runs() -> None:
-    """Sweep files sharing a name (a study's stages, e.g. continuous_pendulum_stage1.yaml ..
-    continuous_pendulum_10seeds.yaml) must give the same runs the same ids: every file's runs are
-    a subset of the largest one's, so `--add` into the study's directory resumes it instead of
-    rerunning it. An edit to one stage file alone (a base key, the grid order) fails here."""
+    """Sweep files sharing a name (a study's stages, e.g. docs/results/continuous_pendulum/stages/
+    continuous_pendulum_stage1.yaml .. configs/sweeps/continuous_pendulum_10seeds.yaml) must give
+    the same runs the same ids: every file's runs are a subset of the largest one's, so `--add` into
+    the study's directory resumes it instead of rerunning it. An edit to one stage file alone (a
+    base key, the grid order) fails here."""
     by_name: dict[str, list[tuple[Path, set[str]]]] = {}
-    for f in sorted((ROOT / "configs" / "sweeps").glob("*.yaml")):
+    stages = sorted((ROOT / "docs" / "results").glob("**/stages/*.yaml"))
+    for f in sorted((ROOT / "configs" / "sweeps").glob("*.yaml")) + stages:
         sweep = load_sweep(f)
         by_name.setdefault(sweep.name, []).append((f, {r.id for r in sweep.runs}))
     staged = {name: files for name, files in by_name.items() if len(files) > 1}
