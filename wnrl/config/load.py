@@ -8,7 +8,7 @@ prints it on one line and exits with code 2.
 from __future__ import annotations
 
 import copy
-import re
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from wnrl.config.safe_yaml import SafeLoader, YAMLRefused, yaml_load
 from wnrl.config.schema import RunConfig
 from wnrl.registry import ZOO_KEYS, suggest, zoo_hint
 
@@ -37,21 +38,6 @@ __all__ = [
 ]
 
 
-class SafeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader (no Python tags, nothing executed) that also reads ``1e-3`` as a
-    float: YAML 1.1 needs a dot (``1.0e-3``), so learning rates would silently become strings."""
-
-
-SafeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
-)
-
-
-def yaml_load(text: str) -> Any:
-    """Parse YAML text with :class:`SafeLoader`."""
-    return yaml.load(text, Loader=SafeLoader)
-
-
 class ConfigError(ValueError):
     """Bad user input; the message is one line naming file, key and fix."""
 
@@ -66,38 +52,75 @@ def shipped(kind: str = "config file") -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
 
 
+#: The path ``-`` stands for: standard input (``wnrl train - < cfg.yaml``, ``cat cfg.yaml | wnrl train -``).
+STDIN = "-"
+
+
 def resolve_path(path: str | Path, kind: str = "config file") -> Path:
     """``path`` itself when it exists, else the shipped file of that name (``cartpole_ppo`` or
-    ``cartpole_ppo.yaml``: usable from an installed wnrl, without a checkout)."""
+    ``cartpole_ppo.yaml``: usable from an installed wnrl, without a checkout); ``-`` is
+    ``/dev/stdin`` (where the system has it)."""
+    if str(path) == STDIN and Path("/dev/stdin").exists():
+        return Path("/dev/stdin")
     p = Path(path)
     if p.exists() or kind not in SHIPPED or p.parent != Path("."):
         return p
     return shipped(kind).get(p.name.removesuffix(".yaml"), p)
 
 
+def _read_text(p: Path, kind: str, hint: str) -> str:
+    """The UTF-8 text of ``p``: a regular file, a named pipe, ``/dev/stdin`` or ``-``.
+
+    :param p: the resolved path
+    :param kind: what the file is, for messages
+    :param hint: appended to the missing-file message
+    :raises ConfigError: a directory, a missing or unreadable file, binary or non-UTF-8 bytes
+    """
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a directory; give a YAML {kind} (e.g. one in it){hint}")
+    if str(p) != STDIN and not p.exists():
+        names = list(shipped(kind)) if kind in SHIPPED else []
+        listed = f"; {suggest(p.stem, names, f'shipped {kind}s (by name)')}" if names else ""
+        raise ConfigError(f"{p}: no such {kind}; check the path{hint}{listed}")
+    try:
+        raw = sys.stdin.buffer.read() if str(p) == STDIN else p.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot be read ({e.strerror or e}); check that it is a readable {kind}") from None
+    if b"\0" in raw:
+        raise ConfigError(f"{p}: not a text file (byte {raw.index(0)} is 0x00); give a YAML {kind}, saved as UTF-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"{p}: not UTF-8 text (byte {e.start} is 0x{raw[e.start]:02x}); save it as UTF-8, "
+            f"e.g. iconv -f latin1 -t utf-8 {p} > fixed.yaml"
+        ) from None
+
+
 def read_yaml(path: str | Path, kind: str = "config file", hint: str = "") -> dict[str, Any]:
     """Read a YAML mapping with :class:`SafeLoader`; any problem is a one-line ConfigError.
+
+    Every YAML file wnrl reads (configs, sweep and tune files, their ``base`` files, a run's
+    ``config.yaml``) goes through here: duplicate keys and alias bombs are refused
+    (:mod:`wnrl.config.safe_yaml`), named pipes and ``-`` (standard input) are read.
 
     :param path: the file, or the name of a shipped one (see :func:`resolve_path`)
     :param kind: what the file is, for messages ("config file", "sweep file")
     :param hint: appended to the missing-file message
     """
     p = resolve_path(path, kind)
-    if p.is_dir():
-        raise ConfigError(f"{p}: is a directory; give a YAML {kind} (e.g. one in it){hint}")
-    if not p.is_file():
-        names = list(shipped(kind)) if kind in SHIPPED else []
-        listed = f"; {suggest(p.stem, names, f'shipped {kind}s (by name)')}" if names else ""
-        raise ConfigError(f"{p}: no such {kind}; check the path{hint}{listed}")
+    text = _read_text(p, kind, hint)
     try:
-        data = yaml_load(p.read_text())
+        data = yaml_load(text)
+    except YAMLRefused as e:
+        raise ConfigError(f"{p}: {e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not a text file; give a YAML {kind}") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: nested too deeply to read; flatten the nested lists or mappings") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -108,7 +131,8 @@ def read_yaml(path: str | Path, kind: str = "config file", hint: str = "") -> di
 def parse_overrides(items: list[str] | None, source: str = "--set") -> list[tuple[str, Any]]:
     """``["agent.norm=batch", "train.seed=3"]`` → ``[("agent.norm", "batch"), ("train.seed", 3)]``.
 
-    Values are parsed as YAML scalars/lists (``3`` → int, ``[64, 64]`` → list, ``true`` → bool).
+    Values are parsed as YAML scalars/lists (``3`` → int, ``[64, 64]`` → list, ``true`` → bool);
+    text that is not YAML is kept as a string, a duplicate key or an alias bomb is refused.
     """
     out = []
     for item in items or []:
@@ -117,7 +141,9 @@ def parse_overrides(items: list[str] | None, source: str = "--set") -> list[tupl
             raise ConfigError(f"{source} {item!r}: write KEY=VALUE, e.g. --set agent.norm=batch")
         try:
             value = yaml_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+        except YAMLRefused as e:
+            raise ConfigError(f"{source} {item!r}: {e}") from None
+        except (yaml.YAMLError, RecursionError):
             value = raw
         out.append((key.strip(), value))
     return out
