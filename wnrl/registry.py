@@ -234,6 +234,8 @@ class AlgoSpec:
     :param action_spaces: the gymnasium space class names it supports (empty: every space SB3 has)
     :param defaults: hyperparameters wnrl sets unless the config does (empty: SB3's own defaults)
     :param summary: one line for ``wnrl list`` and error messages
+    :param auto_ent_coef: ``hyperparams.ent_coef`` may be ``auto`` / ``auto_<start>`` (a learned
+        entropy coefficient: SAC and CrossQ; PPO and A2C take only a number)
     """
 
     name: str
@@ -243,6 +245,7 @@ class AlgoSpec:
     action_spaces: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
     summary: str = ""
+    auto_ent_coef: bool = False
 
     def algo_class(self) -> Any:
         """The SB3 algorithm class (imports SB3)."""
@@ -294,6 +297,7 @@ ALGORITHMS: dict[str, AlgoSpec] = {
             "wnrl.agents.sac",
             action_spaces=("Box",),
             summary="SAC (Haarnoja et al. 2018), continuous actions",
+            auto_ent_coef=True,
         ),
         AlgoSpec(
             "td3",
@@ -310,6 +314,7 @@ ALGORITHMS: dict[str, AlgoSpec] = {
             "wnrl.agents.crossq",
             action_spaces=("Box",),
             summary="CrossQ (Bhatt et al. 2024; sb3-contrib), continuous actions",
+            auto_ent_coef=True,
         ),
     )
 }

@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from wnrl.registry import SCHEDULED
+from wnrl.registry import ALGORITHMS, SCHEDULED
 
-__all__ = ["RULES", "Rule", "check_hyperparam_values"]
+__all__ = ["RULES", "Rule", "check_hyperparam_values", "train_freq_tuple"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ RULES: dict[str, Rule] = {
     "exploration_initial_eps": _FRACTION,
     "exploration_final_eps": _FRACTION,
     "vf_coef": Rule(low=0.0),
-    "ent_coef": Rule(low=0.0, also=("auto",)),
+    "ent_coef": Rule(low=0.0),  # or auto / auto_<start> where the algorithm learns it (_check_ent_coef)
     "max_grad_norm": _POSITIVE,
     "clip_range": _POSITIVE,
     "clip_range_vf": Rule(low=0.0, open_low=True, also=(None,)),
@@ -97,16 +97,54 @@ _BOOLEANS = ("normalize_advantage", "use_sde", "use_sde_at_warmup", "use_rms_pro
 def _check_train_freq(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return None
-    if isinstance(value, list) and len(value) == 2 and _COUNT.accepts(value[0]) and value[1] in ("step", "episode"):
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and _COUNT.accepts(value[0])
+        and value[1] in ("step", "episode")
+    ):
         return None
     return "must be an integer ≥ 1 or [N, step] / [N, episode]"
 
 
-def _problem(key: str, value: Any) -> str | None:
+def train_freq_tuple(hyperparams: dict[str, Any]) -> dict[str, Any]:
+    """``hyperparams`` with a valid ``train_freq: [4, step]`` as the tuple ``(4, "step")`` SB3
+    takes (YAML has no tuples; SB3 reads a list as a frequency and refuses it).
+
+    :param hyperparams: ``agent.hyperparams``
+    """
+    value = hyperparams.get("train_freq")
+    if isinstance(value, list) and _check_train_freq(value) is None:
+        return {**hyperparams, "train_freq": tuple(value)}
+    return hyperparams
+
+
+def _check_ent_coef(value: str, algo: str | None) -> str | None:
+    """``auto`` or ``auto_<start>`` (start > 0), for the algorithms that learn the coefficient."""
+    learners = [name for name, spec in ALGORITHMS.items() if spec.auto_ent_coef]
+    if algo is not None and algo not in learners:
+        return (
+            f"auto (a learned entropy coefficient) is for {', '.join(learners)} only, not {algo}: "
+            "give a number ≥ 0 such as 0.01"
+        )
+    start = value.removeprefix("auto").removeprefix("_")
+    if value == "auto" or (value.startswith("auto_") and _POSITIVE.accepts(_number(start))):
+        return None
+    return "must be a number ≥ 0, auto or auto_<start> (e.g. auto_0.1)"
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _problem(key: str, value: Any, algo: str | None) -> str | None:
     if key in SCHEDULED and isinstance(value, str):
         return None  # lin_<x>: parsed by wnrl.registry.parse_schedule
-    if key == "ent_coef" and isinstance(value, str) and value.startswith("auto"):
-        return None  # SAC: auto or auto_0.1
+    if key == "ent_coef" and isinstance(value, str):
+        return _check_ent_coef(value, algo)
     if key == "train_freq":
         return _check_train_freq(value)
     if key in _BOOLEANS:
@@ -117,13 +155,15 @@ def _problem(key: str, value: Any) -> str | None:
     return f"must be {rule.describe()}"
 
 
-def check_hyperparam_values(hyperparams: dict[str, Any]) -> None:
+def check_hyperparam_values(hyperparams: dict[str, Any], algo: str | None = None) -> None:
     """Raise ``ValueError("hyperparams.gamma: must be a number in [0, 1], got 'abc'")`` for
     the first value outside its :data:`RULES`.
 
     :param hyperparams: ``agent.hyperparams``
+    :param algo: ``agent.algo``, for the values only some algorithms take (``ent_coef: auto``);
+        ``None``: any algorithm's
     """
     for key, value in hyperparams.items():
-        problem = _problem(key, value)
+        problem = _problem(key, value, algo)
         if problem:
             raise ValueError(f"hyperparams.{key}: {problem}, got {value!r}")

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from wnrl.config.hyperparams import check_hyperparam_values
+from wnrl.config.hyperparams import check_hyperparam_values, train_freq_tuple
 from wnrl.registry import ACTIVATIONS, ALGORITHMS, NORMS, schedule_start, suggest
 
 __all__ = ["AgentConfig", "EnvConfig", "NoiseConfig", "RunConfig", "TrainConfig"]
@@ -48,6 +48,9 @@ Int = Annotated[int, BeforeValidator(_integer)]
 
 #: The largest training budget (a typo such as ``1e29`` would otherwise train forever).
 MAX_TIMESTEPS = 10**12
+
+#: Seeds are below this: numpy seeds its global generator with 32 bits (SB3's ``set_random_seed``).
+SEED_LIMIT = 2**32
 
 #: ``agent.policy_kwargs`` keys that have their own ``agent`` key (wnrl sets them from it).
 OWN_KEYS = {
@@ -148,12 +151,18 @@ class AgentConfig(_Strict):
     def _known_activation(cls, v: str | None) -> str | None:
         return None if v is None else _one_of(v, ACTIVATIONS, "activation")
 
+    @field_validator("hyperparams")
+    @classmethod
+    def _train_freq_tuple(cls, v: dict[str, Any]) -> dict[str, Any]:
+        """``train_freq: [4, step]`` → ``(4, "step")``, the form SB3 takes (stored as a list again)."""
+        return train_freq_tuple(v)
+
     @model_validator(mode="after")
     def _finite_hyperparams(self) -> AgentConfig:
         """Hyperparameter *names* are checked against SB3 by ``wnrl.agents.check_hyperparams``
-        (it needs SB3); here only what plain data can tell."""
+        (it needs SB3); here only what plain data can tell, for this algorithm."""
         _check_finite("hyperparams", self.hyperparams)
-        check_hyperparam_values(self.hyperparams)
+        check_hyperparam_values(self.hyperparams, self.algo)
         lr = self.hyperparams.get("learning_rate", 1.0)
         start = schedule_start(lr)
         if start is None or start <= 0:
@@ -183,6 +192,13 @@ class TrainConfig(_Strict):
     diagnostics_freq: Int = Field(default=1_000, ge=0)
     torch_threads: Int | None = Field(default=None, ge=1)
     progress_bar: bool = True
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_range(cls, v: int) -> int:
+        if v >= SEED_LIMIT:
+            raise ValueError(f"must be below 2**32 = {SEED_LIMIT} (numpy's seed range), got {v}; use a smaller seed")
+        return v
 
     def checkpoint_steps(self) -> int:
         """Steps between checkpoints: ``auto`` is every 10% of the budget (0: none)."""
