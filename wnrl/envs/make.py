@@ -44,7 +44,15 @@ from stable_baselines3.common.vec_env import (
 )
 
 from wnrl.envs.noise import apply_noise, check_noise_kwargs
-from wnrl.envs.registration import MissingExtraError, ensure_registered, env_family, split_env_id
+from wnrl.envs.registration import (
+    EnvError,
+    MissingExtraError,
+    describe_exception,
+    ensure_registered,
+    env_family,
+    raised_at,
+    split_env_id,
+)
 
 __all__ = [
     "MinAtarObservation",
@@ -71,6 +79,33 @@ class MinAtarObservation(gym.ObservationWrapper):
         return np.ascontiguousarray(np.transpose(observation, (2, 0, 1)), dtype=np.float32)
 
 
+def _gym_make(env_id: str, env_kwargs: dict[str, Any]) -> gym.Env:
+    """``gym.make`` of the id; an error of the env's constructor is one :class:`EnvError` line.
+
+    A ``TypeError`` about a keyword argument is left as it is: it is about ``env.kwargs``, and the
+    caller names that key.
+
+    :param env_id: Gymnasium environment id, or "module:id".
+    :param env_kwargs: Keyword arguments for ``gym.make``.
+    :raises EnvError: the constructor raised (or called ``sys.exit``).
+    """
+    try:
+        return gym.make(split_env_id(env_id)[1], **env_kwargs)
+    except TypeError as exc:
+        if "keyword argument" in str(exc):
+            raise
+        raise EnvError(_build_failure(env_id, exc)) from exc
+    except (Exception, SystemExit) as exc:  # the env's own code: one line, not a traceback
+        raise EnvError(_build_failure(env_id, exc)) from exc
+
+
+def _build_failure(env_id: str, exc: BaseException) -> str:
+    return (
+        f"environment {env_id!r} failed to build ({describe_exception(exc)}{raised_at(exc)}); "
+        "fix the environment or env.kwargs"
+    )
+
+
 def _make_env_fn(
     env_id: str,
     rank: int,
@@ -83,7 +118,7 @@ def _make_env_fn(
 ) -> Callable[[], gym.Env]:
     def _init() -> gym.Env:
         ensure_registered(env_id)  # needed again in subprocesses (imports a "module:id" id's module)
-        env = gym.make(split_env_id(env_id)[1], **env_kwargs)
+        env = _gym_make(env_id, env_kwargs)
         env.action_space.seed(seed + rank)
         env.observation_space.seed(seed + rank)
         monitor_path = None
@@ -158,6 +193,11 @@ def make_vec_env(
         use_atari = family == "atari"
     else:
         use_atari = isinstance(atari_wrapper, dict) or bool(atari_wrapper)
+    if use_atari and family != "atari":
+        raise ValueError(
+            f"atari_wrapper: needs an Atari (ALE) environment such as ALE/Breakout-v5, and {env_id!r} is "
+            "not one; remove env.atari_wrapper"
+        )
     atari = None
     if use_atari:
         atari = dict(atari_wrapper) if isinstance(atari_wrapper, dict) else {}

@@ -34,6 +34,8 @@ __all__ = [
     "env_slug",
     "env_family",
     "ensure_registered",
+    "describe_exception",
+    "raised_at",
 ]
 
 
@@ -86,9 +88,7 @@ def _import_failure(module: str, env_id: str, exc: BaseException) -> str:
     :param env_id: The full "module:id".
     :param exc: What the import raised.
     """
-    lines = str(exc).strip().splitlines()
-    what = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-    head = f"cannot import module {module!r} of env id {env_id!r} ({what})"
+    head = f"cannot import module {module!r} of env id {env_id!r} ({describe_exception(exc)})"
     if isinstance(exc, ModuleNotFoundError):
         missing = exc.name or ""
         if not missing or module == missing or module.startswith(missing + "."):
@@ -96,8 +96,27 @@ def _import_failure(module: str, env_id: str, exc: BaseException) -> str:
         return f"{head}; it imports {missing!r}: install that"
     if isinstance(exc, SyntaxError):
         return head
+    if isinstance(exc, SystemExit):
+        return f"{head}: it calls sys.exit when imported{raised_at(exc)}; importing it must only register the env"
+    return head + raised_at(exc)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``RuntimeError: boom`` (the type and the first line of the message) of a user module's error.
+
+    :param exc: what the user's code raised
+    """
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def raised_at(exc: BaseException) -> str:
+    """``, raised at FILE:LINE`` (the innermost frame of ``exc``), or nothing without a traceback.
+
+    :param exc: what the user's code raised
+    """
     frames = traceback.extract_tb(exc.__traceback__)
-    return f"{head}, raised at {frames[-1].filename}:{frames[-1].lineno}" if frames else head
+    return f", raised at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
 
 
 def import_env_module(env_id: str) -> str:
@@ -117,7 +136,7 @@ def import_env_module(env_id: str) -> str:
         raise EnvError(f"malformed environment id {env_id!r}: write MODULE:ID, e.g. 'my_pkg.envs:MyEnv-v0'")
     try:
         importlib.import_module(module)
-    except Exception as exc:  # the module's own errors too: reported in one line, not a traceback
+    except (Exception, SystemExit) as exc:  # the module's own errors and sys.exit too: one line
         raise EnvError(_import_failure(module, env_id, exc)) from exc
     return bare
 
