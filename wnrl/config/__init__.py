@@ -1,5 +1,6 @@
 """Run configuration: one validated schema and its YAML loader."""
 
+from wnrl.config.device import check_device, check_devices
 from wnrl.config.load import (
     ConfigError,
     apply_overrides,
@@ -30,4 +31,6 @@ __all__ = [
     "shipped",
     "dump_config",
     "validate_model",
+    "check_device",
+    "check_devices",
 ]

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wnrl.config import ConfigError
+from wnrl.config import ConfigError, check_devices
 from wnrl.train.record import RecordError, RunRecord, atomic_write_text, read_record
 
 __all__ = ["CompareOutcome", "compare", "compare_command", "report", "seed_plan", "sweep_lock", "tune"]
@@ -239,6 +239,8 @@ def compare(
     _check_options(workers, backend, address, runs_per_gpu)  # cheap: before expanding the sweep
     loaded = load_sweep(sweep, overrides)
     _check_envs(loaded)
+    if backend == "local" or address is None:  # the runs use this machine's devices (a Ray cluster: its own)
+        check_devices((r.config.train.device for r in loaded.runs), loaded.source)
     sweep_dir = Path(out) if out else Path("sweeps") / loaded.name
     prepare(loaded, sweep_dir, add)  # every check of --out, before the lock writes anything
     if write_report and sweep_dir.is_dir():  # report.md, figures, ... of the right kind

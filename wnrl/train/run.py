@@ -32,7 +32,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from wnrl import agents
-from wnrl.config import ConfigError, RunConfig, read_yaml, validate
+from wnrl.config import ConfigError, RunConfig, check_device, read_yaml, validate
 from wnrl.envs import EnvError, env_slug, make_eval_env, make_vec_env
 from wnrl.policies import DataInitCallback
 from wnrl.train.budget import budget_warnings
@@ -124,8 +124,7 @@ def _make_model(config: RunConfig, env: VecEnv, source: str) -> BaseAlgorithm:
 
 
 def _check_device(config: RunConfig, source: str) -> None:
-    if config.train.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"{source}: train.device: cuda requested but no CUDA device is available; use auto or cpu")
+    check_device(config.train.device, source)  # the one check, also run for a local sweep's runs
 
 
 def run_dir_for(config: RunConfig, root: Path = Path("runs")) -> Path:
