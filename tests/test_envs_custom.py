@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import yaml
 
+from wnrl.cli import main
 from wnrl.envs import EnvError, UnknownEnvError, env_family, import_env_module, make_eval_env, make_vec_env
 
 PKG = "mypkg_wnrl_test"
@@ -177,6 +178,60 @@ def test_module_without_the_id_and_broken_modules(on_path: Path) -> None:
     for bad in (":X-v0", "mod:", "a:b:X-v0"):
         with pytest.raises(EnvError, match="malformed environment id .*write MODULE:ID"):
             make_vec_env(bad)
+
+
+BROKEN_ENVS = """\
+import gymnasium
+
+
+class Broken(gymnasium.Env):
+    def __init__(self, fail=True):
+        raise RuntimeError("no licence server\\nsecond line")
+
+
+gymnasium.register(id="WnrlBroken-v0", entry_point="wnrl_test_broken:Broken")
+"""
+
+
+def test_a_module_calling_sys_exit_and_a_constructor_that_raises_are_one_line(
+    on_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``sys.exit(3)`` on import made wnrl exit 3 without a word; an env whose constructor raises
+    gave a traceback (its import failure was already one line). Both: one line naming the env id,
+    the exception and where it was raised; ``wnrl train`` exits 2 and writes nothing."""
+    (on_path / "wnrl_test_exits.py").write_text("import sys\nsys.exit(3)\n")
+    (on_path / "wnrl_test_broken.py").write_text(BROKEN_ENVS)
+    importlib.invalidate_caches()
+    try:
+        with pytest.raises(EnvError) as info:
+            make_vec_env("wnrl_test_exits:X-v0")
+        assert str(info.value) == (
+            "cannot import module 'wnrl_test_exits' of env id 'wnrl_test_exits:X-v0' (SystemExit: 3): it calls "
+            f"sys.exit when imported, raised at {on_path / 'wnrl_test_exits.py'}:2; importing it must only "
+            "register the env"
+        )
+        with pytest.raises(EnvError) as info:
+            make_vec_env("wnrl_test_broken:WnrlBroken-v0", n_envs=2)
+        assert str(info.value) == (
+            "environment 'wnrl_test_broken:WnrlBroken-v0' failed to build (RuntimeError: no licence server, "
+            f"raised at {on_path / 'wnrl_test_broken.py'}:6); fix the environment or env.kwargs"
+        )
+        with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):  # env.kwargs: the caller's
+            make_vec_env("wnrl_test_broken:WnrlBroken-v0", env_kwargs={"colour": 1})
+        for env_id, needle in (
+            ("wnrl_test_exits:X-v0", "SystemExit: 3"),
+            ("wnrl_test_broken:WnrlBroken-v0", "licence"),
+        ):
+            cfg = tmp_path / "cfg.yaml"
+            cfg.write_text(yaml.safe_dump({"env": {"id": env_id}, "agent": TINY_AGENT, "train": TINY_TRAIN}))
+            capsys.readouterr()
+            assert main(["train", str(cfg), "--out", str(tmp_path / "run")]) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and f"{cfg}: env.id: " in err and needle in err, err
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.yaml"]
+    finally:
+        sys.modules.pop("wnrl_test_broken", None)
+        gym.registry.pop("WnrlBroken-v0", None)
 
 
 # --- the command line (subprocesses: the module is imported there, found via PYTHONPATH) ------------
