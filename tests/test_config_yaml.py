@@ -10,6 +10,7 @@ bytes otherwise. Per algorithm: ``ent_coef: auto`` only where SB3 learns it; ``t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -53,8 +54,10 @@ base:
   env: {id: CartPole-v1}
   agent: {algo: ppo, net_arch: [8]}
   train: {total_timesteps: 64, eval_freq: 0, device: cpu}
+variants:
+  agent.norm: [none]
 space:
-  agent.hyperparams.learning_rate: {type: log, low: 1.0e-4, high: 1.0e-2}
+  agent.hyperparams.learning_rate: {type: log_uniform, low: 1.0e-4, high: 1.0e-2}
 budget: 2
 """
 
@@ -109,7 +112,9 @@ def test_a_sweep_and_a_tune_file_key_given_twice_is_refused(tmp_path: Path, caps
     )
     tune = tmp_path / "tune.yaml"
     tune.write_text(TUNE + "budget: 3\n")
-    _refused(capsys, ["tune", str(tune), "--out", str(tmp_path / "t")], f"{tune}: budget: given twice (lines 8 and 9)")
+    _refused(
+        capsys, ["tune", str(tune), "--out", str(tmp_path / "t")], f"{tune}: budget: given twice (lines 10 and 11)"
+    )
     base = tmp_path / "base.yaml"  # a base file is read by the same loader
     base.write_text(RUN + "name: other\n")
     sweep.write_text("base: base.yaml\ngrid: {agent.norm: [none, weight]}\nseeds: 1\n")
@@ -117,6 +122,20 @@ def test_a_sweep_and_a_tune_file_key_given_twice_is_refused(tmp_path: Path, caps
         capsys, ["compare", str(sweep), "--out", str(tmp_path / "out")], f"{base}: name: given twice (lines 1 and 9)"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "sweep.yaml", "tune.yaml"]
+
+
+def test_a_tuned_yaml_with_a_key_given_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``compare --tuned`` reads tuned.yaml with the same loader."""
+    from wnrl.harness.tune.spec import load_tune
+
+    tune = tmp_path / "tune.yaml"
+    tune.write_text(TUNE)
+    tuned = tmp_path / "tuned"
+    tuned.mkdir()
+    (tuned / "tune.json").write_text(json.dumps(load_tune(tune).describe()))
+    (tuned / "tuned.yaml").write_text("best: []\nbest: 5\n")
+    _refused(capsys, ["compare", "--tuned", str(tuned)], f"{tuned / 'tuned.yaml'}: cannot be read (YAMLRefused)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tune.yaml", "tuned"]
 
 
 def test_merge_keys_and_repeated_keys_in_other_mappings_are_not_duplicates(tmp_path: Path) -> None:

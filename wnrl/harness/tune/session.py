@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from wnrl.config import ConfigError
+from wnrl.config.safe_yaml import yaml_load
 from wnrl.harness.tune.spec import Tune, load_tune
 from wnrl.harness.tune.storage import DB_FILE, check_studies, open_storage, open_studies, shown, storage_url
 from wnrl.train.record import atomic_write_text
@@ -265,7 +266,7 @@ def read_tuned(tune_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     path = d / TUNED_FILE
     fix = f"rerun `wnrl tune {spec['source']} --out {d}` to write it again (the trials are kept)"
     try:
-        tuned = yaml.safe_load(path.read_text())
+        tuned = yaml_load(path.read_text())  # the one safe loader (duplicate keys, alias bombs)
     except (OSError, ValueError, yaml.YAMLError) as e:
         raise ConfigError(f"--tuned {d}: {path}: cannot be read ({type(e).__name__}); {fix}") from None
     best = tuned.get("best") if isinstance(tuned, dict) else None
