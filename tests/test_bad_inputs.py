@@ -140,6 +140,27 @@ def _loop(tmp: Path) -> str:
     return str(tmp / "loop")
 
 
+def _tune_yaml(tmp: Path, **changes: object) -> str:
+    """A tiny tune file (``changes``: top-level keys)."""
+    data = {"name": "tiny", "base": BASE, "variants": {"agent.norm": ["none"]}, "budget": 1, "seeds": 1}
+    return _yaml(tmp, yaml.safe_dump({**data, **changes}))
+
+
+#: tuned.yaml of the tiny tune file (its one study at a learning rate).
+TUNED = "best: [{study: tiny/none, params: {agent.hyperparams.learning_rate: 0.001}, objective: 1.0}]\n"
+
+
+def _tune_dir(tmp: Path, record: str = "", tuned: str = "best: []\n") -> str:
+    """A tune directory of the tiny tune file: ``tune.json`` as wnrl writes it (or ``record``), ``tuned``."""
+    from wnrl.harness.tune.spec import load_tune
+
+    d = tmp / "tuned"
+    d.mkdir()
+    (d / "tune.json").write_text(record or json.dumps(load_tune(_tune_yaml(tmp)).describe()))
+    (d / "tuned.yaml").write_text(tuned)
+    return str(d)
+
+
 # (argv builder from tmp_path and the finished run, needles)
 Argv = Callable[[Path, Path], list[str]]
 COMMAND_CASES: list[tuple[str, Argv, list[str]]] = [
@@ -220,6 +241,58 @@ COMMAND_CASES: list[tuple[str, Argv, list[str]]] = [
     ("tune a directory", lambda t, r: ["tune", str(t)], ["is a directory"]),
     ("tune a misspelt shipped name", lambda t, r: ["tune", "cartpole_smal"], ["did you mean 'cartpole_small'"]),
     ("tune a bad file", lambda t, r: ["tune", _yaml(t, "budget: 0")], ["tune.yaml"]),
+    (
+        "tune sampler seed -1",
+        lambda t, r: ["tune", _tune_yaml(t, sampler={"seed": -1}), "--out", str(t / "tq")],
+        ["tune.yaml: sampler.seed", "greater than or equal to 0"],
+    ),
+    ("tune named ..", lambda t, r: ["tune", _tune_yaml(t, name=".."), "--out", str(t / "tq")], ["name: '..'"]),
+    ("tune named a/b", lambda t, r: ["tune", _tune_yaml(t, name="a/b"), "--out", str(t / "tq")], ["name: 'a/b'"]),
+    (
+        "tune --out with a damaged tune.json",
+        lambda t, r: ["tune", _tune_yaml(t), "--out", _tune_dir(t, "[]")],
+        ["tune.json: not a record of `wnrl tune`", "remove it and rerun `wnrl tune"],
+    ),
+    (
+        "compare --tuned tune.json []",
+        lambda t, r: ["compare", "--tuned", _tune_dir(t, "[]")],
+        ["tune.json: not a record of `wnrl tune`", "remove it and rerun `wnrl tune"],
+    ),
+    (
+        "compare --tuned tune.json {}",
+        lambda t, r: ["compare", "--tuned", _tune_dir(t, "{}")],
+        ["tune.json: not a record of `wnrl tune` (no valid source, digest, spec, base)"],
+    ),
+    (
+        "compare --tuned tuned.yaml without best",
+        lambda t, r: ["compare", "--tuned", _tune_dir(t, tuned="tune: tiny\n")],
+        ["tuned.yaml: best: not a list", "rerun `wnrl tune"],
+    ),
+    (
+        "compare --tuned tuned.yaml best not a list",
+        lambda t, r: ["compare", "--tuned", _tune_dir(t, tuned="best: 3\n")],
+        ["tuned.yaml: best: not a list", "rerun `wnrl tune"],
+    ),
+    (
+        "tune --out a 300-character name",
+        lambda t, r: ["tune", _tune_yaml(t), "--out", str(t / ("x" * 300))],
+        ["--out", "is 300 bytes, more than the 255", "choose another --out"],
+    ),
+    (
+        "compare --tuned --out a symlink loop",
+        lambda t, r: ["compare", "--tuned", _tune_dir(t, tuned=TUNED), "--out", _loop(t)],
+        ["loop", "a symbolic link loop", "choose another --out"],
+    ),
+    (
+        "compare --tuned tuned.yaml of another tune",
+        lambda t, r: ["compare", "--tuned", _tune_dir(t, tuned=TUNED.replace("tiny/none", "other/none"))],
+        ["tuned.yaml: best: other/none is not a study of", "rerun `wnrl tune"],
+    ),
+    (
+        "compare --tuned tuned.yaml best without the values",
+        lambda t, r: ["compare", "--tuned", _tune_dir(t, tuned="best: [{study: tiny/none, params: {x: 1}}]\n")],
+        ["tuned.yaml: best: tiny/none: needs params", "rerun `wnrl tune"],
+    ),
     (
         "compare a sweep named ..",
         lambda t, r: ["compare", _yaml(t, yaml.safe_dump({"name": "..", "base": BASE, "seeds": 1})), "--out", str(t)],

@@ -217,3 +217,16 @@ def test_a_stopped_tune_says_to_rerun_it_and_the_rerun_counts_on(tmp_path: Path)
     again = subprocess.run([*cmd, "--workers", "2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert _trial_lines(again.stderr) == list(range(done + 1, 7)), again.stderr  # each number once, in order
+
+
+def test_a_stopped_command_says_how_to_go_on() -> None:
+    """train: --resume RUN_DIR; compare: the same command again; tune: the same command again (it has
+    no --resume; before, every subcommand said `resume with --resume / rerun compare`)."""
+    from wnrl.cli import _interrupted, build_parser
+
+    parse = build_parser().parse_args
+    assert "`wnrl train --resume runs/x`" in _interrupted(parse(["train", "cfg.yaml", "--out", "runs/x"]))
+    assert "`wnrl train --resume runs/x`" in _interrupted(parse(["train", "--resume", "runs/x"]))
+    assert "rerun the same `wnrl compare` command" in _interrupted(parse(["compare", "demo"]))
+    tune = _interrupted(parse(["tune", "t.yaml"]))
+    assert "rerun the same `wnrl tune` command" in tune and "--resume" not in tune and "compare" not in tune

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import wnrl
 from wnrl.config import ConfigError
+from wnrl.harness.tune.command import INTERRUPTED as TUNE_INTERRUPTED
 from wnrl.harness.tune.command import add_tune_parser
 
 if TYPE_CHECKING:
@@ -295,6 +296,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: What a stopped subcommand keeps and how to go on (Ctrl-C or SIGTERM).
+INTERRUPTED = {
+    "train": "the run directory is kept; continue it with `wnrl train --resume {run_dir}` (from its last checkpoint)",
+    "compare": "finished runs are kept; rerun the same `wnrl compare` command to continue",
+    "tune": TUNE_INTERRUPTED,
+}
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    """The line a stopped subcommand prints."""
+    hint = INTERRUPTED.get(args.command)
+    run_dir = getattr(args, "resume", None) or getattr(args, "out", None) or "RUN_DIR"
+    return "wnrl: interrupted" + (f"; {hint.format(run_dir=run_dir)}" if hint else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``wnrl`` console script."""
     args = build_parser().parse_args(argv)
@@ -303,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         return _fail(str(e))
     except KeyboardInterrupt:
-        print("wnrl: interrupted; finished work is kept (resume with --resume / rerun compare)", file=sys.stderr)
+        print(_interrupted(args), file=sys.stderr)
         return 130
 
 
