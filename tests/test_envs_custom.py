@@ -216,6 +216,8 @@ def test_a_module_calling_sys_exit_and_a_constructor_that_raises_are_one_line(
             "environment 'wnrl_test_broken:WnrlBroken-v0' failed to build (RuntimeError: no licence server, "
             f"raised at {on_path / 'wnrl_test_broken.py'}:6); fix the environment or env.kwargs"
         )
+        with pytest.raises(EnvError, match="failed to build .RuntimeError: no licence server"):  # not in a worker
+            make_vec_env("wnrl_test_broken:WnrlBroken-v0", n_envs=2, vec_env="subproc")
         with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):  # env.kwargs: the caller's
             make_vec_env("wnrl_test_broken:WnrlBroken-v0", env_kwargs={"colour": 1})
         for env_id, needle in (

@@ -220,6 +220,8 @@ def make_vec_env(
     if frame_stack is None:
         frame_stack = 4 if use_atari else 0
 
+    if vec_env == "subproc":  # a worker's constructor error is a traceback in another process: one here first
+        _gym_make(env_id, kwargs).close()
     fns = [
         _make_env_fn(env_id, i, seed, kwargs, noise_kwargs, atari, family == "minatar", monitor_dir)
         for i in range(n_envs)
