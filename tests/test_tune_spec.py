@@ -127,10 +127,11 @@ def test_a_shipped_shared_settings_sweep_is_the_one_the_confirmation_runs() -> N
     from wnrl.harness.tune.confirm import _sweeps
     from wnrl.harness.tune.spec import expand_sweep
 
-    root = Path(__file__).resolve().parents[1] / "configs"
-    tunes = {t.name: t for t in map(load_tune, sorted((root / "tune").glob("*.yaml")))}
+    root = Path(__file__).resolve().parents[1]
+    tunes = {t.name: t for t in map(load_tune, sorted((root / "configs" / "tune").glob("*.yaml")))}
+    stages = sorted((root / "docs" / "results").glob("**/stages/*.yaml"))  # a study's stage files
     checked = 0
-    for f in sorted((root / "sweeps").glob("*.yaml")):
+    for f in sorted((root / "configs" / "sweeps").glob("*.yaml")) + stages:
         sweep = load_sweep(f)
         tune = tunes.get(sweep.name.removesuffix("-default")) if sweep.name.endswith("-default") else None
         if tune is None:
