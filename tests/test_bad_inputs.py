@@ -79,6 +79,9 @@ CONFIG_CASES: list[tuple[dict, list[str]]] = [
     ({"env.normalize": True}, ["env.normalize", "env.normalize_obs"]),
     ({"agent.total_timesteps": 100}, ["agent.total_timesteps", "write train.total_timesteps"]),
     ({"train.checkpoint_freq": "often"}, ["train.checkpoint_freq"]),
+    ({"agent.hyperparams.ent_coef": "auto"}, ["agent.hyperparams.ent_coef", "for sac, crossq only, not ppo"]),
+    ({"train.seed": 2**32}, ["train.seed", "below 2**32"]),
+    ({"env.atari_wrapper": True}, ["env.atari_wrapper", "needs an Atari (ALE) environment", "'CartPole-v1'"]),
 ]
 
 
@@ -138,6 +141,19 @@ def _stopped_on_a_damaged_checkpoint(tmp: Path, run: Path) -> str:
 def _loop(tmp: Path) -> str:
     os.symlink("loop", tmp / "loop")
     return str(tmp / "loop")
+
+
+def _bytes(tmp: Path, data: bytes) -> str:
+    (tmp / "raw.yaml").write_bytes(data)
+    return str(tmp / "raw.yaml")
+
+
+#: A config whose second ``train:`` section would silently replace the first.
+TWO_TRAINS = yaml.safe_dump(BASE, sort_keys=False) + "train: {total_timesteps: 100000}\n"
+#: The billion-laughs document (aliases expanding to 9⁹ values).
+BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+)
 
 
 def _tune_yaml(tmp: Path, **changes: object) -> str:
@@ -292,6 +308,15 @@ COMMAND_CASES: list[tuple[str, Argv, list[str]]] = [
         "compare --tuned tuned.yaml best without the values",
         lambda t, r: ["compare", "--tuned", _tune_dir(t, tuned="best: [{study: tiny/none, params: {x: 1}}]\n")],
         ["tuned.yaml: best: tiny/none: needs params", "rerun `wnrl tune"],
+    ),
+    ("train a key given twice", lambda t, r: ["train", _yaml(t, TWO_TRAINS)], ["tune.yaml: train: given twice"]),
+    ("tune a key given twice", lambda t, r: ["tune", _yaml(t, "budget: 1\nbudget: 2\n")], ["budget: given twice"]),
+    ("train an alias bomb", lambda t, r: ["train", _yaml(t, BOMB)], ["tune.yaml: aliases (*name) expand to"]),
+    ("compare an alias bomb", lambda t, r: ["compare", _yaml(t, BOMB)], ["tune.yaml: aliases (*name) expand to"]),
+    (
+        "train a latin-1 config",
+        lambda t, r: ["train", _bytes(t, b"name: caf\xe9\n")],
+        ["raw.yaml: not UTF-8 text (byte 9 is 0xe9)", "save it as UTF-8"],
     ),
     (
         "compare a sweep named ..",
