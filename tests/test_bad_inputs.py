@@ -318,6 +318,12 @@ COMMAND_CASES: list[tuple[str, Argv, list[str]]] = [
         lambda t, r: ["train", _bytes(t, b"name: caf\xe9\n")],
         ["raw.yaml: not UTF-8 text (byte 9 is 0xe9)", "save it as UTF-8"],
     ),
+    ("no subcommand", lambda t, r: [], ["required: command", "see `wnrl --help`"]),
+    ("list with an argument", lambda t, r: ["list", "sweeps"], ["wnrl list", "unrecognized", "sweeps"]),
+    ("train an unknown option", lambda t, r: ["train", "--episodes", "3"], ["wnrl train", "--episodes", "--help"]),
+    ("compare --workers not a number", lambda t, r: ["compare", "--workers", "x"], ["--workers", "invalid int"]),
+    ("report --reps not a number", lambda t, r: ["report", str(t), "--reps", "x"], ["--reps", "wnrl report --help"]),
+    ("eval --device unknown", lambda t, r: ["eval", str(r), "--device", "tpu"], ["--device", "invalid choice"]),
     (
         "compare a sweep named ..",
         lambda t, r: ["compare", _yaml(t, yaml.safe_dump({"name": "..", "base": BASE, "seeds": 1})), "--out", str(t)],

@@ -6,9 +6,10 @@ Bad input prints one line (``wnrl: error: FILE: KEY: problem; fix``) and exits w
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import wnrl
 from wnrl.config import ConfigError
@@ -203,9 +204,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as wnrl's one line (``wnrl: error: wnrl train: ...; see
+    `wnrl train --help```) instead of the usage block; subcommand parsers inherit it."""
+
+    def error(self, message: str) -> NoReturn:
+        where = "" if self.prog == "wnrl" else f"{self.prog}: "
+        raise ConfigError(f"{where}{message}; see `{self.prog} --help`")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """The parsed command line; arguments the subcommand does not take are named with it."""
+    args, extra = build_parser().parse_known_args(argv)
+    if extra:
+        raise ConfigError(
+            f"wnrl {args.command}: unrecognized arguments: {' '.join(extra)}; see `wnrl {args.command} --help`"
+        )
+    return args
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``wnrl``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="wnrl", description="Reinforcement learning with weight-normalized networks: train, evaluate, compare."
     )
     parser.add_argument("--version", action="version", version=f"wnrl {wnrl.__version__}")
@@ -313,7 +333,10 @@ def _interrupted(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``wnrl`` console script."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = _parse(argv)
+    except ConfigError as e:
+        return _fail(str(e))
     try:
         return args.func(args)
     except ConfigError as e:
@@ -321,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(_interrupted(args), file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `wnrl list | head`: the reader has gone, and so does the output
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
