@@ -134,7 +134,11 @@ def test_a_tuned_yaml_with_a_key_given_twice_is_refused(tmp_path: Path, capsys: 
     tuned.mkdir()
     (tuned / "tune.json").write_text(json.dumps(load_tune(tune).describe()))
     (tuned / "tuned.yaml").write_text("best: []\nbest: 5\n")
-    _refused(capsys, ["compare", "--tuned", str(tuned)], f"{tuned / 'tuned.yaml'}: cannot be read (YAMLRefused)")
+    _refused(
+        capsys,
+        ["compare", "--tuned", str(tuned)],
+        f"{tuned / 'tuned.yaml'}: cannot be read (best: given twice (lines 1 and 2)",
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tune.yaml", "tuned"]
 
 
@@ -332,3 +336,21 @@ def test_a_local_sweep_asking_for_cuda_without_a_device_is_refused(
         return
     _refused(capsys, ["compare", str(sweep), "--out", str(tmp_path / "out")], f"{sweep}: train.device: cuda requested")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_local_tune_asking_for_cuda_without_a_device_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``wnrl tune`` checks its trials' device as ``compare`` checks a sweep's, before writing."""
+    import torch
+
+    tune = tmp_path / "tune.yaml"
+    tune.write_text(TUNE.replace("device: cpu", "device: cuda"))
+    if torch.cuda.is_available():  # the check lets it through: the trials expand as usual
+        from wnrl.harness.tune.spec import load_tune
+
+        loaded = load_tune(tune)
+        assert {r.config.train.device for r in loaded.trial_sweep(loaded.cells[0], {}, [0]).runs} == {"cuda"}
+        return
+    _refused(capsys, ["tune", str(tune), "--out", str(tmp_path / "t")], f"{tune}: train.device: cuda requested")
+    assert not (tmp_path / "t").exists()

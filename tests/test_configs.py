@@ -236,3 +236,14 @@ def test_paper_optimizer_settings_from_the_atari_dqn_header() -> None:
         env.close()
     assert tuple(model.policy.optimizer.defaults["betas"]) == (0.5, 0.999)
     assert model.policy.optimizer.defaults["lr"] == pytest.approx(3e-4)
+
+
+def test_overrides_do_not_share_the_values_they_set() -> None:
+    """A mapping set by a dotted key (a sweep's or tune's ``per:`` entry) is copied: validating the
+    result must not write defaults back into its source (issue 29: tune.json's digest broke so)."""
+    from wnrl.config.load import apply_overrides
+
+    per = {"n_steps": 32}
+    out = apply_overrides({"agent": {}}, [("agent.hyperparams", per)])
+    out["agent"]["hyperparams"]["learning_rate"] = 1e-3
+    assert per == {"n_steps": 32}

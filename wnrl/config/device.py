@@ -24,15 +24,16 @@ def cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def check_device(device: str, source: str) -> None:
+def check_device(device: str, source: str, key: str = "train.device") -> None:
     """Refuse ``cuda`` where there is no CUDA device.
 
-    :param device: ``train.device`` (``auto``, ``cpu`` or ``cuda``)
-    :param source: the file or option it came from, for the message
-    :raises ConfigError: ``SOURCE: train.device: cuda requested but ...; use auto or cpu``
+    :param device: ``train.device`` or a ``--device`` option (``auto``, ``cpu`` or ``cuda``)
+    :param source: the file or run it came from, for the message
+    :param key: the key or option that asked for it
+    :raises ConfigError: ``SOURCE: KEY: cuda requested but ...; use auto or cpu``
     """
     if device == "cuda" and not cuda_available():
-        raise ConfigError(f"{source}: train.device: cuda requested but no CUDA device is available; use auto or cpu")
+        raise ConfigError(f"{source}: {key}: cuda requested but no CUDA device is available; use auto or cpu")
 
 
 def check_devices(devices: Iterable[str], source: str) -> None:

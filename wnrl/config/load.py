@@ -160,7 +160,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
             if not isinstance(child, dict):
                 raise ConfigError(f"--set {key}: {part!r} is not a section")
             node = child
-        node[parts[-1]] = value
+        node[parts[-1]] = copy.deepcopy(value)  # a `per:` mapping set here must not be shared with its source
     return data
 
 

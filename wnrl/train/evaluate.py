@@ -12,7 +12,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 from stable_baselines3.common.vec_env import VecNormalize, VecTransposeImage
 
-from wnrl.config import ConfigError, RunConfig
+from wnrl.config import ConfigError, RunConfig, check_device
 from wnrl.envs import EnvError, check_noise_kwargs
 from wnrl.train.callbacks import evaluate
 from wnrl.train.record import RecordError, read_record
@@ -58,13 +58,6 @@ def _read_only(path: Path) -> bool:
         return False
 
 
-def _check_device(device: str) -> None:
-    import torch
-
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device: cuda requested but no CUDA device is available; use auto or cpu")
-
-
 def _check_normalization(config: RunConfig, run_dir: Path) -> None:
     if config.env.normalize_obs and not (run_dir / "vecnormalize.pkl").is_file():
         raise ConfigError(
@@ -87,7 +80,7 @@ def check_eval_args(run_dir: Path, episodes: int, video: Path | None = None, dev
     config = load_run_config(run_dir)
     _model_path(run_dir)
     _check_normalization(config, run_dir)
-    _check_device(device)
+    check_device(device, str(run_dir), "--device")
     if video is not None:
         check_video_dir(video)
 
@@ -118,7 +111,7 @@ def load_run_model(run_dir: Path, device: str = "auto") -> tuple[RunConfig, Base
     """
     config = load_run_config(run_dir)
     _check_trained_as(config, run_dir)
-    _check_device(device)
+    check_device(device, str(run_dir), "--device")
     return config, load_model(config, _model_path(run_dir), device=device)
 
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from wnrl.config import ConfigError
-from wnrl.config.safe_yaml import yaml_load
+from wnrl.config import ConfigError, check_devices
+from wnrl.config.safe_yaml import YAMLRefused, yaml_load
 from wnrl.harness.tune.spec import Tune, load_tune
 from wnrl.harness.tune.storage import DB_FILE, check_studies, open_storage, open_studies, shown, storage_url
 from wnrl.train.record import atomic_write_text
@@ -143,6 +143,11 @@ def tune(
     _check_options(workers, backend, address, 1)
     loaded = load_tune(path)
     _check_envs(loaded)
+    if backend == "local" or address is None:  # the trials use this machine's devices (a Ray cluster: its own)
+        check_devices(
+            (r.config.train.device for c in loaded.cells for r in loaded.trial_sweep(c, {}, [0]).runs),
+            str(loaded.source),
+        )
     from wnrl.harness.tune.objective import Scorer
 
     Scorer("final", "iqm", list(loaded.spec.tasks), loaded.spec.ranges).check(
@@ -268,7 +273,8 @@ def read_tuned(tune_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         tuned = yaml_load(path.read_text())  # the one safe loader (duplicate keys, alias bombs)
     except (OSError, ValueError, yaml.YAMLError) as e:
-        raise ConfigError(f"--tuned {d}: {path}: cannot be read ({type(e).__name__}); {fix}") from None
+        why = str(e).splitlines()[0] if isinstance(e, YAMLRefused) else type(e).__name__
+        raise ConfigError(f"--tuned {d}: {path}: cannot be read ({why}); {fix}") from None
     best = tuned.get("best") if isinstance(tuned, dict) else None
     if not isinstance(best, list) or not all(isinstance(e, dict) and isinstance(e.get("study"), str) for e in best):
         raise ConfigError(f"--tuned {d}: {path}: best: not a list of studies with their best trial; {fix}")
