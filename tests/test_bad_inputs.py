@@ -7,7 +7,6 @@ Each row is a case a user or an adversarial tester hit; the needles are what the
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from refusal import refused, snapshot
 
 from wnrl.cli import main
 
@@ -38,13 +38,6 @@ def _merge(data: dict, patch: dict) -> dict:
             node = node.setdefault(part, {})
         node[leaf] = value
     return out
-
-
-def _snapshot(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-        for p in sorted(root.rglob("*"))
-    }
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +82,7 @@ CONFIG_CASES: list[tuple[dict, list[str]]] = [
 def test_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture, patch: dict, needles: list[str]) -> None:
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(yaml.safe_dump(_merge(BASE, patch)))
-    _refused(capsys, tmp_path, ["train", str(cfg), "--out", str(tmp_path / "run")], [str(cfg), *needles])
+    refused(capsys, tmp_path, ["train", str(cfg), "--out", str(tmp_path / "run")], [str(cfg), *needles])
 
 
 def _file(tmp: Path) -> str:
@@ -340,18 +333,6 @@ def test_bad_command(
     tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture, argv: Argv, needles: list[str]
 ) -> None:
     args = argv(tmp_path, run_dir)
-    before_run = _snapshot(run_dir)
-    _refused(capsys, tmp_path, args, needles)
-    assert _snapshot(run_dir) == before_run, "the finished run is untouched"
-
-
-def _refused(capsys: pytest.CaptureFixture, root: Path, argv: list[str], needles: list[str]) -> None:
-    before = _snapshot(root)
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    assert err.startswith("wnrl: error: ") and "Traceback" not in err
-    for needle in needles:
-        assert needle in err, (needle, err)
-    assert _snapshot(root) == before, "nothing is written"
+    before_run = snapshot(run_dir)
+    refused(capsys, tmp_path, args, needles)
+    assert snapshot(run_dir) == before_run, "the finished run is untouched"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from refusal import refused
 
 from wnrl.cli import main
 from wnrl.config import ConfigError, load_config, parse_overrides, read_yaml, validate
@@ -68,17 +69,6 @@ BOMB = "".join(
 )
 
 
-def _refused(capsys: pytest.CaptureFixture, argv: list[str], *needles: str) -> str:
-    """``wnrl ARGV`` exits 2 with one line holding every needle, and no traceback."""
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("wnrl: error: ") and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in err, (needle, err)
-    return err
-
-
 # --- duplicate keys ------------------------------------------------------------------------------
 
 
@@ -102,6 +92,10 @@ def test_a_config_key_given_twice_is_refused_naming_both_lines(
         f"{cfg}: {key}: given twice (lines {lines[0]} and {lines[1]}); keep one",
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.yaml"]
+
+
+def _refused(capsys: pytest.CaptureFixture, argv: list[str], *needles: str) -> str:
+    return refused(capsys, None, argv, needles)
 
 
 def test_a_sweep_and_a_tune_file_key_given_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -322,35 +316,29 @@ def test_cuda_is_refused_exactly_where_torch_sees_no_cuda_device() -> None:
             check_devices(["cpu", "cuda"], "x.yaml")
 
 
-def test_a_local_sweep_asking_for_cuda_without_a_device_is_refused(
-    tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
-    import torch
-
-    sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(SWEEP.replace("device: cpu", "device: cuda"))
-    if torch.cuda.is_available():  # the check lets it through: the sweep expands as usual
+def _devices(kind: str, path: Path) -> set[str]:
+    """The ``train.device`` of every run a sweep file (``compare``) or a tune's first trial (``tune``) expands to."""
+    if kind == "compare":
         from wnrl.harness.sweep import load_sweep
 
-        assert {r.config.train.device for r in load_sweep(sweep).runs} == {"cuda"}
-        return
-    _refused(capsys, ["compare", str(sweep), "--out", str(tmp_path / "out")], f"{sweep}: train.device: cuda requested")
-    assert not (tmp_path / "out").exists()
+        return {r.config.train.device for r in load_sweep(path).runs}
+    from wnrl.harness.tune.spec import load_tune
+
+    loaded = load_tune(path)
+    return {r.config.train.device for r in loaded.trial_sweep(loaded.cells[0], {}, [0]).runs}
 
 
-def test_a_local_tune_asking_for_cuda_without_a_device_is_refused(
-    tmp_path: Path, capsys: pytest.CaptureFixture
+@pytest.mark.parametrize(("kind", "text"), [("compare", SWEEP), ("tune", TUNE)])
+def test_a_local_sweep_or_tune_asking_for_cuda_without_a_device_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture, kind: str, text: str
 ) -> None:
-    """``wnrl tune`` checks its trials' device as ``compare`` checks a sweep's, before writing."""
+    """``compare`` and ``tune`` check their runs' device before writing (every run failed)."""
     import torch
 
-    tune = tmp_path / "tune.yaml"
-    tune.write_text(TUNE.replace("device: cpu", "device: cuda"))
-    if torch.cuda.is_available():  # the check lets it through: the trials expand as usual
-        from wnrl.harness.tune.spec import load_tune
-
-        loaded = load_tune(tune)
-        assert {r.config.train.device for r in loaded.trial_sweep(loaded.cells[0], {}, [0]).runs} == {"cuda"}
+    path = tmp_path / f"{kind}.yaml"
+    path.write_text(text.replace("device: cpu", "device: cuda"))
+    if torch.cuda.is_available():  # the check lets it through: the runs expand as usual
+        assert _devices(kind, path) == {"cuda"}
         return
-    _refused(capsys, ["tune", str(tune), "--out", str(tmp_path / "t")], f"{tune}: train.device: cuda requested")
-    assert not (tmp_path / "t").exists()
+    _refused(capsys, [kind, str(path), "--out", str(tmp_path / "out")], f"{path}: train.device: cuda requested")
+    assert not (tmp_path / "out").exists()

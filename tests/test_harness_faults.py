@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from refusal import refused, snapshot
 from test_harness_execute import _continuing_sweep, _signal_sweep_when, worker_pids
 
 from wnrl.cli import main
@@ -120,10 +121,6 @@ def test_a_run_whose_worker_was_killed_continues_from_its_checkpoint(tmp_path: P
 # --------------------------------------------------------------------------------------------
 
 
-def _snapshot(root: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
-
-
 @pytest.fixture(scope="module")
 def one_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished sweep of one seed per setting (norm none and weight), with its report."""
@@ -145,14 +142,14 @@ def test_add_with_another_budget_is_refused_not_pooled(
     seeds of one setting (n = 2), without a word: refused, naming the key and both values."""
     out = _copy(one_seed, tmp_path)
     more = _sweep_file(tmp_path, "more", name="s", seeds=[1], grid={"agent.norm": ["none", "weight"]})
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     capsys.readouterr()
     argv = ["compare", str(more), "--out", str(out), "--add", "--set", "train.total_timesteps=192", "--no-report"]
     assert main(argv) == 2
     err = _one_error(capsys)
     assert f"{more}: --add:" in err and "train.total_timesteps: 192 here, 128 there" in err
     assert "give the same --set as the runs there" in err and "choose another --out" in err
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,17 +178,6 @@ def test_no_seed_plan_from_one_seed(one_seed: Path, tmp_path: Path, capsys: pyte
 # --------------------------------------------------------------------------------------------
 
 
-def _refused(capsys: pytest.CaptureFixture, root: Path, argv: list[str], needles: list[str]) -> None:
-    """``wnrl ARGV`` exits 2 with one line holding ``needles`` and writes nothing under ``root``."""
-    before = _snapshot(root)
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = _one_error(capsys)
-    for needle in needles:
-        assert needle in err, (needle, err)
-    assert _snapshot(root) == before, "nothing is written"
-
-
 @pytest.mark.parametrize(
     ("name", "kind"),
     [("figures", "file"), ("report.md", "dir"), ("results.csv", "dir"), ("summary.json", "dir")],
@@ -209,9 +195,9 @@ def test_report_outputs_of_the_wrong_kind_are_refused(
     else:
         (path / "keep").mkdir(parents=True)
     needles = [f"{name}: is a {'file' if kind == 'file' else 'directory'}", "move it out of"]
-    _refused(capsys, tmp_path, ["report", str(out)], [f"{out}: ", *needles])
+    refused(capsys, tmp_path, ["report", str(out)], [f"{out}: ", *needles])
     sweep = _sweep_file(tmp_path, grid={"agent.norm": ["none", "weight"]})
-    _refused(capsys, tmp_path, ["compare", str(sweep), "--out", str(out)], [f"--out {out}: ", *needles])
+    refused(capsys, tmp_path, ["compare", str(sweep), "--out", str(out)], [f"--out {out}: ", *needles])
 
 
 def test_symbolic_link_loops_and_overlong_names_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -221,12 +207,12 @@ def test_symbolic_link_loops_and_overlong_names_are_refused(tmp_path: Path, caps
     (tmp_path / "b").symlink_to(tmp_path / "a")
     sweep = str(_sweep_file(tmp_path))
     loop = str(tmp_path / "a")
-    _refused(capsys, tmp_path, ["compare", sweep, "--out", loop], [f"--out {loop}: a symbolic link loop"])
-    _refused(capsys, tmp_path, ["report", loop], [f"{loop}: a symbolic link loop"])
-    _refused(capsys, tmp_path, ["report", loop, "--plan"], [f"{loop}: a symbolic link loop"])
+    refused(capsys, tmp_path, ["compare", sweep, "--out", loop], [f"--out {loop}: a symbolic link loop"])
+    refused(capsys, tmp_path, ["report", loop], [f"{loop}: a symbolic link loop"])
+    refused(capsys, tmp_path, ["report", loop, "--plan"], [f"{loop}: a symbolic link loop"])
     long = str(tmp_path / ("d" * 300))
-    _refused(capsys, tmp_path, ["compare", sweep, "--out", long], ["is 300 bytes, more than the 255"])
-    _refused(capsys, tmp_path, ["report", long], ["is 300 bytes, more than the 255"])
+    refused(capsys, tmp_path, ["compare", sweep, "--out", long], ["is 300 bytes, more than the 255"])
+    refused(capsys, tmp_path, ["report", long], ["is 300 bytes, more than the 255"])
 
 
 @contextlib.contextmanager
@@ -259,7 +245,7 @@ def test_report_in_a_read_only_directory_is_refused(
     """``wnrl report`` of a sweep on a read-only file system gave a traceback (OSError): one line
     naming the directory and the fix (report a writable copy)."""
     with _read_only(_copy(one_seed, tmp_path)) as out:
-        _refused(capsys, out, ["report", str(out)], [f"{out}: is ", "report cannot be written there"])
+        refused(capsys, out, ["report", str(out)], [f"{out}: is ", "report cannot be written there"])
 
 
 # --------------------------------------------------------------------------------------------

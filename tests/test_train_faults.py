@@ -9,7 +9,6 @@ subprocesses for the kills.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import resource
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from refusal import refused
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from wnrl.cli import main
@@ -56,26 +56,6 @@ def _config(tmp: Path, **train: object) -> Path:
     path = tmp / "cfg.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
-
-
-def _snapshot(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-        for p in sorted(root.rglob("*"))
-    }
-
-
-def _refused(capsys: pytest.CaptureFixture, root: Path, argv: list[str], needles: list[str]) -> str:
-    """``argv`` exits 2 with one line holding ``needles`` and changes nothing under ``root``."""
-    before = _snapshot(root)
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("wnrl: error: ") and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in err, (needle, err)
-    assert _snapshot(root) == before, "nothing is written"
-    return err
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +94,7 @@ def test_eval_refuses_a_normalized_run_without_its_statistics(
 ) -> None:
     run = _copy(finished, tmp_path)
     (run / "vecnormalize.pkl").unlink()
-    _refused(capsys, tmp_path, ["eval", str(run), "--episodes", "1"], ["vecnormalize.pkl", "normalize_obs", "restore"])
+    refused(capsys, tmp_path, ["eval", str(run), "--episodes", "1"], ["vecnormalize.pkl", "normalize_obs", "restore"])
 
 
 def test_eval_on_cuda_needs_a_cuda_device(finished: Path, capsys: pytest.CaptureFixture) -> None:
@@ -122,7 +102,7 @@ def test_eval_on_cuda_needs_a_cuda_device(finished: Path, capsys: pytest.Capture
     if torch.cuda.is_available():
         assert main(["eval", str(finished), "--episodes", "1", "--device", "cuda"]) == 0
         return
-    _refused(capsys, finished.parent, ["eval", str(finished), "--device", "cuda"], ["--device", "no CUDA device"])
+    refused(capsys, finished.parent, ["eval", str(finished), "--device", "cuda"], ["--device", "no CUDA device"])
 
 
 def _a_read_only_mount() -> Path | None:
@@ -160,7 +140,7 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
 def test_eval_video_into_a_read_only_folder_is_one_line(
     finished: Path, read_only_dir: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    err = _refused(capsys, finished, ["eval", str(finished), "--video", str(read_only_dir)], ["--video"])
+    err = refused(capsys, finished, ["eval", str(finished), "--video", str(read_only_dir)], ["--video"])
     assert str(read_only_dir) in err and ("read-only" in err or "permission" in err), err
 
 
@@ -202,7 +182,7 @@ def test_resume_with_only_a_damaged_checkpoint_is_one_line(
     (run / "checkpoints" / "step_128.zip").unlink()
     (run / "checkpoints" / "step_128_vecnorm.pkl").unlink()
     (run / "checkpoints" / "step_256_vecnorm.pkl").write_bytes(b"not a pickle")
-    _refused(
+    refused(
         capsys,
         tmp_path,
         ["train", "--resume", str(run)],
@@ -221,9 +201,9 @@ def test_a_run_being_written_is_refused_to_a_second_writer(
     locks = [DirLock(run), DirLock(empty)]
     assert all(lock.acquire() for lock in locks)
     try:
-        _refused(capsys, tmp_path, ["train", "--resume", str(run)], [str(run), "another `wnrl train`"])
+        refused(capsys, tmp_path, ["train", "--resume", str(run)], [str(run), "another `wnrl train`"])
         argv = ["train", str(_config(tmp_path)), "--out", str(empty)]
-        _refused(capsys, tmp_path, argv, [str(empty), "another `wnrl train`"])
+        refused(capsys, tmp_path, argv, [str(empty), "another `wnrl train`"])
     finally:
         for lock in locks:
             lock.release()

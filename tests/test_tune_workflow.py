@@ -6,7 +6,6 @@ and the line a stopped ``wnrl tune`` prints."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from refusal import refused, snapshot
 from test_tune_helpers import ROOT, TINY_TUNE, tune_file
 
 from wnrl.cli import main
@@ -25,24 +25,6 @@ from wnrl.cli import main
 SHIPPED = ROOT / "configs" / "tune"
 PER_FILES = sorted(p for p in SHIPPED.glob("*.yaml") if "per" in yaml.safe_load(p.read_text()))
 LR, GAMMA = "agent.hyperparams.learning_rate", "agent.hyperparams.gamma"
-
-
-def _snapshot(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-        for p in sorted(root.rglob("*"))
-    }
-
-
-def _refused(capsys: pytest.CaptureFixture, argv: list[str], *needles: str) -> str:
-    """``wnrl argv`` is refused: exit code 2, one line naming ``needles``, no traceback."""
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("wnrl: error: ") and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in err, (needle, err)
-    return err
 
 
 @pytest.mark.parametrize("path", PER_FILES, ids=[p.stem for p in PER_FILES])
@@ -80,6 +62,10 @@ def readme(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
+def _refused(capsys: pytest.CaptureFixture, argv: list[str], *needles: str) -> str:
+    return refused(capsys, None, argv, needles)
+
+
 def test_readme_tune_then_confirm_on_the_shipped_cartpole_small(readme: Path) -> None:
     shipped = yaml.safe_load((SHIPPED / "cartpole_small.yaml").read_text())
     record = json.loads((readme / "tunes" / "cartpole_small" / "tune.json").read_text())
@@ -107,10 +93,10 @@ def test_compare_tuned_refuses_an_out_that_is_not_a_confirmation(readme: Path, c
     mine.mkdir()
     (mine / "confirmation.md").write_text("my notes\n")
     (mine / "default.sweep.yaml").write_text("my sweep\n")
-    before = _snapshot(mine)
+    before = snapshot(mine)
     tunes = str(readme / "tunes" / "cartpole_small")
     _refused(capsys, ["compare", "--tuned", tunes, "--out", str(mine)], str(mine), "not a confirmation directory")
-    assert _snapshot(mine) == before
+    assert snapshot(mine) == before
 
 
 def test_a_second_confirmation_is_refused_before_it_plans_or_deletes(
@@ -124,11 +110,11 @@ def test_a_second_confirmation_is_refused_before_it_plans_or_deletes(
     shutil.copytree(readme / "sweeps" / "cartpole_small-confirm", out)
     in_flight = sorted((out / "default" / "runs").iterdir())[0]
     (in_flight / "result.json").unlink()
-    before = _snapshot(out)
+    before = snapshot(out)
     tunes = str(readme / "tunes" / "cartpole_small")
     with sweep_lock(out), sweep_lock(out / "default"):
         _refused(capsys, ["compare", "--tuned", tunes, "--out", str(out)], "another `wnrl compare` is running")
-    assert in_flight.is_dir() and _snapshot(out) == before
+    assert in_flight.is_dir() and snapshot(out) == before
 
 
 # --------------------------------------------------------------------------------------------
@@ -144,9 +130,9 @@ def test_a_tune_named_dot_dot_is_refused_and_writes_nothing(
     Path("report.md").write_text("my report\n")
     for name in ("..", ".", "a/b", "x" * 101):
         path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "name": name}))
-        before = _snapshot(tmp_path)
+        before = snapshot(tmp_path)
         _refused(capsys, ["tune", str(path)], str(path), "name: ")
-        assert _snapshot(tmp_path) == before and not Path("tunes").exists()
+        assert snapshot(tmp_path) == before and not Path("tunes").exists()
     assert Path("report.md").read_text() == "my report\n"
 
 
