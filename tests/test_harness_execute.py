@@ -449,6 +449,32 @@ def test_plan_deletes_partial_runs(tmp_path: Path) -> None:
     assert [r.id for r in todo] == [runs[1].id, runs[2].id, runs[3].id] and counts["retried"] == 1
 
 
+def test_retry_failed_continues_only_runs_stopped_from_outside(tmp_path: Path) -> None:
+    """--retry-failed continued every failed run with a checkpoint, so a run that failed with a
+    training error and was retried after a fix mixed training by the old and the new code. Now
+    only a run whose worker was killed or whose disk failed continues; a training error starts
+    again from step 0 (its directory deleted)."""
+    from wnrl.harness.sweep import expand_sweep
+
+    runs = expand_sweep({"name": "r", "base": TINY_BASE, "seeds": 3, "grid": {"agent.algo": ["ppo"]}}, "r").runs
+    errors = ["RuntimeError: boom", WORKER_DIED, "ConfigError: No space left on device"]
+    for run, error in zip(runs, errors, strict=True):
+        run_dir = tmp_path / "runs" / run.id
+        (run_dir / "checkpoints").mkdir(parents=True)
+        (run_dir / "checkpoints" / "step_512.zip").write_bytes(b"model")
+        (run_dir / "config.yaml").write_text("{}\n")
+        write_record(run_dir, RunRecord(status="failed", error=error))
+    disk = {"status": "failed", "error": "No space left on device while writing model.zip"}
+    (tmp_path / "runs" / runs[2].id / "system.json").write_text(json.dumps(disk))
+    todo, counts = plan_runs(runs, tmp_path, retry_failed=True)
+    assert [r.id for r in todo] == [r.id for r in runs]
+    assert (counts["retried"], counts["resumed"], counts["continued"]) == (1, 1, 1), counts
+    assert not (tmp_path / "runs" / runs[0].id).exists(), "a training error starts again from step 0"
+    for run in runs[1:]:
+        assert (tmp_path / "runs" / run.id / "checkpoints" / "step_512.zip").is_file()
+        assert not (tmp_path / "runs" / run.id / RESULT_FILE).exists()
+
+
 def test_ray_missing_and_busy_directory_are_one_line_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -272,7 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--address", help="Ray cluster address (with --backend ray)")
     p.add_argument("--runs-per-gpu", type=int, default=1, help="runs sharing one GPU")
-    p.add_argument("--retry-failed", action="store_true", help="rerun the runs that failed")
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="rerun the runs that failed, from step 0 (one stopped by a full disk: from its checkpoint)",
+    )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a base config key")
     p.add_argument("--no-report", action="store_true", help="skip the report at the end")
     p.add_argument(

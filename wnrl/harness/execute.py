@@ -16,10 +16,12 @@ mid-way), or with a ``failed`` one written because the run's worker was killed (
 killer), continues from its newest checkpoint when it has one (``train.checkpoint_freq``, on by
 default; see :mod:`wnrl.train.resume`), else it is deleted and run again, as is one with a corrupt
 ``result.json``; ``finished`` runs are never rerun; other ``failed`` runs are skipped unless
-``retry_failed`` (then they too continue from their newest checkpoint, or start again without
-one). Every run writes its own result and its checkpoints, so stopping the sweep
-(Ctrl-C, SIGTERM, SIGKILL, the end of a session) loses at most the steps since each running run's
-last checkpoint. A worker told to stop (SIGTERM from the sweep, or its sweep process gone) stops
+``retry_failed``: then a run stopped by its disk (full, read-only: its ``system.json`` says so)
+continues from its newest checkpoint too, and a run whose training failed (an exception, NaN)
+starts again from step 0, its directory deleted, so that a run never mixes training before and
+after a fix of the code that failed. Every run writes its own result and its checkpoints, so
+stopping the sweep (Ctrl-C, SIGTERM, SIGKILL, the end of a session) loses at most the steps since
+each running run's last checkpoint. A worker told to stop (SIGTERM from the sweep, or its sweep process gone) stops
 its run as Ctrl-C stops ``wnrl train``: the part it ran is recorded in ``system.json`` (steps,
 wall and CPU seconds), so the run's time, once continued, counts it; only a SIGKILL of the worker
 itself loses that part's time.
@@ -57,6 +59,7 @@ __all__ = [
     "WORKER_DIED",
     "Progress",
     "describe_plan",
+    "disk_failed",
     "execute",
     "failed_result",
     "make_task",
@@ -73,16 +76,31 @@ def _continuable(run_dir: Path) -> bool:
     return (run_dir / "config.yaml").is_file() and latest_checkpoint(run_dir / "checkpoints") is not None
 
 
+def disk_failed(run_dir: Path) -> bool:
+    """Whether the run in ``run_dir`` was stopped by its disk (full, over quota, read-only), as
+    its ``system.json`` records it (:func:`wnrl.train.rundir.output_failure`: status ``failed``
+    with the disk's error), not by an error of its training.
+
+    :param run_dir: the run directory
+    """
+    from wnrl.train.resume import previous_system  # imports SB3: only for a failed run
+
+    system = previous_system(run_dir)
+    return system.get("status") == "failed" and bool(system.get("error"))
+
+
 def _restart(run_dir: Path, result: RunRecord | None, counts: dict[str, int]) -> None:
-    """Prepare a run that did not finish to run again: continued from its newest checkpoint (its
-    failed ``result.json`` removed) when it has one, else its directory deleted.
+    """Prepare a run that did not finish to run again: one stopped from outside (no result, its
+    worker killed, its disk failed) continues from its newest checkpoint (its failed
+    ``result.json`` removed) when it has one; any other, and a run without a checkpoint, has its
+    directory deleted and starts again from step 0.
 
     :param run_dir: the run directory
     :param result: its failed record (``None``: it stopped without one)
     :param counts: the counts of :func:`plan_runs`, updated
     """
     was_killed = result is None or killed(result)  # stopped or killed from outside, not a training error
-    if result is not None and _continuable(run_dir):
+    if result is not None and (was_killed or disk_failed(run_dir)) and _continuable(run_dir):
         (run_dir / RESULT_FILE).unlink()
         counts["resumed" if was_killed else "continued"] += 1
     elif result is None and resumable(run_dir):
@@ -99,17 +117,19 @@ def plan_runs(runs: list[Any], sweep_dir: Path, retry_failed: bool = False) -> t
     it has one, else its directory is deleted and it starts again: a directory without
     ``result.json`` (the sweep stopped or was killed), or with a corrupt one; a run recorded as
     failed because its worker died (:func:`wnrl.harness.tasks.killed`: a signal, the OOM killer);
-    with ``retry_failed``, every other failed run too (continued from its checkpoint as well:
-    what it trained before failing is kept). Other failed runs are kept.
+    with ``retry_failed``, every other failed run too: one stopped by its disk
+    (:func:`disk_failed`) continues from its checkpoint as well, one whose training failed starts
+    again from step 0 (what it trained came from code that may have been fixed since). Other
+    failed runs are kept.
 
     :param runs: the sweep's runs
     :param sweep_dir: the sweep directory
     :param retry_failed: rerun failed runs
     :returns: ``(runs to start, counts)`` with counts ``finished``, ``failed`` (kept),
-        ``retried`` (failed runs started again), ``continued`` (failed runs continued from their
-        checkpoint), ``partial`` (runs stopped or killed without a checkpoint: started again),
-        ``resumed`` (runs stopped or killed that continue from their checkpoint), ``corrupt``,
-        ``todo``
+        ``retried`` (failed runs started again from step 0), ``continued`` (runs stopped by their
+        disk, continued from their checkpoint), ``partial`` (runs stopped or killed without a
+        checkpoint: started again), ``resumed`` (runs stopped or killed that continue from their
+        checkpoint), ``corrupt``, ``todo``
     """
     counts = dict.fromkeys(("finished", "failed", "retried", "continued", "partial", "resumed", "corrupt"), 0)
     todo = []
@@ -144,8 +164,8 @@ def describe_plan(counts: dict[str, int]) -> str:
         "corrupt": "with a corrupt result.json (rerun)",
         "resumed": "stopped mid-way (continued from their last checkpoint)",
         "partial": "stopped before their first checkpoint (started again)",
-        "retried": "failed earlier (started again)",
-        "continued": "failed earlier (continued from their last checkpoint)",
+        "retried": "failed earlier (started again from step 0)",
+        "continued": "stopped by their disk (continued from their last checkpoint)",
     }
     return "".join(f", {counts[key]} {text}" for key, text in parts.items() if counts.get(key))
 
