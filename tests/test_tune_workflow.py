@@ -48,11 +48,13 @@ def test_a_shipped_tune_files_record_rebuilds_it_with_the_same_digest(path: Path
 @pytest.fixture(scope="module")
 def readme(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder where the README's `wnrl tune cartpole_small --workers 2` and `wnrl compare --tuned
-    tunes/cartpole_small` ran (the shipped file with its budgets shrunk: every variant, group and
-    `per:` setting kept)."""
+    tunes/cartpole_small` ran (the shipped file cut down to one variant, one trial per study and
+    tiny budgets: both groups and every `per:` setting kept; tests/test_readme_commands.py runs
+    the README's commands in order on the whole file)."""
     work = tmp_path_factory.mktemp("readme")
     data = yaml.safe_load((SHIPPED / "cartpole_small.yaml").read_text())
-    data["base"]["train"].update(total_timesteps=256, eval_freq=0, eval_episodes=2)
+    data["base"]["train"].update(total_timesteps=64, eval_freq=0, eval_episodes=1)
+    data["variants"] = {"agent.norm": ["none"]}
     data.update(budget=1, seeds=1, confirm_seeds=1)
     (work / "cartpole_small.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     with pytest.MonkeyPatch.context() as mp:
@@ -72,7 +74,7 @@ def test_readme_tune_then_confirm_on_the_shipped_cartpole_small(readme: Path) ->
     assert record["spec"]["per"] == shipped["per"]  # no midpoint values written into `per:`
     tuned = yaml.safe_load((readme / "tunes" / "cartpole_small" / "tuned.yaml").read_text())
     best = {(e["variant"]["agent.norm"], e["group"]["agent.algo"]): e["params"] for e in tuned["best"]}
-    assert len(best) == 6
+    assert len(best) == 2
     out = readme / "sweeps" / "cartpole_small-confirm"
     assert "Verdicts that change with tuning" in (out / "confirmation.md").read_text()
     for half in ("default", "tuned"):
@@ -115,6 +117,34 @@ def test_a_second_confirmation_is_refused_before_it_plans_or_deletes(
     with sweep_lock(out), sweep_lock(out / "default"):
         _refused(capsys, ["compare", "--tuned", tunes, "--out", str(out)], "another `wnrl compare` is running")
     assert in_flight.is_dir() and snapshot(out) == before
+
+
+def test_a_confirmation_refused_by_its_second_part_leaves_the_directory_as_it_was(
+    readme: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Another `wnrl compare` in the tuned half: the confirmation wrote confirm.json (and took the
+    root's lock) before that part's own checks refused it. Now every part is checked first."""
+    from wnrl.harness.api import sweep_lock
+
+    out = tmp_path / "confirm"
+    shutil.copytree(readme / "sweeps" / "cartpole_small-confirm", out)
+    (out / "confirm.json").unlink()  # as in a study confirmed before confirm.json existed
+    before = snapshot(out)
+    tunes = str(readme / "tunes" / "cartpole_small")
+    with sweep_lock(out / "tuned"):
+        _refused(capsys, ["compare", "--tuned", tunes, "--out", str(out)], "another `wnrl compare` is running")
+    assert snapshot(out) == before
+
+
+def test_rerunning_a_finished_confirmation_adds_no_record(readme: Path, tmp_path: Path) -> None:
+    """Rerunning the documented confirmation into a study directory (its halves there, no
+    confirm.json) left an untracked confirm.json there; only a new confirmation writes one."""
+    out = tmp_path / "confirm"
+    shutil.copytree(readme / "sweeps" / "cartpole_small-confirm", out)
+    (out / "confirm.json").unlink()
+    tunes = str(readme / "tunes" / "cartpole_small")
+    assert main(["compare", "--tuned", tunes, "--out", str(out), "--workers", "1"]) == 0
+    assert not (out / "confirm.json").exists()
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,14 +235,24 @@ def test_a_stopped_tune_says_to_rerun_it_and_the_rerun_counts_on(tmp_path: Path)
     assert _trial_lines(again.stderr) == list(range(done + 1, 7)), again.stderr  # each number once, in order
 
 
-def test_a_stopped_command_says_how_to_go_on() -> None:
-    """train: --resume RUN_DIR; compare: the same command again; tune: the same command again (it has
-    no --resume; before, every subcommand said `resume with --resume / rerun compare`)."""
+def test_a_stopped_command_says_how_to_go_on(tmp_path: Path) -> None:
+    """train: --resume RUN_DIR, the run directory cmd_train chose, only when it holds the run
+    (system.json; before, it printed the literal RUN_DIR without --out, and "kept" for a directory
+    removed); compare: the same command again; tune: the same command again (it has no --resume;
+    before, every subcommand said `resume with --resume / rerun compare`)."""
     from wnrl.cli import _interrupted, build_parser
 
     parse = build_parser().parse_args
-    assert "`wnrl train --resume runs/x`" in _interrupted(parse(["train", "cfg.yaml", "--out", "runs/x"]))
-    assert "`wnrl train --resume runs/x`" in _interrupted(parse(["train", "--resume", "runs/x"]))
+    run = tmp_path / "runs" / "cartpole-ppo-weight-s0"
+    for argv in (["train", "cfg.yaml"], ["train", "cfg.yaml", "--out", str(run)], ["train", "--resume", str(run)]):
+        args = parse(argv)
+        assert "run the same command again" in _interrupted(args) and "RUN_DIR" not in _interrupted(args)
+        args.run_dir = run  # as cmd_train sets it, before the run writes anything
+        assert "nothing of it was written" in _interrupted(args) and "--resume" not in _interrupted(args)
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "system.json").write_text("{}")
+        assert f"{run} is kept; continue it with `wnrl train --resume {run}`" in _interrupted(args)
+        (run / "system.json").unlink()
     assert "rerun the same `wnrl compare` command" in _interrupted(parse(["compare", "demo"]))
     tune = _interrupted(parse(["tune", "t.yaml"]))
     assert "rerun the same `wnrl tune` command" in tune and "--resume" not in tune and "compare" not in tune

@@ -21,14 +21,16 @@ from wnrl.config import ConfigError
 from wnrl.harness.index import read_index, run_dir_of
 from wnrl.harness.rows import show
 from wnrl.harness.sweep import Sweep, expand_sweep
-from wnrl.harness.sweepdir import reuse_ids
+from wnrl.harness.sweepdir import prepare, reuse_ids
 from wnrl.harness.tune.session import read_tuned
 from wnrl.harness.tune.spec import Tune, parse_tune
 from wnrl.train.record import atomic_write_text
+from wnrl.train.rundir import LOCK_FILE, DirLock
 
 __all__ = ["CONFIRM_FILE", "confirm", "load_tuned_tune", "verdict"]
 
-#: What marks a confirmation directory (written first, under its lock): its tune.
+#: What marks a confirmation directory (written under its lock once every part's checks passed,
+#: in a new one only): its tune.
 CONFIRM_FILE = "confirm.json"
 _HALVES = ("default", "tuned")
 
@@ -140,11 +142,13 @@ def confirm(
         parts.append((f"tuned-{cell.slug}.sweep.yaml", data, sets, "tuned", sweep))
     root = Path(out) if out else Path("sweeps") / f"{tune.name}-confirm"
     _check_root(root)  # before anything is written
+    _check_parts(root, [(part, sweep) for _, _, _, part, sweep in parts])
     path = None
     with sweep_lock(root):  # before planning: a second confirmation must not clear this one's runs
         _check_root(root)
-        record = {"tune_dir": str(tune_dir), "tune": tune.name, "source": tune.source, "digest": tune.digest}
-        atomic_write_text(root / CONFIRM_FILE, json.dumps(record, indent=2))
+        if not _is_confirmation(root.resolve()):  # a new one (a confirmation there keeps its record)
+            record = {"tune_dir": str(tune_dir), "tune": tune.name, "source": tune.source, "digest": tune.digest}
+            atomic_write_text(root / CONFIRM_FILE, json.dumps(record, indent=2))
         done = [
             _run_part(root, name, data, sets, root / part, sweep, write_report and part == "default", options)
             for name, data, sets, part, sweep in parts
@@ -178,14 +182,49 @@ def _check_root(root: Path) -> None:
     run = run_dir_of(root)
     if run is not None:
         raise ConfigError(f"--out {root}: is or lies in the `wnrl train` run directory {run}; choose another --out")
-    if not where.is_dir() or {p.name for p in where.iterdir()} <= {".lock"}:  # new, or locked by a confirmation
+    if not where.is_dir() or {p.name for p in where.iterdir()} <= {LOCK_FILE}:  # new, or locked by a confirmation
         return
-    if (where / CONFIRM_FILE).is_file() or any((where / h / "index.json").is_file() for h in _HALVES):
+    if _is_confirmation(where):
         return
     raise ConfigError(
         f"--out {root}: not empty and not a confirmation directory of `wnrl compare --tuned` (no {CONFIRM_FILE}); "
         "writing there would replace what is there; choose another --out (a new directory)"
     )
+
+
+def _is_confirmation(where: Path) -> bool:
+    """Whether the directory ``where`` holds a confirmation (its record, or one of its halves).
+
+    :param where: the confirmation directory (need not exist)
+    """
+    return (where / CONFIRM_FILE).is_file() or any((where / h / "index.json").is_file() for h in _HALVES)
+
+
+def _check_parts(root: Path, parts: list[tuple[str, Sweep]]) -> None:
+    """Every check that each part's ``compare --add`` makes of its directory, made for all parts
+    before anything is written, so that a refusal of any part (its runs there with other settings,
+    another ``wnrl compare`` in it) leaves the confirmation directory as it was.
+
+    :param root: the confirmation directory
+    :param parts: ``(half, sweep)`` of each part
+    :raises ConfigError: the first part's refusal
+    """
+    for half, sweep in parts:
+        sweep_dir = root / half
+        prepare(sweep, sweep_dir, add=True)
+        if not (sweep_dir / LOCK_FILE).is_file():
+            continue  # never locked: nobody holds it
+        lock = DirLock(sweep_dir)
+        try:
+            held = lock.acquire()
+        except OSError:
+            continue  # its compare says why it cannot write there
+        lock.release()
+        if not held:
+            raise ConfigError(
+                f"--out {root}: another `wnrl compare` is running in its {half} sweep {sweep_dir}; "
+                "wait for it or choose another --out"
+            )
 
 
 def _finished_there(sweep: Sweep, sweep_dir: Path) -> bool:
