@@ -185,6 +185,21 @@ def test_every_sweep_file_in_configs_expands() -> None:
         assert sweep.runs and len({r.id for r in sweep.runs}) == len(sweep.runs), f
 
 
+def test_every_documented_command_names_a_file_that_is_there() -> None:
+    """The stage files moved from configs/sweeps/ to docs/results/<study>/stages/, but the headers
+    of configs/sweeps/minatar_dqn_150k.yaml and noisy_cartpole_dqn_default.yaml still gave
+    `wnrl compare configs/sweeps/<stage>.yaml`: every `wnrl compare/tune/train FILE.yaml` in a
+    config's header, the README and docs/*.md names a file in the repository."""
+    files = [*ROOT.glob("configs/**/*.yaml"), *ROOT.glob("docs/results/*/stages/*.yaml"), *ROOT.glob("docs/*.md")]
+    missing = [
+        f"{f.relative_to(ROOT)}: {m.group(1)}"
+        for f in [*files, ROOT / "README.md"]
+        for m in re.finditer(r"wnrl (?:compare|tune|train) ((?:configs|docs)/\S+?\.yaml)", f.read_text())
+        if not (ROOT / m.group(1)).is_file()
+    ]
+    assert not missing, missing
+
+
 def test_stage_files_of_a_sweep_reuse_its_runs() -> None:
     """Sweep files sharing a name (a study's stages, e.g. docs/results/continuous_pendulum/stages/
     continuous_pendulum_stage1.yaml .. configs/sweeps/continuous_pendulum_10seeds.yaml) must give
