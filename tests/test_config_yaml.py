@@ -94,8 +94,16 @@ def test_a_config_key_given_twice_is_refused_naming_both_lines(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.yaml"]
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own folder: a command without --out that wrote the default runs/,
+    sweeps/ or tunes/ despite its refusal writes there, where :func:`_refused` sees it, instead of
+    into the repository unseen."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _refused(capsys: pytest.CaptureFixture, argv: list[str], *needles: str) -> str:
-    return refused(capsys, None, argv, needles)
+    return refused(capsys, Path.cwd(), argv, needles)
 
 
 def test_a_sweep_and_a_tune_file_key_given_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -210,7 +218,7 @@ def test_a_named_pipe_is_read(tmp_path: Path) -> None:
         with open(fifo, "w") as f:
             f.write(RUN)
 
-    writer = threading.Thread(target=write)
+    writer = threading.Thread(target=write, daemon=True)  # a read that never opens the pipe must not hang pytest
     writer.start()
     try:
         assert load_config(fifo).name == "tiny"

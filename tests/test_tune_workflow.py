@@ -64,8 +64,16 @@ def readme(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own folder: a command without --out that wrote the default runs/,
+    sweeps/ or tunes/ despite its refusal writes there, where :func:`_refused` sees it, instead of
+    into the repository unseen."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _refused(capsys: pytest.CaptureFixture, argv: list[str], *needles: str) -> str:
-    return refused(capsys, None, argv, needles)
+    return refused(capsys, Path.cwd(), argv, needles)
 
 
 def test_readme_tune_then_confirm_on_the_shipped_cartpole_small(readme: Path) -> None:
