@@ -79,7 +79,10 @@ CONFIG_CASES: list[tuple[dict, list[str]]] = [
 
 
 @pytest.mark.parametrize(("patch", "needles"), CONFIG_CASES, ids=[",".join(c[0]) for c in CONFIG_CASES])
-def test_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture, patch: dict, needles: list[str]) -> None:
+def test_bad_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, patch: dict, needles: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # what a refusal wrote to the default runs/ would be seen too
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(yaml.safe_dump(_merge(BASE, patch)))
     refused(capsys, tmp_path, ["train", str(cfg), "--out", str(tmp_path / "run")], [str(cfg), *needles])
@@ -330,8 +333,14 @@ COMMAND_CASES: list[tuple[str, Argv, list[str]]] = [
 
 @pytest.mark.parametrize(("argv", "needles"), [c[1:] for c in COMMAND_CASES], ids=[c[0] for c in COMMAND_CASES])
 def test_bad_command(
-    tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture, argv: Argv, needles: list[str]
+    tmp_path: Path,
+    run_dir: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: Argv,
+    needles: list[str],
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # rows without --out would write sweeps/, runs/, tunes/ here: seen
     args = argv(tmp_path, run_dir)
     before_run = snapshot(run_dir)
     refused(capsys, tmp_path, args, needles)
