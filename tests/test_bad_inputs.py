@@ -229,6 +229,7 @@ COMMAND_CASES: list[tuple[str, Argv, list[str]]] = [
     ("train --out 300 characters", lambda t, r: ["train", _cfg(t), "--out", str(t / ("x" * 300))], ["too long"]),
     ("train --out a symlink loop", lambda t, r: ["train", _cfg(t), "--out", _loop(t)], ["loop", "symlink loop"]),
     ("eval --video a symlink loop", lambda t, r: ["eval", str(r), "--video", _loop(t)], ["symlink loop", "--video"]),
+    ("train /dev/zero", lambda t, r: ["train", "/dev/zero"], ["/dev/zero: more than 10 MB", "too large"]),
     ("compare a missing sweep", lambda t, r: ["compare", str(t / "nope.yaml")], ["no such sweep file"]),
     ("compare a directory", lambda t, r: ["compare", str(t)], ["is a directory"]),
     ("report a non-sweep", lambda t, r: ["report", str(t)], ["not a sweep directory"]),

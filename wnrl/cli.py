@@ -105,6 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from wnrl.train import run_dir_for, train
 
     run_dir = Path(args.resume) if args.resume else Path(args.out) if args.out else run_dir_for(config)
+    args.run_dir = run_dir  # for the line a stop prints (main's _interrupted)
     # --progress: the bar; --no-progress: nothing; default: the bar on a terminal, else lines
     tty = sys.stderr.isatty()
     bar = args.progress if args.progress is not None else (None if tty else False)
@@ -322,17 +323,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: What a stopped subcommand keeps and how to go on (Ctrl-C or SIGTERM).
 INTERRUPTED = {
-    "train": "the run directory is kept; continue it with `wnrl train --resume {run_dir}` (from its last checkpoint)",
+    "train": "the run directory {run_dir} is kept; continue it with `wnrl train --resume {run_dir}` "
+    "(from its last checkpoint)",
     "compare": "finished runs are kept; rerun the same `wnrl compare` command to continue",
     "tune": TUNE_INTERRUPTED,
 }
+#: A ``wnrl train`` stopped before its run directory held anything of the run.
+TRAIN_NOT_STARTED = "the run had not started (nothing of it was written); run the same command again"
 
 
 def _interrupted(args: argparse.Namespace) -> str:
-    """The line a stopped subcommand prints."""
+    """The line a stopped subcommand prints (a ``wnrl train`` names its run directory, when it
+    holds the run's ``system.json``)."""
     hint = INTERRUPTED.get(args.command)
-    run_dir = getattr(args, "resume", None) or getattr(args, "out", None) or "RUN_DIR"
-    return "wnrl: interrupted" + (f"; {hint.format(run_dir=run_dir)}" if hint else "")
+    if args.command == "train":
+        run_dir = getattr(args, "run_dir", None)
+        started = run_dir is not None and (run_dir / "system.json").is_file()
+        hint = hint.format(run_dir=run_dir) if started and hint else TRAIN_NOT_STARTED
+    return "wnrl: interrupted" + (f"; {hint}" if hint else "")
 
 
 def main(argv: list[str] | None = None) -> int:

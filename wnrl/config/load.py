@@ -54,6 +54,8 @@ def shipped(kind: str = "config file") -> dict[str, Path]:
 
 #: The path ``-`` stands for: standard input (``wnrl train - < cfg.yaml``, ``cat cfg.yaml | wnrl train -``).
 STDIN = "-"
+#: The most bytes a YAML file wnrl reads may hold (a config is a few KB; ``/dev/zero`` never ends).
+MAX_YAML_BYTES = 10 * 1024 * 1024
 
 
 def resolve_path(path: str | Path, kind: str = "config file") -> Path:
@@ -74,7 +76,8 @@ def _read_text(p: Path, kind: str, hint: str) -> str:
     :param p: the resolved path
     :param kind: what the file is, for messages
     :param hint: appended to the missing-file message
-    :raises ConfigError: a directory, a missing or unreadable file, binary or non-UTF-8 bytes
+    :raises ConfigError: a directory, a missing or unreadable file, more than
+        :data:`MAX_YAML_BYTES` (``/dev/zero``), binary or non-UTF-8 bytes
     """
     if p.is_dir():
         raise ConfigError(f"{p}: is a directory; give a YAML {kind} (e.g. one in it){hint}")
@@ -83,9 +86,17 @@ def _read_text(p: Path, kind: str, hint: str) -> str:
         listed = f"; {suggest(p.stem, names, f'shipped {kind}s (by name)')}" if names else ""
         raise ConfigError(f"{p}: no such {kind}; check the path{hint}{listed}")
     try:
-        raw = sys.stdin.buffer.read() if str(p) == STDIN else p.read_bytes()
+        if str(p) == STDIN:
+            raw = sys.stdin.buffer.read(MAX_YAML_BYTES + 1)
+        else:
+            with open(p, "rb") as f:
+                raw = f.read(MAX_YAML_BYTES + 1)
     except OSError as e:
         raise ConfigError(f"{p}: cannot be read ({e.strerror or e}); check that it is a readable {kind}") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise ConfigError(
+            f"{p}: more than {MAX_YAML_BYTES // 2**20} MB, too large for a YAML {kind}; give the {kind} itself"
+        )
     if b"\0" in raw:
         raise ConfigError(f"{p}: not a text file (byte {raw.index(0)} is 0x00); give a YAML {kind}, saved as UTF-8")
     try:
