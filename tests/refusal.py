@@ -1,11 +1,16 @@
 """The one-line promise as one check, shared by every test of bad input: ``wnrl ARGV`` exits with
 code 2, prints one line ``wnrl: error: ...`` holding each needle, no traceback, and leaves the
-directory it was given byte-identical."""
+directory it was given byte-identical; and :func:`read_only`, the one read-only directory of the
+tests of a read-only disk."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Iterable
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,3 +44,52 @@ def refused(capsys: pytest.CaptureFixture, root: Path | None, argv: list[str], n
     if root is not None:
         assert snapshot(root) == before, "nothing is written"
     return err
+
+
+def _a_read_only_mount() -> Path | None:
+    """``/sys`` or ``/proc/sys`` where a container mounts it read-only (``/proc/mounts``), if so."""
+    for line in Path("/proc/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[1] in ("/sys", "/proc/sys") and "ro" in fields[3].split(","):
+            return Path(fields[1])
+    return None
+
+
+@contextlib.contextmanager
+def read_only(tmp: Path, content: Path | None = None) -> Iterator[Path]:
+    """A directory on a read-only file system: a tmpfs mounted under ``tmp``, given a copy of
+    ``content`` (nothing without), then remounted read-only. Without the right to mount: not
+    root, the same directory seen read-only through its permissions (they stop a user, not root);
+    root, for an empty one, a read-only mount already there (``/sys`` in a container); root with
+    ``content`` fails, naming why (nothing stops root from writing there).
+
+    :param tmp: a folder to make it in (``tmp_path``)
+    :param content: a directory whose copy it holds
+    """
+    path = tmp / "ro"
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(path)], capture_output=True)
+    root = os.geteuid() == 0
+    if content is not None:
+        shutil.copytree(content, path, dirs_exist_ok=True)
+    dirs = [path, *(p for p in path.rglob("*") if p.is_dir())]
+    try:
+        if mounted.returncode == 0:
+            subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True, capture_output=True)
+            yield path
+        elif not root:
+            for p in dirs:
+                p.chmod(0o555)
+            yield path
+        else:
+            found = _a_read_only_mount() if content is None else None
+            assert found is not None, (
+                f"root without the right to mount ({mounted.stderr.decode().strip()}): no read-only directory"
+            )
+            yield found
+    finally:
+        if mounted.returncode == 0:
+            subprocess.run(["umount", str(path)], check=True)
+        elif not root:
+            for p in dirs:
+                p.chmod(0o755)

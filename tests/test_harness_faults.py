@@ -4,19 +4,15 @@ the wrong kind."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 import signal
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from refusal import refused, snapshot
+from refusal import read_only, refused, snapshot
 from test_harness_execute import _continuing_sweep, _signal_sweep_when, worker_pids
 
 from wnrl.cli import main
@@ -216,36 +212,12 @@ def test_symbolic_link_loops_and_overlong_names_are_refused(tmp_path: Path, caps
     refused(capsys, tmp_path, ["report", long], ["is 300 bytes, more than the 255"])
 
 
-@contextlib.contextmanager
-def _read_only(directory: Path) -> Iterator[Path]:
-    """``directory`` (and its figures/) seen read-only: through a read-only bind mount as root
-    (chmod does not stop root), through its permissions otherwise."""
-    if os.geteuid() != 0:
-        dirs = [directory, directory / "figures"]
-        for p in dirs:
-            p.chmod(0o555)
-        try:
-            yield directory
-        finally:
-            for p in dirs:
-                p.chmod(0o755)
-        return
-    mount = directory.with_name(f"{directory.name}-ro")
-    mount.mkdir()
-    subprocess.run(["mount", "--bind", str(directory), str(mount)], check=True, capture_output=True)
-    try:
-        subprocess.run(["mount", "-o", "remount,ro,bind", str(mount)], check=True, capture_output=True)
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
-
-
 def test_report_in_a_read_only_directory_is_refused(
     one_seed: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     """``wnrl report`` of a sweep on a read-only file system gave a traceback (OSError): one line
     naming the directory and the fix (report a writable copy)."""
-    with _read_only(_copy(one_seed, tmp_path)) as out:
+    with read_only(tmp_path, one_seed) as out:
         refused(capsys, out, ["report", str(out)], [f"{out}: is ", "report cannot be written there"])
 
 

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -103,38 +102,6 @@ def test_eval_on_cuda_needs_a_cuda_device(finished: Path, capsys: pytest.Capture
         assert main(["eval", str(finished), "--episodes", "1", "--device", "cuda"]) == 0
         return
     refused(capsys, finished.parent, ["eval", str(finished), "--device", "cuda"], ["--device", "no CUDA device"])
-
-
-def _a_read_only_mount() -> Path | None:
-    """``/sys`` or ``/proc/sys`` where a container mounts it read-only (``/proc/mounts``), if so."""
-    for line in Path("/proc/mounts").read_text().splitlines():
-        fields = line.split()
-        if len(fields) > 3 and fields[1] in ("/sys", "/proc/sys") and "ro" in fields[3].split(","):
-            return Path(fields[1])
-    return None
-
-
-@pytest.fixture
-def read_only_dir(tmp_path: Path) -> Iterator[Path]:
-    """A directory on a read-only filesystem: a tmpfs mounted ``ro``; without the right to mount,
-    a directory without write permission (not root), else a read-only mount already there."""
-    path = tmp_path / "ro"
-    path.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(path)], capture_output=True)
-    if mounted.returncode != 0 and os.geteuid() != 0:
-        path.chmod(0o555)
-    try:
-        if mounted.returncode != 0 and os.geteuid() == 0:
-            found = _a_read_only_mount()
-            assert found is not None, "root without the right to mount and no read-only mount to write into"
-            yield found
-        else:
-            yield path
-    finally:
-        if mounted.returncode == 0:
-            subprocess.run(["umount", str(path)], check=True)
-        else:
-            path.chmod(0o755)
 
 
 def test_eval_video_into_a_read_only_folder_is_one_line(
