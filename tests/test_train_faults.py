@@ -9,6 +9,7 @@ subprocesses for the kills.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource
@@ -26,6 +27,7 @@ from refusal import refused
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from wnrl.cli import main
+from wnrl.train.resume import DamagedFile, load_error
 from wnrl.train.rundir import DirLock
 
 CONFIG = {
@@ -155,6 +157,53 @@ def test_resume_with_only_a_damaged_checkpoint_is_one_line(
         ["train", "--resume", str(run)],
         ["step_256_vecnorm.pkl", "no earlier complete checkpoint", "delete it"],
     )
+
+
+def test_a_checkpoint_that_cannot_be_read_is_not_called_damaged(
+    with_checkpoints: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Every load error was "damaged": a newest checkpoint that could not be read (here its
+    statistics are a directory: EISDIR, as EACCES or EIO would be) was passed over for the one at
+    step 128, and had all failed so, the line said to delete them. Now the resume stops on it."""
+    run = _unfinished(with_checkpoints, tmp_path / "src")
+    vecnorm = run / "checkpoints" / "step_256_vecnorm.pkl"
+    vecnorm.unlink()
+    vecnorm.mkdir()
+    err = refused(capsys, run.parent, ["train", "--resume", str(run)], [f"{vecnorm}: cannot be read (Is a directory)"])
+    assert "damaged" not in err and "delete" not in err and "step 128" not in err, err
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        MemoryError(),
+        RuntimeError("CUDA error: out of memory"),
+        RuntimeError("[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: can't allocate memory"),
+        PermissionError(errno.EACCES, "Permission denied"),
+        OSError(errno.EIO, "Input/output error"),
+    ],
+    ids=["memory", "cuda", "cpu-allocator", "eacces", "eio"],
+)
+def test_a_load_failure_that_is_not_damage_says_so(error: Exception) -> None:
+    path = Path("run/checkpoints/step_256.zip")
+    line = load_error(path, error)
+    assert not isinstance(line, DamagedFile) and str(line).startswith(f"{path}: "), line
+    assert "damaged" not in str(line) and "delete" not in str(line), line
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ValueError("Error: the file step_256.zip wasn't a zip-file"),
+        AssertionError("No data found in the saved file"),
+        RuntimeError("PytorchStreamReader failed reading zip archive: failed finding central directory"),
+        EOFError("Ran out of input"),
+    ],
+    ids=["not-a-zip", "no-data", "torch-zip", "eof"],
+)
+def test_what_sb3_raises_for_a_damaged_file_is_damage(error: Exception) -> None:
+    """The errors a truncated, empty or text model.zip and a truncated pickle raise (tried)."""
+    assert isinstance(load_error(Path("step_256.zip"), error), DamagedFile)
 
 
 def test_a_run_being_written_is_refused_to_a_second_writer(

@@ -16,7 +16,7 @@ from wnrl.config import ConfigError, RunConfig, check_device
 from wnrl.envs import EnvError, check_noise_kwargs
 from wnrl.train.callbacks import evaluate
 from wnrl.train.record import RecordError, read_record
-from wnrl.train.resume import load_model
+from wnrl.train.resume import DamagedFile, load_error, load_model
 from wnrl.train.run import build_eval_env, load_run_config
 from wnrl.train.rundir import check_out_path
 
@@ -149,8 +149,11 @@ def _eval_env(config: RunConfig, run_dir: Path, noise: dict[str, float] | None, 
     if stats.exists():
         try:
             env = VecNormalize.load(str(stats), env)
-        except Exception as e:  # pickle errors of a truncated or foreign file
+        except Exception as e:  # pickle errors of a truncated or foreign file; memory, permissions
             env.close()
+            error = load_error(stats, e)
+            if not isinstance(error, DamagedFile):
+                raise error from None
             raise ConfigError(
                 f"{stats}: not readable normalization statistics ({type(e).__name__}: {str(e)[:120]}); "
                 "restore it from the run, or train it again"
