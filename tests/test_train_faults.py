@@ -10,6 +10,7 @@ subprocesses for the kills.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import resource
@@ -23,12 +24,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from refusal import refused
+from refusal import read_only, refused
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from wnrl.cli import main
 from wnrl.train.resume import DamagedFile, load_error
-from wnrl.train.rundir import DirLock
+from wnrl.train.rundir import DirLock, RunDirClaim
 
 CONFIG = {
     "name": "tiny",
@@ -111,6 +112,22 @@ def test_eval_video_into_a_read_only_folder_is_one_line(
 ) -> None:
     err = refused(capsys, finished, ["eval", str(finished), "--video", str(read_only_dir)], ["--video"])
     assert str(read_only_dir) in err and ("read-only" in err or "permission" in err), err
+
+
+def test_resume_or_out_in_a_read_only_directory_is_one_line(
+    with_checkpoints: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Opening the run directory's existing lock file to check it was free was a traceback
+    (OSError: EROFS) for --resume of a run on a read-only disk, and for --out with a lock file."""
+    cfg = str(_config(tmp_path))
+    src = _unfinished(with_checkpoints, tmp_path / "src").parent
+    (src / "out").mkdir()
+    (src / "out" / ".lock").touch()  # as a stopped run leaves its directory
+    with read_only(tmp_path, src) as ro:
+        run, out = ro / "run", ro / "out"
+        err = refused(capsys, run.parent, ["train", "--resume", str(run)], [f"{run}: cannot write the run directory"])
+        assert "resume a writable copy" in err, err
+        refused(capsys, run.parent, ["train", cfg, "--out", str(out)], [f"{out}: cannot write", "another --out"])
 
 
 # -- --resume ----------------------------------------------------------------------------------
@@ -225,6 +242,29 @@ def test_a_run_being_written_is_refused_to_a_second_writer(
             lock.release()
 
 
+def test_an_abandoned_claim_keeps_its_lock_file_and_the_directory_takes_a_new_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A refused run deleted the lock file it created: a process that had opened it (as a second
+    ``wnrl train`` does before it locks) then held a lock no one else could see, and a third took
+    a new lock file at once: two writers. The file stays now, and the directory, holding only it,
+    takes a new run."""
+    run = tmp_path / "run"
+    claim = RunDirClaim(run, fresh=True)
+    opened = open(run / ".lock", "a")  # the second process opened the lock file before it was let go
+    try:
+        claim.abandon()
+        fcntl.flock(opened, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ... and holds it now
+        third = DirLock(run)
+        assert not third.acquire(), "a third process must see the second one's lock"
+        refused(capsys, tmp_path, ["train", str(_config(tmp_path)), "--out", str(run)], ["another `wnrl train`"])
+    finally:
+        opened.close()
+    assert [p.name for p in run.iterdir()] == [".lock"]
+    assert main(["train", str(_config(tmp_path)), "--out", str(run)]) == 0
+    assert (run / "result.json").is_file()
+
+
 def _start(argv: list[str]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "wnrl.cli", *argv],
@@ -286,6 +326,27 @@ def test_resume_of_a_run_stopped_before_its_first_checkpoint_trains_it_again(
 
 
 # -- a full disk -------------------------------------------------------------------------------
+def test_a_system_json_that_cannot_be_rewritten_is_kept_whole(tmp_path: Path) -> None:
+    """When even the atomic rewrite of system.json fails (here past a 4 KiB file-size limit), it
+    was truncated and written again in place: that write failed too and left it cut off, earlier
+    parts lost. Now it keeps what it said last (the part in progress "running")."""
+    old = {"status": "running", "parts": [{"status": "finished"}, {"status": "running"}]}
+    (tmp_path / "system.json").write_text(json.dumps(old))
+    script = (
+        "import errno, json, resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "from wnrl.train.rundir import output_failure\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "system = {**json.loads(Path(sys.argv[1], 'system.json').read_text()), 'warnings': ['x' * 9000]}\n"
+        "print(output_failure(Path(sys.argv[1]), OSError(errno.EFBIG, 'File too large'), system))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "File too large; raise the file-size limit" in proc.stdout, proc.stderr
+    assert json.loads((tmp_path / "system.json").read_text()) == old
+    assert [p.name for p in tmp_path.iterdir()] == ["system.json"], "no temp file left"
+
+
 def _train_on_a_small_disk(tmp_path: Path, disk: Path) -> subprocess.CompletedProcess:
     """``wnrl train`` with checkpoints every rollout into ``disk``: 96 KiB of tmpfs, or where the
     test may not mount one, a 24 KiB file-size limit (a checkpoint's write fails alike, EFBIG)."""

@@ -35,6 +35,7 @@ from typing import Any
 
 from wnrl.config import ConfigError, check_devices
 from wnrl.train.record import RecordError, RunRecord, atomic_write_text, read_record
+from wnrl.train.rundir import DirLock
 
 __all__ = ["CompareOutcome", "compare", "compare_command", "report", "seed_plan", "sweep_lock", "tune"]
 
@@ -96,26 +97,23 @@ def sweep_lock(sweep_dir: Path) -> Iterator[None]:
     :param sweep_dir: the sweep directory (created if needed)
     :raises ConfigError: when another process holds it, or the directory cannot be made
     """
-    import fcntl
-
     try:
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(sweep_dir / ".lock", "w")
+        lock = DirLock(sweep_dir)
+        locked = lock.acquire()
     except OSError as e:
         raise ConfigError(
             f"--out {sweep_dir}: cannot create or lock the sweep directory: {e.strerror}; choose another --out"
         ) from None
+    if not locked:
+        raise ConfigError(
+            f"--out {sweep_dir}: another `wnrl compare` is running in this sweep "
+            "directory; wait for it or choose another --out"
+        )
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise ConfigError(
-                f"--out {sweep_dir}: another `wnrl compare` is running in this sweep "
-                "directory; wait for it or choose another --out"
-            ) from None
         yield
     finally:
-        handle.close()
+        lock.release()
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """The paths ``wnrl compare`` and ``wnrl report`` write to, checked before anything is written.
 
 * :func:`check_path`: a path that cannot be a directory at all: a symbolic link loop, a name longer
-  than a file system takes;
+  than a file system takes, a file above it (wnrl's one check of output paths,
+  :func:`wnrl.train.rundir.check_dir_path`);
 * :func:`check_report_outputs`: a sweep directory the report cannot be written into: read-only,
   or ``figures`` that is not a directory, ``report.md``, ``results.csv`` or ``summary.json`` that
   is not a file.
@@ -11,54 +12,28 @@ Each problem is one :class:`~wnrl.config.ConfigError` line naming the path and t
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from wnrl.config import ConfigError
+from wnrl.train.rundir import check_dir_path, why_not_writable
 
-__all__ = ["NAME_MAX", "PATH_MAX", "REPORT_DIRS", "REPORT_FILES", "check_path", "check_report_outputs"]
+__all__ = ["REPORT_DIRS", "REPORT_FILES", "check_path", "check_report_outputs"]
 
-#: The longest file name (bytes) and path (bytes) the usual file systems and Linux take.
-NAME_MAX = 255
-PATH_MAX = 4096
 #: What the report writes into a sweep directory: files, and folders.
 REPORT_FILES = ("report.md", "results.csv", "summary.json")
 REPORT_DIRS = ("figures",)
 
 
 def check_path(path: Path, label: str, fix: str) -> None:
-    """Refuse a path that cannot be a directory: a symbolic link loop, a name too long.
+    """Refuse a path that cannot be a directory: a symbolic link loop, a name too long, a file
+    above it (:func:`wnrl.train.rundir.check_dir_path`, the one check of wnrl's output paths).
 
     :param path: the path (need not exist)
     :param label: how the message names it (``--out DIR``, or the directory)
     :param fix: what to do instead (``choose another --out``)
     :raises ConfigError: one line naming the path
     """
-    for part in path.parts:
-        size = len(os.fsencode(part))
-        if size > NAME_MAX:
-            raise ConfigError(
-                f"{label}: the name {part[:40]}... is {size} bytes, more than the {NAME_MAX} a file name "
-                f"may have; {fix}"
-            )
-    if len(os.fsencode(str(path.absolute()))) >= PATH_MAX:
-        raise ConfigError(f"{label}: the path is longer than the {PATH_MAX} bytes a path may have; {fix}")
-    try:
-        path.resolve(strict=False)
-    except (RuntimeError, OSError) as e:  # RuntimeError: a symlink loop (Python < 3.13)
-        raise ConfigError(f"{label}: a symbolic link loop ({' '.join(str(e).split())}); {fix}") from None
-
-
-def _why_not_writable(directory: Path) -> str | None:
-    """Why ``directory`` cannot be written (``None``: it can)."""
-    if os.access(directory, os.W_OK | os.X_OK):
-        return None
-    try:
-        if os.statvfs(directory).f_flag & os.ST_RDONLY:
-            return "is on a read-only file system"
-    except OSError:
-        pass
-    return "is not writable (no write permission)"
+    check_dir_path(path, label, fix)
 
 
 def check_report_outputs(sweep_dir: Path, label: str, writable: bool = True) -> None:
@@ -86,7 +61,7 @@ def check_report_outputs(sweep_dir: Path, label: str, writable: bool = True) -> 
     if not writable:
         return
     for directory in (sweep_dir, *(sweep_dir / n for n in REPORT_DIRS if (sweep_dir / n).is_dir())):
-        why = _why_not_writable(directory)
+        why = why_not_writable(directory)
         if why:
             what = "" if directory == sweep_dir else f"{directory.name}/ "
             raise ConfigError(

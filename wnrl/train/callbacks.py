@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from wnrl.envs import sync_normalization
-from wnrl.train.record import atomic_write_text, latest_checkpoint
+from wnrl.train.record import atomic_write_text, latest_checkpoint, save_atomically
 
 __all__ = [
     "EvalCurveCallback",
@@ -165,17 +164,15 @@ def save_checkpoint(model: BaseAlgorithm, directory: Path, step: int) -> Path:
     fails (a full disk) leaves none of the checkpoint's files behind."""
     directory.mkdir(parents=True, exist_ok=True)
     stem = directory / f"step_{step}"
-    tmp = directory / f".step_{step}.tmp.zip"
     try:
         if isinstance(model, OffPolicyAlgorithm):
             model.save_replay_buffer(f"{stem}_replay.pkl")
         venv = model.get_vec_normalize_env()
         if isinstance(venv, VecNormalize):
             venv.save(f"{stem}_vecnorm.pkl")
-        model.save(tmp)
-        os.replace(tmp, f"{stem}.zip")
+        save_atomically(model.save, Path(f"{stem}.zip"))  # last: a zip there means a complete checkpoint
     except BaseException:
-        for p in (tmp, Path(f"{stem}_replay.pkl"), Path(f"{stem}_vecnorm.pkl")):
+        for p in (Path(f"{stem}_replay.pkl"), Path(f"{stem}_vecnorm.pkl")):
             p.unlink(missing_ok=True)
         raise
     return Path(f"{stem}.zip")

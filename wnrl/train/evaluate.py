@@ -18,7 +18,7 @@ from wnrl.train.callbacks import evaluate
 from wnrl.train.record import RecordError, read_record
 from wnrl.train.resume import DamagedFile, load_error, load_model
 from wnrl.train.run import build_eval_env, load_run_config
-from wnrl.train.rundir import check_out_path
+from wnrl.train.rundir import check_out_path, why_not_writable
 
 __all__ = ["load_run_model", "evaluate_run", "record_video", "check_eval_args", "check_video_dir"]
 
@@ -46,16 +46,9 @@ def check_video_dir(video: Path) -> None:
     """
     check_out_path(video, "--video")
     above = next((p for p in (video, *video.parents) if p.exists()), None)
-    if above is not None and not os.access(above, os.W_OK):
-        why = "a read-only filesystem" if _read_only(above) else "no write permission"
-        raise ConfigError(f"{video}: cannot be written ({above} is on {why}); give another --video")
-
-
-def _read_only(path: Path) -> bool:
-    try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
+    why = why_not_writable(above) if above is not None else None
+    if why:
+        raise ConfigError(f"{video}: cannot be written ({above} {why}); give another --video")
 
 
 def _check_normalization(config: RunConfig, run_dir: Path) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +34,7 @@ __all__ = [
     "RunRecord",
     "area_under_curve",
     "atomic_write_text",
+    "save_atomically",
     "latest_checkpoint",
     "list_checkpoints",
     "read_record",
@@ -43,19 +45,30 @@ __all__ = [
 RESULT_FILE = "result.json"
 
 
+def save_atomically(save: Callable[[Path], object], path: Path) -> None:
+    """``save(tmp)`` then rename ``tmp`` to ``path``: the one atomic write of wnrl (texts, models,
+    statistics, checkpoints). A failing write (a full disk) leaves neither a half-written ``path``
+    nor the temp file (``.STEM.tmpPID.SUFFIX``: the suffix kept, as SB3's ``save`` wants ``.zip``).
+
+    :param save: writes the content to the path it is given
+    :param path: the file (its folder must exist)
+    """
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file + rename): never a half-written file.
+    """Write ``text`` to ``path`` atomically (:func:`save_atomically`): never a half-written file.
 
     :param path: the file (its folder must exist)
     :param text: the content
     """
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temp file behind
-        raise
+    save_atomically(lambda tmp: tmp.write_text(text), path)
 
 
 def area_under_curve(steps: ArrayLike, returns: ArrayLike) -> Any:

@@ -53,6 +53,7 @@ from wnrl.train.rundir import (
     check_empty,
     check_not_busy,
     check_out_path,
+    is_empty,
     output_failure,
 )
 from wnrl.train.system import finish_run, now, restart_note, system_info, write_start, write_system
@@ -128,10 +129,11 @@ def _check_device(config: RunConfig, source: str) -> None:
 
 
 def run_dir_for(config: RunConfig, root: Path = Path("runs")) -> Path:
-    """A fresh directory name ``root/<env>-<algo>-<norm>-s<seed>[-k]`` (never an existing one)."""
+    """A fresh directory name ``root/<env>-<algo>-<norm>-s<seed>[-k]``: a new one, or one that a
+    stopped run left holding nothing but its lock file."""
     base = root / f"{env_slug(config.env.id)}-{config.agent.algo}-{config.agent.norm}-s{config.train.seed}"
     path, k = base, 1
-    while path.exists():
+    while path.exists() and not (path.is_dir() and is_empty(path)):
         k += 1
         path = base.with_name(f"{base.name}-{k}")
     return path
@@ -263,7 +265,7 @@ def train(
     entered = (time.time(), time.process_time())
     if resume is not None:
         check_out_path(resume, "--resume")
-        check_not_busy(resume)
+        check_not_busy(resume, resume=True)
         done = read_record(resume)
         if done is not None and done.finished:
             return done

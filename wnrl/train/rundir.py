@@ -1,14 +1,25 @@
 """A run directory as a place to write: its path checked, locked while a run writes it, and
 left consistent when the disk under it fails.
 
-* :func:`check_out_path`: an ``--out`` that cannot be a directory (a file, a name too long for the
-  filesystem, a symlink loop) is one line before anything is written;
+* :func:`check_dir_path`: a path that cannot be a directory at all (a symbolic link loop, a name
+  longer than a file system takes, a file above it, a dangling link) is one line before anything is
+  written: the one check of every output directory (``wnrl train --out``, ``--video``, ``compare``
+  and ``tune --out``, the report directory); :func:`check_out_path` adds that it is not a file;
+* :func:`why_not_writable`: why a directory cannot be written (a read-only file system, no
+  permission);
 * :class:`DirLock`: an exclusive ``flock`` on ``DIR/.lock`` (the primitive that every directory
-  wnrl writes is held by; released by the kernel when the process ends, even by ``kill -9``);
+  wnrl writes is held by; released by the kernel when the process ends, even by ``kill -9``). The
+  lock file is never deleted: a process may have opened it and be about to lock it, and a new file
+  in its place would let two processes hold "the" lock at once. A directory holding nothing but
+  ``.lock`` counts as empty (a new run may be written there);
 * :class:`RunDirClaim`: what ``wnrl train`` holds while it writes a run directory: the lock, and
-  what it created (removed again when the run is refused before it wrote anything);
+  what it created (the directory is left with its lock file when the run is refused before it wrote
+  anything);
 * :func:`output_failure`: a full, read-only or failing disk during a run: temp files removed,
-  ``system.json`` marked ``failed``, one line.
+  ``system.json`` marked ``failed``, one line. It is rewritten atomically or not at all: when even
+  that write fails, ``system.json`` keeps what it said last (the part in progress ``running``)
+  rather than being truncated and left empty by a second failing write; the one line still says
+  that the disk failed and how to continue.
 """
 
 from __future__ import annotations
@@ -20,50 +31,115 @@ from pathlib import Path
 from typing import IO, Any
 
 from wnrl.config import ConfigError
+from wnrl.train.record import atomic_write_text
 
 __all__ = [
     "LOCK_FILE",
+    "NAME_MAX",
     "OUTPUT_ERRNOS",
+    "PATH_MAX",
     "DirLock",
     "RunDirClaim",
+    "check_dir_path",
     "check_empty",
     "check_not_busy",
     "check_out_path",
+    "is_empty",
     "output_failure",
+    "unwritable",
+    "why_not_writable",
 ]
 
 LOCK_FILE = ".lock"
 #: Errors of the disk under an output directory (not of wnrl's input): full, over quota,
 #: read-only, file too large, I/O error.
 OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO})
-_PATH_ERRNOS = {errno.ENAMETOOLONG: "the name is too long for the filesystem", errno.ELOOP: "a symlink loop"}
+#: The longest file name (bytes) and path (bytes) the usual file systems and Linux take.
+NAME_MAX = 255
+PATH_MAX = 4096
+_PATH_ERRNOS = {errno.ENAMETOOLONG: "the name is too long for the file system"}
 
 
-def check_out_path(path: Path, option: str = "--out") -> None:
-    """Refuse a path that cannot be an output directory, before anything is written.
+def _check_lengths(path: Path, label: str, fix: str) -> None:
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            raise ConfigError(
+                f"{label}: the name {part[:40]}... is {size} bytes, more than the {NAME_MAX} a file name "
+                f"may have; {fix}"
+            )
+    if len(os.fsencode(str(path.absolute()))) >= PATH_MAX:
+        raise ConfigError(f"{label}: the path is longer than the {PATH_MAX} bytes a path may have; {fix}")
 
-    :param path: the directory (need not exist)
-    :param option: the option that gave it, for the message
-    :raises ConfigError: a file, a symlink loop, a name too long, a folder above it that is a file
+
+def check_dir_path(path: Path, label: str, fix: str) -> Path | None:
+    """Refuse a path that cannot be a directory at all, before anything is written: a name or path
+    too long, a symbolic link loop, a file or a dangling link above it (or as it, for a link).
+
+    :param path: the path (need not exist)
+    :param label: how the message names it (the path, or ``--out DIR``)
+    :param fix: what to do instead (``choose another --out``)
+    :returns: the nearest existing path of ``path`` and its parents (``None``: none)
+    :raises ConfigError: one line naming the path and the fix
     """
-    fix = f"choose another {option}"
+    _check_lengths(path, label, fix)
     for p in (path, *path.parents):
         try:
             os.stat(p)
         except FileNotFoundError:
             if p.is_symlink():  # a dangling link: mkdir would fail on it
-                raise ConfigError(f"{path}: {p} is a dangling symbolic link; {fix}") from None
+                raise ConfigError(f"{label}: {p} is a dangling symbolic link; {fix}") from None
             continue
         except NotADirectoryError:  # a file above it: named when the loop reaches it
             continue
         except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise ConfigError(f"{label}: a symbolic link loop (at {p}); {fix}") from None
             why = _PATH_ERRNOS.get(e.errno or 0, e.strerror)
-            raise ConfigError(f"{path}: cannot be used as a directory ({why}); {fix}") from None
-        if p == path and not os.path.isdir(p):
-            raise ConfigError(f"{path}: is a file, not a directory; {fix}")
+            raise ConfigError(f"{label}: cannot be used as a directory ({why}); {fix}") from None
         if p != path and not os.path.isdir(p):
-            raise ConfigError(f"{path}: {p} is a file, not a directory; {fix}")
-        return
+            raise ConfigError(f"{label}: {p} is a file, not a directory; {fix}")
+        return p
+    return None
+
+
+def check_out_path(path: Path, option: str = "--out") -> None:
+    """Refuse a path that cannot be an output directory (:func:`check_dir_path`, or a file).
+
+    :param path: the directory (need not exist)
+    :param option: the option that gave it, for the message
+    :raises ConfigError: one line naming the path and the fix
+    """
+    fix = f"choose another {option}"
+    if check_dir_path(path, str(path), fix) == path and not os.path.isdir(path):
+        raise ConfigError(f"{path}: is a file, not a directory; {fix}")
+
+
+def why_not_writable(directory: Path) -> str | None:
+    """Why ``directory`` cannot be written (``None``: it can).
+
+    :param directory: an existing directory
+    :returns: ``is on a read-only file system`` or ``is not writable (no write permission)``
+    """
+    if os.access(directory, os.W_OK | os.X_OK):
+        return None
+    try:
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return "is on a read-only file system"
+    except OSError:
+        pass
+    return "is not writable (no write permission)"
+
+
+def unwritable(run_dir: Path, error: OSError, resume: bool = False) -> ConfigError:
+    """The one line of a run directory that cannot be written (or its lock file opened).
+
+    :param run_dir: the run directory
+    :param error: the error
+    :param resume: the directory was given to ``--resume`` (else to ``--out``)
+    """
+    fix = "make it writable, or resume a writable copy of it" if resume else "choose another --out"
+    return ConfigError(f"{run_dir}: cannot write the run directory: {error.strerror or error}; {fix}")
 
 
 class DirLock:
@@ -95,12 +171,10 @@ class DirLock:
         self._handle = handle
         return True
 
-    def release(self, remove: bool = False) -> None:
-        """Let the lock go (``remove``: delete the lock file first, when this lock created it)."""
+    def release(self) -> None:
+        """Let the lock go (the lock file stays: see the module's docstring)."""
         if self._handle is None:
             return
-        if remove and self.created:
-            self.path.unlink(missing_ok=True)
         self._handle.close()
         self._handle = None
 
@@ -111,19 +185,33 @@ def _busy(run_dir: Path) -> ConfigError:
     )
 
 
-def check_not_busy(run_dir: Path) -> None:
+def check_not_busy(run_dir: Path, resume: bool = False) -> None:
     """Refuse a run directory that another process holds locked (checked again by
     :class:`RunDirClaim`, under the lock); changes nothing.
 
     :param run_dir: the run directory
-    :raises ConfigError: when it is locked
+    :param resume: it was given to ``--resume`` (for the message)
+    :raises ConfigError: when it is locked, or its lock file cannot be opened (a read-only
+        directory)
     """
     if not (run_dir / LOCK_FILE).is_file():
         return
     lock = DirLock(run_dir)
-    if not lock.acquire():
+    try:
+        locked = lock.acquire()
+    except OSError as e:
+        raise unwritable(run_dir, e, resume) from None
+    if not locked:
         raise _busy(run_dir)
     lock.release()
+
+
+def is_empty(directory: Path) -> bool:
+    """Whether ``directory`` holds nothing but a lock file (as a stopped run may leave it).
+
+    :param directory: an existing directory
+    """
+    return all(p.name == LOCK_FILE for p in directory.iterdir())
 
 
 def check_empty(run_dir: Path) -> None:
@@ -132,7 +220,7 @@ def check_empty(run_dir: Path) -> None:
     :param run_dir: the run directory (need not exist)
     :raises ConfigError: when it is not empty
     """
-    if run_dir.is_dir() and any(p.name != LOCK_FILE for p in run_dir.iterdir()):
+    if run_dir.is_dir() and not is_empty(run_dir):
         raise ConfigError(
             f"{run_dir}: already exists and is not empty; choose another --out or continue it with --resume"
         )
@@ -158,9 +246,7 @@ class RunDirClaim:
             locked = self.lock.acquire()
         except OSError as e:
             self._undo_dir()
-            raise ConfigError(
-                f"{run_dir}: cannot write the run directory: {e.strerror}; choose another --out"
-            ) from None
+            raise unwritable(run_dir, e, resume=not fresh) from None
         if not locked:
             raise _busy(run_dir)
         if fresh:
@@ -178,9 +264,9 @@ class RunDirClaim:
                 pass
 
     def abandon(self) -> None:
-        """Release the claim of a run that wrote nothing: what the claim created is removed."""
-        self.lock.release(remove=True)
-        self._undo_dir()
+        """Release the claim of a run that wrote nothing. The lock file stays (and with it a
+        directory the claim created): a new run may still be written there (:func:`check_empty`)."""
+        self.lock.release()
 
     def release(self) -> None:
         """Release the claim (the lock file stays, as in a sweep directory)."""
@@ -200,23 +286,12 @@ def _temp_files(run_dir: Path) -> list[Path]:
     return found
 
 
-def _write_in_place(path: Path, text: str) -> None:
-    """Rewrite ``path`` (atomically when there is room for a temp file, else in place)."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        with open(path, "w") as f:  # truncating frees the old blocks for the new text
-            f.write(text)
-
-
 def output_failure(run_dir: Path, error: OSError, system: dict[str, Any]) -> ConfigError:
     """Leave a run whose disk failed consistent, and say so in one line.
 
     Removes the temp files of interrupted writes, records ``system.json`` as ``failed`` (the part
-    in progress too) with the error, best effort.
+    in progress too) with the error, atomically or not at all (the old file is kept whole when
+    even that write fails).
 
     :param run_dir: the run directory
     :param error: the disk's error (an errno of :data:`OUTPUT_ERRNOS`)
@@ -231,9 +306,9 @@ def output_failure(run_dir: Path, error: OSError, system: dict[str, Any]) -> Con
         parts[-1]["status"] = "failed"
     try:
         failed = {**system, "parts": parts, "status": "failed", "error": what}
-        _write_in_place(run_dir / "system.json", json.dumps(failed, indent=2))
+        atomic_write_text(run_dir / "system.json", json.dumps(failed, indent=2))
     except OSError:
-        pass  # the run's record stays as it was; the message below still tells what happened
+        pass  # the run's record stays as it was last written; the message below tells what happened
     fixes = {errno.ENOSPC: "free space", errno.EDQUOT: "free space", errno.EFBIG: "raise the file-size limit"}
     fix = fixes.get(error.errno or 0, "make it writable")
     return ConfigError(f"{run_dir}: {what}; {fix}, then continue the run with `wnrl train --resume {run_dir}`")

@@ -6,12 +6,10 @@ written so that a failing disk never leaves a half-written one.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import socket
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +18,14 @@ import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-from wnrl.config import ConfigError, RunConfig, dump_config
+from wnrl.config import RunConfig, dump_config
 from wnrl.train.callbacks import EvalCurveCallback
-from wnrl.train.record import Curve, Evaluation, RunRecord, atomic_write_text, write_record
+from wnrl.train.record import Curve, Evaluation, RunRecord, atomic_write_text, save_atomically, write_record
 from wnrl.train.resume import total_of_parts
 from wnrl.train.revision import SOURCE_REVISION
-from wnrl.train.rundir import RunDirClaim
+from wnrl.train.rundir import RunDirClaim, unwritable
 
-__all__ = ["finish_run", "now", "restart_note", "save_atomically", "system_info", "write_start", "write_system"]
+__all__ = ["finish_run", "now", "restart_note", "system_info", "write_start", "write_system"]
 
 
 def system_info(model: BaseAlgorithm) -> dict[str, Any]:
@@ -98,18 +96,7 @@ def write_start(config: RunConfig, claim: RunDirClaim, info: dict[str, Any], fre
             for name in ("config.yaml", "system.json"):
                 (run_dir / name).unlink(missing_ok=True)
             claim.abandon()
-        raise ConfigError(f"{run_dir}: cannot write the run directory: {e.strerror}; choose another --out") from None
-
-
-def save_atomically(save: Callable[[Path], Any], path: Path) -> None:
-    """``save(tmp)`` then rename to ``path``: a failing disk never leaves a half-written file there."""
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        raise unwritable(run_dir, e, resume=not fresh) from None
 
 
 def write_system(run_dir: Path, system: dict[str, Any], must: bool) -> None:
