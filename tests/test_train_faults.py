@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -265,14 +266,43 @@ def test_an_abandoned_claim_keeps_its_lock_file_and_the_directory_takes_a_new_ru
     assert (run / "result.json").is_file()
 
 
-def _start(argv: list[str]) -> subprocess.Popen:
+def _start(argv: list[str], cwd: Path | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "wnrl.cli", *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        cwd=cwd,
     )
+
+
+def _stop_once_started(proc: subprocess.Popen, run_dirs: Callable[[], list[Path]]) -> tuple[Path, str]:
+    """SIGTERM ``proc`` once its run directory (the one of ``run_dirs()``) holds system.json; the
+    directory and the stderr of the stopped command."""
+    deadline = time.time() + 120
+    while not [d for d in run_dirs() if (d / "system.json").is_file()]:
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    return next(d for d in run_dirs() if (d / "system.json").is_file()), err
+
+
+def test_a_stopped_train_names_the_run_directory_it_chose(tmp_path: Path) -> None:
+    """Without --out the line said `wnrl train --resume RUN_DIR`, literally: it names runs/<name>
+    now, the directory that holds the stopped run."""
+    cfg = _config(tmp_path, total_timesteps=100_000, checkpoint_freq=0)
+    proc = _start(["train", str(cfg)], cwd=tmp_path)
+    run, err = _stop_once_started(proc, lambda: sorted((tmp_path / "runs").glob("*")))
+    last = err.strip().splitlines()[-1]
+    assert run.name == "cartpole-ppo-weight-s0", run
+    rel = Path("runs") / run.name
+    assert last == (
+        f"wnrl: interrupted; the run directory {rel} is kept; continue it with `wnrl train --resume {rel}` "
+        "(from its last checkpoint)"
+    ), err
 
 
 @pytest.mark.slow
@@ -300,13 +330,9 @@ def test_resume_of_a_run_stopped_before_its_first_checkpoint_trains_it_again(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     out = tmp_path / "run"
-    proc = _start(["train", str(_config(tmp_path, total_timesteps=4096)), "--out", str(out)])
-    deadline = time.time() + 120
-    while not (out / "system.json").is_file():  # started; the first checkpoint is at step 448
-        assert proc.poll() is None and time.time() < deadline, proc.communicate()
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGTERM)
-    assert proc.wait(timeout=60) == 130, proc.communicate()
+    # the first checkpoint is at step 4032, almost the whole budget: the stop lands long before it
+    cfg = _config(tmp_path, total_timesteps=4096, checkpoint_freq=4000)
+    _stop_once_started(_start(["train", str(cfg), "--out", str(out)]), lambda: [out])
     assert not list((out / "checkpoints").glob("step_*.zip")), "stopped before its first checkpoint"
     stopped = json.loads((out / "system.json").read_text())
 
@@ -315,7 +341,7 @@ def test_resume_of_a_run_stopped_before_its_first_checkpoint_trains_it_again(
     err = capsys.readouterr().err
     assert "checkpoint_freq was 0" not in err and "Traceback" not in err, err
     notes = [line for line in err.splitlines() if "no checkpoint yet" in line]
-    assert len(notes) == 1 and "every 410 steps" in notes[0] and "from step 0" in notes[0], err
+    assert len(notes) == 1 and "every 4000 steps" in notes[0] and "from step 0" in notes[0], err
     system = json.loads((out / "system.json").read_text())
     assert system["status"] == "finished" and system["started"] == stopped["started"]
     parts = system["parts"]

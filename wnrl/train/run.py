@@ -337,13 +337,14 @@ def _train_claimed(
     eval_env = build_eval_env(config, env)
     write_start(config, claim, {**info, "parts": [*parts, {**part, "status": "running"}]}, fresh=resume is None)
 
-    model.set_logger(run_logger(run_dir))
-    q_env = _q_bias_env(config, model)
-    callbacks, curve_cb, diag_cb = _callbacks(config, run_dir, eval_env, q_env, progress_lines)
     show = config.train.progress_bar if progress_bar is None else progress_bar
     wall = time.time()
     status = "interrupted"
-    try:
+    q_env: VecEnv | None = None
+    try:  # from here a stop is recorded: system.json says "running" no longer than the run does
+        model.set_logger(run_logger(run_dir))
+        q_env = _q_bias_env(config, model)
+        callbacks, curve_cb, diag_cb = _callbacks(config, run_dir, eval_env, q_env, progress_lines)
         remaining = config.train.total_timesteps - model.num_timesteps
         if remaining > 0:
             model.learn(
