@@ -287,7 +287,7 @@ def train(
         raise output_failure(run_dir, e, claim.system or previous_system(run_dir)) from None
     except BaseException:
         if resume is None and not (run_dir / "system.json").exists():
-            claim.abandon()  # stopped before it wrote anything: nothing is left behind
+            claim.abandon()  # stopped before it wrote anything: only the lock file stays
         raise
     finally:
         claim.release()

@@ -233,7 +233,7 @@ class RunDirClaim:
     :param run_dir: the run directory
     :param fresh: a new run (the directory must be empty) rather than a resumed one
     :raises ConfigError: when another ``wnrl train`` writes it, it is not empty, or it cannot be
-        created; nothing is left behind then
+        created; nothing of the run is left behind then (a lock file may stay: see :class:`DirLock`)
     """
 
     def __init__(self, run_dir: Path, fresh: bool) -> None:

@@ -78,7 +78,7 @@ def restart_note(config: RunConfig, run_dir: Path, earlier: dict[str, Any]) -> N
 
 def write_start(config: RunConfig, claim: RunDirClaim, info: dict[str, Any], fresh: bool) -> None:
     """Write ``config.yaml`` (a new run) and ``system.json`` (status ``running``) into the claimed
-    run directory; a new run that cannot write them leaves nothing behind.
+    run directory; a new run that cannot write them leaves nothing of itself behind (the lock file stays).
 
     :param config: the run's config
     :param claim: the claimed run directory
