@@ -161,3 +161,34 @@ def test_train_works_beside_another_top_level_agents_package(tmp_path: Path) -> 
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "run" / "result.json").is_file()
+
+
+def test_argparse_lives_in_the_cli_only() -> None:
+    """Every parser of ``wnrl`` is in :mod:`wnrl.cli` (the harness had a second one for tune)."""
+    users = [
+        str(path.relative_to(ROOT))
+        for path in _sources()
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if (isinstance(node, ast.Import) and any(a.name == "argparse" for a in node.names))
+        or (isinstance(node, ast.ImportFrom) and node.module == "argparse")
+    ]
+    assert sorted(set(users)) == ["wnrl/cli.py"]
+
+
+def test_train_and_eval_import_nothing_of_the_harness(tmp_path: Path) -> None:
+    """``wnrl train`` and ``wnrl eval`` run one agent: the sweep, statistics and tuning code is
+    never imported (it had been, for the SIGTERM handler)."""
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(
+        "env: {id: CartPole-v1}\nagent: {algo: ppo, net_arch: [8], hyperparams: {n_steps: 64, "
+        "batch_size: 64, n_epochs: 1}}\ntrain: {total_timesteps: 64, eval_freq: 0, "
+        "eval_episodes: 1, device: cpu}\n"
+    )
+    code = (
+        "import sys\nfrom wnrl.cli import main\n"
+        "assert main(['train', sys.argv[1], '--out', 'run']) == 0\n"
+        "assert main(['eval', 'run', '--episodes', '1']) == 0\n"
+        "harness = sorted(m for m in sys.modules if m.startswith('wnrl.harness'))\nassert not harness, harness\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(cfg)], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]

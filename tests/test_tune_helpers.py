@@ -46,7 +46,7 @@ def tune_file(tmp: Path, name: str = "tiny.yaml", **changes: Any) -> Path:
 
 def tune_cmd(*args: str) -> list[str]:
     """The command line of ``wnrl tune`` in a subprocess."""
-    return [sys.executable, "-m", "wnrl.harness.tune.command", *args]
+    return [sys.executable, "-m", "wnrl.cli", "tune", *args]
 
 
 def run_tune(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

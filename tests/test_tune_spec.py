@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from test_tune_helpers import TINY_TUNE, tune_file
 
+from wnrl.cli import main as wnrl_main
 from wnrl.config import ConfigError
-from wnrl.harness.tune.command import main
 from wnrl.harness.tune.spec import load_tune
 
 LR = "agent.hyperparams.learning_rate"
@@ -50,7 +50,7 @@ def test_bad_tune_files_are_one_line_exit_2_nothing_written(
 ) -> None:
     path = tune_file(tmp_path, **change)
     out = tmp_path / "out"
-    assert main([str(path), "--out", str(out)]) == 2
+    assert wnrl_main(["tune", str(path), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert err.startswith(f"wnrl: error: {path}: ") and expected in err, err
@@ -73,11 +73,11 @@ def test_confirmation_seeds_are_after_the_tuning_seeds(tmp_path: Path) -> None:
 def test_unreachable_storage_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = tune_file(tmp_path, storage="postgresql://wnrl:secret@127.0.0.1:9/optuna")
     out = tmp_path / "out"
-    assert main([str(path), "--out", str(out)]) == 2
+    assert wnrl_main(["tune", str(path), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert "storage: cannot reach postgresql://wnrl:***@127.0.0.1:9/optuna" in err and "secret" not in err
     assert len(err.splitlines()) == 1 and not out.exists()
-    assert main([str(path), "--out", str(out), "--storage", f"journal:{tmp_path}/no/such/dir/j.log"]) == 2
+    assert wnrl_main(["tune", str(path), "--out", str(out), "--storage", f"journal:{tmp_path}/no/such/dir/j.log"]) == 2
     assert "cannot reach journal:" in capsys.readouterr().err and not out.exists()
 
 
@@ -89,19 +89,19 @@ def test_a_study_created_by_another_tune_file_is_refused(tmp_path: Path, capsys:
     open_studies(first, open_storage(f"journal:{journal}", first.source))
     other = tune_file(tmp_path, "b.yaml", seeds=3)  # same name "tiny", other trials
     out = tmp_path / "out"
-    assert main([str(other), "--out", str(out), "--storage", f"journal:{journal}"]) == 2
+    assert wnrl_main(["tune", str(other), "--out", str(out), "--storage", f"journal:{journal}"]) == 2
     err = capsys.readouterr().err
     assert "the study 'tiny/none'" in err and "created by another tune file" in err and str(tmp_path / "a.yaml") in err
     assert not out.exists()
 
 
-def test_the_tune_parser_imports_neither_torch_nor_optuna() -> None:
+def test_the_parser_imports_neither_torch_nor_optuna() -> None:
     import subprocess
     import sys
 
     code = (
-        "import sys, argparse\nfrom wnrl.harness.tune.command import add_tune_parser\n"
-        "p = argparse.ArgumentParser(); add_tune_parser(p.add_subparsers())\n"
+        "import sys\nfrom wnrl.cli import build_parser\n"
+        "build_parser().parse_args(['tune', 'x.yaml'])\n"
         "heavy = [m for m in ('torch', 'optuna', 'stable_baselines3') if m in sys.modules]\nassert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,5 @@
-"""The ``wnrl`` command line: thin argument parsing over :mod:`wnrl.train` and :mod:`wnrl.harness`.
+"""The ``wnrl`` command line: thin argument parsing over :mod:`wnrl.train` and :mod:`wnrl.harness`
+(every argparse parser of wnrl is here; ``wnrl train`` and ``wnrl eval`` import nothing of the harness).
 
 Bad input prints one line (``wnrl: error: FILE: KEY: problem; fix``) and exits with code 2.
 """
@@ -13,8 +14,6 @@ from typing import TYPE_CHECKING, NoReturn
 
 import wnrl
 from wnrl.config import ConfigError
-from wnrl.harness.tune.command import INTERRUPTED as TUNE_INTERRUPTED
-from wnrl.harness.tune.command import add_tune_parser
 
 if TYPE_CHECKING:
     from wnrl.config import RunConfig
@@ -101,8 +100,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     config, source = _load_for_train(args)
     if args.resume and _finished_resume(Path(args.resume)):
         return 0
-    from wnrl.harness.api import sigterm_as_interrupt
     from wnrl.train import run_dir_for, train
+    from wnrl.train.stop import sigterm_as_interrupt
 
     run_dir = Path(args.resume) if args.resume else Path(args.out) if args.out else run_dir_for(config)
     args.run_dir = run_dir  # for the line a stop prints (main's _interrupted)
@@ -202,6 +201,34 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise ConfigError("--only restricts --plan: give --plan too (the report covers the whole sweep)")
     path = report(args.sweep_dir, reps=args.reps)
     print(f"Report: {path} (figures in {path.parent / 'figures'}, per-run table in {path.parent / 'results.csv'})")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """``wnrl tune TUNE.yaml``: exit 0 when every trial of this call ran (failed trials included)."""
+    from wnrl.harness.tune.session import tune
+
+    outcome = tune(
+        args.tune,
+        out=args.out,
+        workers=args.workers,
+        backend=args.backend,
+        address=args.address,
+        storage=args.storage,
+        progress=not args.quiet,
+        write_report=not args.no_report,
+    )
+    failed = sum(t.get("state") == "failed" for t in outcome.trials)
+    print(
+        f"Tune: {len(outcome.trials)} trials finished by this process in {outcome.wall_seconds:.0f} s "
+        f"({failed} failed); storage {outcome.storage}",
+        file=sys.stderr,
+    )
+    print(f"Best hyperparameters: {outcome.tuned}")
+    if outcome.report is not None:
+        print(f"Tuning report: {outcome.report}")
+    print(f"Confirm on fresh seeds with: wnrl compare --tuned {outcome.tune_dir}")
+    print(f'Browse the studies with: optuna-dashboard {outcome.storage}  (pip install "wnrl[dashboard]")')
     return 0
 
 
@@ -314,7 +341,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_report)
 
-    add_tune_parser(sub)
+    p = sub.add_parser("tune", help="tune every normalization with the same budget (Optuna), then confirm")
+    p.add_argument("tune", help="YAML tune file (examples in configs/tune/)")
+    p.add_argument("--out", help="tune directory (default: tunes/<tune name>)")
+    p.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPU cores)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local")
+    p.add_argument("--address", help="Ray cluster address (with --backend ray)")
+    p.add_argument(
+        "--storage",
+        help="Optuna storage: a database URL (postgresql://...), sqlite:///FILE or journal:FILE "
+        "(default: the tune file's, else TUNE_DIR/optuna.db); processes on one storage cooperate",
+    )
+    p.add_argument("--quiet", action="store_true", help="no line per finished trial")
+    p.add_argument("--no-report", action="store_true", help="skip the tuning report at the end")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("list", help="shipped configs and sweeps, norms, algorithms, installed extras")
     p.set_defaults(func=cmd_list)
@@ -326,7 +366,8 @@ INTERRUPTED = {
     "train": "the run directory {run_dir} is kept; continue it with `wnrl train --resume {run_dir}` "
     "(from its last checkpoint)",
     "compare": "finished runs are kept; rerun the same `wnrl compare` command to continue",
-    "tune": TUNE_INTERRUPTED,
+    # there is no `wnrl tune --resume`: the same command goes on where the storage says
+    "tune": "finished trials are kept; rerun the same `wnrl tune` command to continue (the budget stays exact)",
 }
 #: A ``wnrl train`` stopped before its run directory held anything of the run.
 TRAIN_NOT_STARTED = "the run had not started (nothing of it was written); run the same command again"

@@ -24,9 +24,7 @@ import contextlib
 import json
 import os
 import shlex
-import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +34,7 @@ from typing import Any
 from wnrl.config import ConfigError, check_devices
 from wnrl.train.record import RecordError, RunRecord, atomic_write_text, read_record
 from wnrl.train.rundir import DirLock
+from wnrl.train.stop import sigterm_as_interrupt
 
 __all__ = ["CompareOutcome", "compare", "compare_command", "report", "seed_plan", "sweep_lock", "tune"]
 
@@ -114,23 +113,6 @@ def sweep_lock(sweep_dir: Path) -> Iterator[None]:
         yield
     finally:
         lock.release()
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C inside the block (what batch schedulers and Ray send)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 def _check_envs(sweep: Any) -> None:

@@ -6,8 +6,9 @@
 * :mod:`wnrl.harness.tune.trials`: the exact budget, interrupted trials, cooperating processes
 * :mod:`wnrl.harness.tune.objective`: the objective, recomputed from each run's ``result.json``
 * :mod:`wnrl.harness.tune.confirm`: ``wnrl compare --tuned`` (fresh seeds, side by side)
-* :mod:`wnrl.harness.tune.plan`: how many seeds (bootstrap CI width and power)
-* :mod:`wnrl.harness.tune.command`: the ``wnrl tune`` parser and command
+* :mod:`wnrl.harness.tune.storage`, :mod:`wnrl.harness.tune.report`: Optuna storage, the tuning report
+
+The ``wnrl tune`` parser and command are in :mod:`wnrl.cli`.
 
 Names are imported lazily, so ``wnrl --help`` imports neither torch nor optuna.
 """
@@ -19,6 +20,5 @@ from wnrl.registry import lazy_exports
 _EXPORTS = {
     "wnrl.harness.tune.spec": ("Tune", "TuneSpec", "load_tune", "parse_tune"),
     "wnrl.harness.tune.session": ("tune", "TuneOutcome", "read_tuned"),
-    "wnrl.harness.tune.command": ("cmd_tune", "add_tune_parser"),
 }
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -137,7 +137,8 @@ def tune(
     :param write_report: write the tuning report at the end
     :raises ConfigError: on bad input, before anything is written
     """
-    from wnrl.harness.api import _check_options, sigterm_as_interrupt
+    from wnrl.harness.api import _check_options
+    from wnrl.train.stop import sigterm_as_interrupt
 
     workers = workers if workers is not None else (os.cpu_count() or 1)
     _check_options(workers, backend, address, 1)
