@@ -8,7 +8,8 @@ only that:
 
 * each config, sweep or tune file a command names gets a cut-down copy at the same relative path
   (a shipped name such as ``cartpole_ppo`` becomes ``cartpole_ppo.yaml``): every budget 256 steps,
-  2 evaluation episodes, 2 seeds, each grid list cut to its first two values, 2 trials of 1 seed;
+  2 evaluation episodes, 2 seeds, the first two norms of a grid and the first value of its other
+  keys, 2 trials of 1 seed;
 * ``--workers N`` becomes ``--workers 2`` and ``--address auto`` (a running Ray cluster) is
   dropped, so Ray starts a local one;
 * ``.learn(N`` in Python blocks becomes ``.learn(256``.
@@ -77,7 +78,9 @@ def cut(data: dict[str, Any], kind: str) -> dict[str, Any]:
     _cut_run(data)
     if kind == "sweep file":
         data["seeds"] = 2
-        data["grid"] = {key: values[:2] for key, values in data["grid"].items()}
+        data["grid"] = {key: values[: 2 if key == "agent.norm" else 1] for key, values in data["grid"].items()}
+        for key, by_value in data.get("per", {}).items():  # `per:` entries of the values cut away go too
+            data["per"][key] = {v: patch for v, patch in by_value.items() if v in data["grid"].get(key, [v])}
     if kind == "tune file":
         data.update(budget=2, seeds=1, confirm_seeds=2)
         data["variants"] = {key: values[:2] for key, values in data["variants"].items()}
