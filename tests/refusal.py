@@ -46,6 +46,12 @@ def refused(capsys: pytest.CaptureFixture, root: Path | None, argv: list[str], n
     return err
 
 
+def refused_here(capsys: pytest.CaptureFixture, argv: list[str], *needles: str) -> str:
+    """:func:`refused` with the current directory as the one that must stay unchanged (for tests
+    run in their ``tmp_path``)."""
+    return refused(capsys, Path.cwd(), argv, needles)
+
+
 def _a_read_only_mount() -> Path | None:
     """``/sys`` or ``/proc/sys`` where a container mounts it read-only (``/proc/mounts``), if so."""
     for line in Path("/proc/mounts").read_text().splitlines():

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from refusal import refused
+from refusal import refused_here
 
 from wnrl.cli import main
 from wnrl.config import ConfigError, load_config, parse_overrides, read_yaml, validate
@@ -86,7 +86,7 @@ def test_a_config_key_given_twice_is_refused_naming_both_lines(
 ) -> None:
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(text)
-    _refused(
+    refused_here(
         capsys,
         ["train", str(cfg), "--out", str(tmp_path / "run")],
         f"{cfg}: {key}: given twice (lines {lines[0]} and {lines[1]}); keep one",
@@ -94,33 +94,24 @@ def test_a_config_key_given_twice_is_refused_naming_both_lines(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.yaml"]
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test runs in its own folder: a command without --out that wrote the default runs/,
-    sweeps/ or tunes/ despite its refusal writes there, where :func:`_refused` sees it, instead of
-    into the repository unseen."""
-    monkeypatch.chdir(tmp_path)
-
-
-def _refused(capsys: pytest.CaptureFixture, argv: list[str], *needles: str) -> str:
-    return refused(capsys, Path.cwd(), argv, needles)
+pytestmark = pytest.mark.usefixtures("in_tmp_path")  # see tests/conftest.py
 
 
 def test_a_sweep_and_a_tune_file_key_given_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(SWEEP + "grid:\n  agent.norm: [batch]\n")
-    _refused(
+    refused_here(
         capsys, ["compare", str(sweep), "--out", str(tmp_path / "out")], f"{sweep}: grid: given twice (lines 6 and 9)"
     )
     tune = tmp_path / "tune.yaml"
     tune.write_text(TUNE + "budget: 3\n")
-    _refused(
+    refused_here(
         capsys, ["tune", str(tune), "--out", str(tmp_path / "t")], f"{tune}: budget: given twice (lines 10 and 11)"
     )
     base = tmp_path / "base.yaml"  # a base file is read by the same loader
     base.write_text(RUN + "name: other\n")
     sweep.write_text("base: base.yaml\ngrid: {agent.norm: [none, weight]}\nseeds: 1\n")
-    _refused(
+    refused_here(
         capsys, ["compare", str(sweep), "--out", str(tmp_path / "out")], f"{base}: name: given twice (lines 1 and 9)"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "sweep.yaml", "tune.yaml"]
@@ -136,7 +127,7 @@ def test_a_tuned_yaml_with_a_key_given_twice_is_refused(tmp_path: Path, capsys: 
     tuned.mkdir()
     (tuned / "tune.json").write_text(json.dumps(load_tune(tune).describe()))
     (tuned / "tuned.yaml").write_text("best: []\nbest: 5\n")
-    _refused(
+    refused_here(
         capsys,
         ["compare", "--tuned", str(tuned)],
         f"{tuned / 'tuned.yaml'}: cannot be read (best: given twice (lines 1 and 2)",
@@ -175,7 +166,7 @@ def test_an_alias_bomb_is_refused_at_once(tmp_path: Path, capsys: pytest.Capture
     path = tmp_path / "bomb.yaml"
     path.write_text(BOMB)
     started = time.perf_counter()
-    _refused(
+    refused_here(
         capsys, [command, str(path), "--out", str(tmp_path / "out")], f"{path}: aliases (*name) expand to", "more than"
     )
     assert time.perf_counter() - started < 10
@@ -203,9 +194,9 @@ def test_a_latin1_config_is_named_not_utf8_with_the_byte_and_the_fix(
 ) -> None:
     cfg = tmp_path / "cfg.yaml"
     cfg.write_bytes(RUN.replace("name: tiny", "name: caf\xe9").encode("latin-1"))
-    _refused(capsys, ["train", str(cfg)], f"{cfg}: not UTF-8 text (byte 9 is 0xe9); save it as UTF-8", "iconv")
+    refused_here(capsys, ["train", str(cfg)], f"{cfg}: not UTF-8 text (byte 9 is 0xe9); save it as UTF-8", "iconv")
     cfg.write_bytes(b"name: x\x00\x01")
-    _refused(capsys, ["train", str(cfg)], f"{cfg}: not a text file (byte 7 is 0x00)")
+    refused_here(capsys, ["train", str(cfg)], f"{cfg}: not a text file (byte 7 is 0x00)")
     cfg.write_bytes(RUN.replace("name: tiny", "name: cafe  # café").encode())  # UTF-8: read
     assert load_config(cfg).name == "cafe"
 
@@ -270,7 +261,9 @@ def test_a_sweep_of_ppo_with_ent_coef_auto_is_refused_before_it_runs(
 ) -> None:
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(SWEEP.replace("net_arch: [8]}", "net_arch: [8], hyperparams: {ent_coef: auto}}"))
-    _refused(capsys, ["compare", str(sweep), "--out", str(tmp_path / "out")], "agent.hyperparams.ent_coef", "not ppo")
+    refused_here(
+        capsys, ["compare", str(sweep), "--out", str(tmp_path / "out")], "agent.hyperparams.ent_coef", "not ppo"
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -303,7 +296,7 @@ def test_a_seed_beyond_numpys_range_is_refused_in_a_run_and_in_a_sweep(
         validate(_data(train__seed=2**32), "x.yaml")
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(SWEEP.replace("seeds: 1", f"seeds: [0, {2**32}]"))
-    _refused(capsys, ["compare", str(sweep), "--out", str(tmp_path / "out")], "train.seed: must be below 2**32")
+    refused_here(capsys, ["compare", str(sweep), "--out", str(tmp_path / "out")], "train.seed: must be below 2**32")
     assert not (tmp_path / "out").exists()
 
 
@@ -348,5 +341,5 @@ def test_a_local_sweep_or_tune_asking_for_cuda_without_a_device_is_refused(
     if torch.cuda.is_available():  # the check lets it through: the runs expand as usual
         assert _devices(kind, path) == {"cuda"}
         return
-    _refused(capsys, [kind, str(path), "--out", str(tmp_path / "out")], f"{path}: train.device: cuda requested")
+    refused_here(capsys, [kind, str(path), "--out", str(tmp_path / "out")], f"{path}: train.device: cuda requested")
     assert not (tmp_path / "out").exists()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from refusal import refused, snapshot
+from refusal import refused_here, snapshot
 from test_tune_helpers import ROOT, TINY_TUNE, tune_file
 
 from wnrl.cli import main
@@ -65,16 +65,7 @@ def readme(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test runs in its own folder: a command without --out that wrote the default runs/,
-    sweeps/ or tunes/ despite its refusal writes there, where :func:`_refused` sees it, instead of
-    into the repository unseen."""
-    monkeypatch.chdir(tmp_path)
-
-
-def _refused(capsys: pytest.CaptureFixture, argv: list[str], *needles: str) -> str:
-    return refused(capsys, Path.cwd(), argv, needles)
+pytestmark = pytest.mark.usefixtures("in_tmp_path")  # see tests/conftest.py
 
 
 def test_readme_tune_then_confirm_on_the_shipped_cartpole_small(readme: Path) -> None:
@@ -106,7 +97,7 @@ def test_compare_tuned_refuses_an_out_that_is_not_a_confirmation(readme: Path, c
     (mine / "default.sweep.yaml").write_text("my sweep\n")
     before = snapshot(mine)
     tunes = str(readme / "tunes" / "cartpole_small")
-    _refused(capsys, ["compare", "--tuned", tunes, "--out", str(mine)], str(mine), "not a confirmation directory")
+    refused_here(capsys, ["compare", "--tuned", tunes, "--out", str(mine)], str(mine), "not a confirmation directory")
     assert snapshot(mine) == before
 
 
@@ -124,7 +115,7 @@ def test_a_second_confirmation_is_refused_before_it_plans_or_deletes(
     before = snapshot(out)
     tunes = str(readme / "tunes" / "cartpole_small")
     with sweep_lock(out), sweep_lock(out / "default"):
-        _refused(capsys, ["compare", "--tuned", tunes, "--out", str(out)], "another `wnrl compare` is running")
+        refused_here(capsys, ["compare", "--tuned", tunes, "--out", str(out)], "another `wnrl compare` is running")
     assert in_flight.is_dir() and snapshot(out) == before
 
 
@@ -141,7 +132,7 @@ def test_a_confirmation_refused_by_its_second_part_leaves_the_directory_as_it_wa
     before = snapshot(out)
     tunes = str(readme / "tunes" / "cartpole_small")
     with sweep_lock(out / "tuned"):
-        _refused(capsys, ["compare", "--tuned", tunes, "--out", str(out)], "another `wnrl compare` is running")
+        refused_here(capsys, ["compare", "--tuned", tunes, "--out", str(out)], "another `wnrl compare` is running")
     assert snapshot(out) == before
 
 
@@ -170,7 +161,7 @@ def test_a_tune_named_dot_dot_is_refused_and_writes_nothing(
     for name in ("..", ".", "a/b", "x" * 101):
         path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "name": name}))
         before = snapshot(tmp_path)
-        _refused(capsys, ["tune", str(path)], str(path), "name: ")
+        refused_here(capsys, ["tune", str(path)], str(path), "name: ")
         assert snapshot(tmp_path) == before and not Path("tunes").exists()
     assert Path("report.md").read_text() == "my report\n"
 
