@@ -33,7 +33,7 @@ from typing import Any
 
 from wnrl.config import ConfigError, check_devices
 from wnrl.train.record import RecordError, RunRecord, atomic_write_text, read_record
-from wnrl.train.rundir import DirLock
+from wnrl.train.rundir import DirLock, check_dir_path
 from wnrl.train.stop import sigterm_as_interrupt
 
 __all__ = ["CompareOutcome", "compare", "compare_command", "report", "seed_plan", "sweep_lock", "tune"]
@@ -277,13 +277,12 @@ def report(sweep_dir: str | Path, reps: int = 2000) -> Path:
     :returns: the path of ``report.md``
     :raises ConfigError: when it is not a sweep directory or ``reps`` < 1
     """
-    from wnrl.harness.outpaths import check_path
     from wnrl.harness.reporting import build_report
 
     if reps < 1:
         raise ConfigError(f"--reps {reps}: must be at least 1 (2000 is usual)")
     where = Path(sweep_dir)
-    check_path(where, str(where), "give the directory that `wnrl compare` wrote")
+    check_dir_path(where, str(where), "give the directory that `wnrl compare` wrote")
     try:
         return build_report(where, reps=reps)
     except OSError as e:  # what the checks before writing cannot foresee (a full disk, ...)
@@ -304,10 +303,9 @@ def seed_plan(sweep_dir: str | Path, width: float = 0.1, target_poi: float = 0.6
         ``VALUE`` (as the report writes it) only, e.g. one algorithm and one noise setting
     :raises ConfigError: on bad arguments or a directory that is not a sweep
     """
-    from wnrl.harness.outpaths import check_path
     from wnrl.harness.reporting import plan_report
 
-    check_path(Path(sweep_dir), str(sweep_dir), "give the directory that `wnrl compare` wrote")
+    check_dir_path(Path(sweep_dir), str(sweep_dir), "give the directory that `wnrl compare` wrote")
     if not 0.0 < width <= 1.0:
         raise ConfigError(f"--width {width}: give a width of the IQM interval in (0, 1], e.g. 0.1")
     if not 0.5 < target_poi < 1.0:

@@ -1,8 +1,8 @@
 """The paths ``wnrl compare`` and ``wnrl report`` write to, checked before anything is written.
 
-* :func:`check_path`: a path that cannot be a directory at all: a symbolic link loop, a name longer
-  than a file system takes, a file above it (wnrl's one check of output paths,
-  :func:`wnrl.train.rundir.check_dir_path`);
+* a path that cannot be a directory at all (a symbolic link loop, a name longer than a file system
+  takes, a file above it) is refused by wnrl's one check of output paths,
+  :func:`wnrl.train.rundir.check_dir_path`, which the callers use directly;
 * :func:`check_report_outputs`: a sweep directory the report cannot be written into: read-only,
   or ``figures`` that is not a directory, ``report.md``, ``results.csv`` or ``summary.json`` that
   is not a file.
@@ -15,25 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from wnrl.config import ConfigError
-from wnrl.train.rundir import check_dir_path, why_not_writable
+from wnrl.train.rundir import why_not_writable
 
-__all__ = ["REPORT_DIRS", "REPORT_FILES", "check_path", "check_report_outputs"]
+__all__ = ["REPORT_DIRS", "REPORT_FILES", "check_report_outputs"]
 
 #: What the report writes into a sweep directory: files, and folders.
 REPORT_FILES = ("report.md", "results.csv", "summary.json")
 REPORT_DIRS = ("figures",)
-
-
-def check_path(path: Path, label: str, fix: str) -> None:
-    """Refuse a path that cannot be a directory: a symbolic link loop, a name too long, a file
-    above it (:func:`wnrl.train.rundir.check_dir_path`, the one check of wnrl's output paths).
-
-    :param path: the path (need not exist)
-    :param label: how the message names it (``--out DIR``, or the directory)
-    :param fix: what to do instead (``choose another --out``)
-    :raises ConfigError: one line naming the path
-    """
-    check_dir_path(path, label, fix)
 
 
 def check_report_outputs(sweep_dir: Path, label: str, writable: bool = True) -> None:

@@ -8,7 +8,7 @@
   (:func:`merge`), so the report covers them all;
 * a file, a ``wnrl train`` run directory or a folder inside one, a directory holding sweep
   outputs (``runs/``, ``report.md``, ...) without ``index.json``, an unreadable ``index.json``,
-  a path that cannot be a directory (:func:`wnrl.harness.outpaths.check_path`): refused.
+  a path that cannot be a directory (:func:`wnrl.train.rundir.check_dir_path`): refused.
 
 Every refusal is one :class:`~wnrl.config.ConfigError` line and leaves the directory untouched.
 """
@@ -22,9 +22,9 @@ from typing import Any
 
 from wnrl.config import ConfigError, read_yaml
 from wnrl.harness.index import RUN_FILES, SWEEP_OUTPUTS, read_index, run_dir_of
-from wnrl.harness.outpaths import check_path
 from wnrl.harness.rows import show
 from wnrl.harness.sweep import NOT_HASHED, Sweep, expand_sweep
+from wnrl.train.rundir import check_dir_path
 
 __all__ = ["check_out", "merge", "prepare", "reuse_ids", "sweep_parts"]
 
@@ -40,7 +40,7 @@ def check_out(sweep_dir: Path) -> dict[str, Any] | None:
         index, an unreadable index, a path that cannot be a directory (a symbolic link loop, a
         name too long)
     """
-    check_path(sweep_dir, f"--out {sweep_dir}", "choose another --out")
+    check_dir_path(sweep_dir, f"--out {sweep_dir}", "choose another --out")
     if sweep_dir.exists() and not sweep_dir.is_dir():
         raise ConfigError(f"--out {sweep_dir}: is a file, not a directory; choose another --out (a new directory)")
     run = run_dir_of(sweep_dir)

@@ -173,9 +173,9 @@ def _check_root(root: Path) -> None:
     :raises ConfigError: on a file, a run directory (or inside one), a non-empty folder that is
         not a confirmation directory
     """
-    from wnrl.harness.outpaths import check_path
+    from wnrl.train.rundir import check_dir_path
 
-    check_path(root, f"--out {root}", "choose another --out")  # a symlink loop, a name too long
+    check_dir_path(root, f"--out {root}", "choose another --out")  # a symlink loop, a name too long
     where = root.resolve()
     if where.exists() and not where.is_dir():
         raise ConfigError(f"--out {root}: is a file, not a directory; choose another --out (a new directory)")

@@ -53,9 +53,9 @@ class TuneOutcome:
 
 
 def _check_dir(tune: Tune, tune_dir: Path) -> None:
-    from wnrl.harness.outpaths import check_path
+    from wnrl.train.rundir import check_dir_path
 
-    check_path(tune_dir, f"--out {tune_dir}", "choose another --out")  # a symlink loop, a name too long
+    check_dir_path(tune_dir, f"--out {tune_dir}", "choose another --out")  # a symlink loop, a name too long
     where = tune_dir.resolve()  # `tunes/../x` is x even before tunes/ exists
     if where.exists() and not where.is_dir():
         raise ConfigError(f"--out {tune_dir}: is a file; choose a directory")
