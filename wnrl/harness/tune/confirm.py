@@ -25,7 +25,7 @@ from wnrl.harness.sweepdir import prepare, reuse_ids
 from wnrl.harness.tune.session import read_tuned
 from wnrl.harness.tune.spec import Tune, parse_tune
 from wnrl.train.record import atomic_write_text
-from wnrl.train.rundir import LOCK_FILE, DirLock
+from wnrl.train.rundir import LOCK_FILE, DirLock, check_dir_path
 
 __all__ = ["CONFIRM_FILE", "confirm", "load_tuned_tune", "verdict"]
 
@@ -89,16 +89,13 @@ def _check_seeds(tune: Tune, seeds: list[int], where: str) -> None:
 
 def _sweeps(tune: Tune, tuned: dict[str, Any], seeds: list[int]) -> tuple[dict[str, Any], list[Any]]:
     grid = {**tune.spec.variants, **tune.spec.groups, **tune.spec.tasks}
-    base = tune.base  # copied into each sweep: expanding one must not change another
+    base = tune.base  # shared by the sweeps below, which are only dumped and expanded from copies (confirm)
     default = {"name": f"{tune.name}-default", "base": base, "per": tune.per_for(grid), "grid": grid, "seeds": seeds}
-    default = copy.deepcopy(default)
     cells = []
     best = {e["study"]: e for e in tuned["best"]}
     for cell in tune.cells:
         g = {**{k: [v] for k, v in cell.variant.items()}, **{k: [v] for k, v in cell.group.items()}, **tune.spec.tasks}
-        data = copy.deepcopy(
-            {"name": f"{tune.name}-tuned", "base": base, "per": tune.per_for(g), "grid": g, "seeds": seeds}
-        )
+        data = {"name": f"{tune.name}-tuned", "base": base, "per": tune.per_for(g), "grid": g, "seeds": seeds}
         sets = [f"{k}={json.dumps(v)}" for k, v in best[cell.study_name]["params"].items()]
         cells.append((cell, data, sets))
     return default, cells
@@ -173,8 +170,6 @@ def _check_root(root: Path) -> None:
     :raises ConfigError: on a file, a run directory (or inside one), a non-empty folder that is
         not a confirmation directory
     """
-    from wnrl.train.rundir import check_dir_path
-
     check_dir_path(root, f"--out {root}", "choose another --out")  # a symlink loop, a name too long
     where = root.resolve()
     if where.exists() and not where.is_dir():
