@@ -5,7 +5,7 @@
     python benchmarks/harness_scaling.py --workers 1,2,4 --runs 16 --steps 4096 --repeat 3 --out scaling.md
 
 Each setting runs the whole grid (PPO on CartPole-v1, ``--steps`` environment steps per run, final
-evaluation only) in a fresh sweep directory through :func:`wnrl.harness.execute.run_local`, pool
+evaluation only) in a fresh sweep directory through :func:`wnrl.harness.run.execute.run_local`, pool
 start-up included. The settings are interleaved within each of ``--repeat`` repetitions (default
 3) and the median wall time counts (the speedup is the median of the per-repetition ratios), so
 drifting load on a shared machine hits all settings alike. Speedup = wall time with 1 worker /
@@ -13,7 +13,7 @@ wall time with N; the target is speedup ≥ 0.9 × N. Per-run overhead = a run's
 its worker (``wall_seconds``: config check, env and model build, final evaluation, writing the
 record) minus its ``learn`` time (``seconds``); the target is ≤ 0.5 s. The pool's worker processes
 are reused across runs (``ProcessPoolExecutor`` without ``max_tasks_per_child``) and forked from
-a fork server that imported torch, SB3 and wnrl once (:func:`wnrl.harness.backends.worker_context`).
+a fork server that imported torch, SB3 and wnrl once (:func:`wnrl.harness.run.backends.worker_context`).
 That server starts once per sweep process, whatever the number of workers: it is started (and
 timed, "fork server start-up") before the measurements, as the first ``wnrl compare`` pool of a
 process starts it. Prints a markdown table (and writes it to ``--out``).
@@ -63,8 +63,8 @@ def measure(workers: int, runs: int, steps: int) -> dict:
     :param steps: environment steps per run
     :returns: wall time, per-run training seconds, failures
     """
-    from wnrl.harness.execute import make_task, run_local
-    from wnrl.harness.sweep import expand_sweep
+    from wnrl.harness.run.execute import make_task, run_local
+    from wnrl.harness.sweeps.spec import expand_sweep
     from wnrl.train.record import RunRecord
 
     sweep = expand_sweep(_sweep(runs, steps), "<scaling>")
@@ -97,7 +97,7 @@ def measure(workers: int, runs: int, steps: int) -> dict:
 def start_fork_server() -> float:
     """Start the workers' fork server (preloading torch, SB3 and wnrl) and return the seconds it
     took; 0 where the platform spawns its workers instead."""
-    from wnrl.harness.backends import worker_context
+    from wnrl.harness.run.backends import worker_context
 
     start = time.perf_counter()  # worker_context() starts the server
     ctx = worker_context()

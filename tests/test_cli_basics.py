@@ -97,7 +97,7 @@ def test_learning_starts_past_the_budget_is_warned(tmp_path: Path, capsys: pytes
 
 
 def test_a_shipped_sweep_by_name() -> None:
-    from wnrl.harness.sweep import load_sweep
+    from wnrl.harness.sweeps.spec import load_sweep
 
     sweep = load_sweep("demo")
     assert sweep.runs and sweep.name == "demo"

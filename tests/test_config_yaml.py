@@ -320,7 +320,7 @@ def test_cuda_is_refused_exactly_where_torch_sees_no_cuda_device() -> None:
 def _devices(kind: str, path: Path) -> set[str]:
     """The ``train.device`` of every run a sweep file (``compare``) or a tune's first trial (``tune``) expands to."""
     if kind == "compare":
-        from wnrl.harness.sweep import load_sweep
+        from wnrl.harness.sweeps.spec import load_sweep
 
         return {r.config.train.device for r in load_sweep(path).runs}
     from wnrl.harness.tune.spec import load_tune

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from wnrl.cli import main
-from wnrl.harness.execute import WORKER_DIED, plan_runs, run_local, run_task
+from wnrl.harness.run.execute import WORKER_DIED, plan_runs, run_local, run_task
 from wnrl.train.record import RESULT_FILE, RunRecord, latest_checkpoint, read_record, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,7 +246,7 @@ def test_a_run_killed_mid_way_continues_from_its_last_checkpoint(tmp_path: Path)
     step = found[0]
     assert 2048 <= step < 8192
 
-    from wnrl.harness.sweep import expand_sweep
+    from wnrl.harness.sweeps.spec import expand_sweep
 
     todo, counts = plan_runs(expand_sweep(sweep, "cont").runs, out)
     assert counts["resumed"] == 1 and len(todo) == 1 and run_dir.exists(), "kept, to continue"
@@ -301,7 +301,7 @@ def test_a_stopped_sweep_records_the_part_its_runs_were_in(tmp_path: Path, sig: 
 def _stop_child(marker: str, ready: str, grace: float, record_seconds: float) -> None:
     """A worker (stop handler installed) whose run records its part slowly when stopped: the real
     :func:`run_task` around a stand-in for training, so that the stop path is the one sweeps take."""
-    from wnrl.harness import tasks
+    from wnrl.harness.run import task as tasks
 
     def slow_run(task: dict[str, Any]) -> RunRecord:
         try:
@@ -401,7 +401,7 @@ def test_gpu_slots_pin_each_worker_to_one_gpu(tmp_path: Path) -> None:
 
 def test_nan_return_is_a_failed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import wnrl.train
-    from wnrl.harness.sweep import expand_sweep
+    from wnrl.harness.sweeps.spec import expand_sweep
 
     def diverged(config: Any, out: Path, **kwargs: Any) -> RunRecord:
         record = RunRecord(
@@ -416,7 +416,7 @@ def test_nan_return_is_a_failed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(wnrl.train, "train", diverged)
     run = expand_sweep({"name": "n", "base": TINY_BASE, "seeds": 1, "grid": {"agent.algo": ["ppo"]}}, "n").runs[0]
-    from wnrl.harness.execute import make_task
+    from wnrl.harness.run.execute import make_task
 
     result = run_task(make_task(run, tmp_path, "n.yaml"))
     assert result.status == "failed" and "not finite" in result.error
@@ -424,7 +424,7 @@ def test_nan_return_is_a_failed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_plan_deletes_partial_runs(tmp_path: Path) -> None:
-    from wnrl.harness.sweep import expand_sweep
+    from wnrl.harness.sweeps.spec import expand_sweep
 
     runs = expand_sweep({"name": "p", "base": TINY_BASE, "seeds": 4, "grid": {"agent.algo": ["ppo"]}}, "p").runs
     write_record(tmp_path / "runs" / runs[0].id, RunRecord(status="finished"))
@@ -454,7 +454,7 @@ def test_retry_failed_continues_only_runs_stopped_from_outside(tmp_path: Path) -
     training error and was retried after a fix mixed training by the old and the new code. Now
     only a run whose worker was killed or whose disk failed continues; a training error starts
     again from step 0 (its directory deleted)."""
-    from wnrl.harness.sweep import expand_sweep
+    from wnrl.harness.sweeps.spec import expand_sweep
 
     runs = expand_sweep({"name": "r", "base": TINY_BASE, "seeds": 3, "grid": {"agent.algo": ["ppo"]}}, "r").runs
     errors = ["RuntimeError: boom", WORKER_DIED, "ConfigError: No space left on device"]

@@ -16,7 +16,7 @@ from refusal import read_only, refused, snapshot
 from test_harness_execute import _continuing_sweep, _signal_sweep_when, worker_pids
 
 from wnrl.cli import main
-from wnrl.harness.tasks import killed
+from wnrl.harness.run.task import killed
 from wnrl.train.record import RESULT_FILE, RunRecord, latest_checkpoint, read_record, write_record
 
 TINY = {

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from wnrl.cli import main
-from wnrl.harness.plan import iqm_width, plan, poi_power, poi_se, seeds_for_effect
+from wnrl.harness.stats.seeds import iqm_width, plan, poi_power, poi_se, seeds_for_effect
 
 
 def test_poi_standard_error_is_the_mann_whitney_normal_approximation() -> None:
@@ -66,7 +66,7 @@ def test_report_plan_of_one_setting(tmp_path: Path, capsys: pytest.CaptureFixtur
     seed needs (200 seeds for P = 0.6, where the whole sweep's four tasks need 50)."""
     from test_harness_report import make_sweep_dir
 
-    from wnrl.harness.stats import probability_of_improvement_ci
+    from wnrl.harness.stats.aggregate import probability_of_improvement_ci
 
     sweep, rows = make_sweep_dir(tmp_path / "s")
     assert main(["report", str(sweep), "--plan"]) == 0

@@ -1,4 +1,4 @@
-"""Tests of wnrl.harness.plots: every figure is a readable, non-trivial PNG."""
+"""Tests of wnrl.harness.reports.plots: every figure is a readable, non-trivial PNG."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from wnrl.harness import palette
-from wnrl.harness import plots as P
-from wnrl.harness import stats as S
+from wnrl.harness.reports import palette
+from wnrl.harness.reports import plots as P
+from wnrl.harness.stats import aggregate as S
 
 MIN_BYTES = 10_000
 

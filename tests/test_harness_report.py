@@ -1,5 +1,5 @@
 """The report of a sweep directory, on synthetic results: files, figures and numbers that match
-wnrl.harness.stats computed independently here."""
+wnrl.harness.stats.aggregate computed independently here."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from wnrl.cli import main
-from wnrl.harness import stats
-from wnrl.harness.diagnostics import reduce_diagnostics
-from wnrl.harness.lr_range import lr_range
-from wnrl.harness.reporting import build_report
-from wnrl.harness.rows import load_rows
+from wnrl.harness.reports.build import build_report
+from wnrl.harness.reports.diagnostics import reduce_diagnostics
+from wnrl.harness.reports.rows import load_rows
+from wnrl.harness.stats import aggregate as stats
+from wnrl.harness.stats.lr_range import lr_range
 from wnrl.train.record import (
     RESULT_FILE,
     Curve,
@@ -476,7 +476,7 @@ def _one_group_dir(root: Path, seeds: int) -> Path:
 
 
 def test_fewer_than_5_seeds_per_setting_are_called_unreliable(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from wnrl.harness.reporting import MIN_SEEDS
+    from wnrl.harness.reports.build import MIN_SEEDS
 
     assert MIN_SEEDS == 5
     sweep_dir, _ = make_sweep_dir(tmp_path / "s")  # 4 seeds; rows 5 (failed) and 7 (missing) are of one group
@@ -503,7 +503,7 @@ def test_known_return_ranges_normalise_and_others_use_the_sweeps_own_range() -> 
     by the min/max final return of its runs."""
     from types import SimpleNamespace
 
-    from wnrl.harness.scores import KNOWN_RANGES, normalisations
+    from wnrl.harness.reports.scores import KNOWN_RANGES, normalisations
     from wnrl.harness.tune.objective import Scorer
 
     scores = [("Acrobot-v1", -80.0), ("Acrobot-v1", -300.0), ("MountainCarContinuous-v0", -20.0)]

@@ -1,4 +1,4 @@
-"""Tests of wnrl.harness.stats against hand-computed values and bootstrap properties."""
+"""Tests of wnrl.harness.stats.aggregate against hand-computed values and bootstrap properties."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from wnrl.harness import bootstrap
-from wnrl.harness import stats as S
+from wnrl.harness.stats import aggregate as S
+from wnrl.harness.stats import bootstrap
 
 # --------------------------------------------------------------------------------------------
 # Point statistics, hand-computed

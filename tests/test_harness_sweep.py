@@ -12,7 +12,7 @@ import yaml
 from wnrl.cli import main
 from wnrl.config import ConfigError
 from wnrl.config.schema import NAME_PATTERN
-from wnrl.harness.sweep import demo_sweep, expand_sweep, load_sweep
+from wnrl.harness.sweeps.spec import demo_sweep, expand_sweep, load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from wnrl.harness.backends import run_local, worker_context
+from wnrl.harness.run.backends import run_local, worker_context
 
 
 def _probe(task: dict[str, Any]) -> dict[str, Any]:
@@ -45,8 +45,8 @@ def test_cuda_sweeps_spawn_their_workers() -> None:
 
 _SHADOWED = """
 from concurrent.futures import ProcessPoolExecutor
-from wnrl.harness.backends import init_worker, worker_args, worker_context
-from wnrl.harness.tasks import one_line
+from wnrl.harness.run.backends import init_worker, worker_args, worker_context
+from wnrl.harness.run.task import one_line
 if __name__ == "__main__":
     with ProcessPoolExecutor(1, mp_context=worker_context(), initializer=init_worker, initargs=worker_args()) as pool:
         print(pool.submit(one_line, ValueError("from the worker")).result())

@@ -15,7 +15,7 @@ import yaml
 from test_tune_helpers import TINY_BASE, studies, tune_file
 
 from wnrl.config import ConfigError
-from wnrl.harness import stats
+from wnrl.harness.stats import aggregate as stats
 from wnrl.harness.tune.session import tune
 from wnrl.train.record import read_record
 
@@ -188,8 +188,8 @@ def test_a_pruned_run_that_fails_on_its_way_out_counts_as_pruned(
     """The prune signal can land inside a checkpoint's zip writer, whose own RuntimeError then
     replaces ``Pruned`` (seen in CI under load): a run that failed once its trial's PRUNE file
     exists is recorded as pruned, not as a failure of the trial."""
-    from wnrl.harness.tasks import failed_result
-    from wnrl.harness.tune import pool
+    from wnrl.harness.run import pool
+    from wnrl.harness.run.task import failed_result
     from wnrl.train.record import write_record
 
     run_dir, flag = tmp_path / "runs" / "r", tmp_path / "PRUNE"

@@ -123,7 +123,7 @@ def test_a_shipped_shared_settings_sweep_is_the_one_the_confirmation_runs() -> N
     must hold the runs ``wnrl compare --tuned`` runs first for that tune file (same grid order and
     run ids; a stage file a subset), or the confirmation could not reuse them: an edit to either
     file alone fails here."""
-    from wnrl.harness.sweep import load_sweep
+    from wnrl.harness.sweeps.spec import load_sweep
     from wnrl.harness.tune.confirm import _sweeps
     from wnrl.harness.tune.spec import expand_sweep
 

@@ -3,11 +3,11 @@
 
 * :mod:`wnrl.harness.api`: :func:`compare` (run a sweep and report) and :func:`report`, the
   Python API under ``wnrl compare`` / ``wnrl report``
-* :mod:`wnrl.harness.sweep`: sweep files → validated runs with stable ids
-* :mod:`wnrl.harness.execute`: local process pool / Ray tasks, resumable, failure-isolated
-* :mod:`wnrl.harness.reporting`: results.csv, report.md, figures of a sweep directory
-* :mod:`wnrl.harness.stats`, :mod:`wnrl.harness.plots`: the statistics and figures
-  (:mod:`wnrl.harness.palette`: one colour and line style per method in every figure)
+* :mod:`wnrl.harness.sweeps.spec`: sweep files → validated runs with stable ids
+* :mod:`wnrl.harness.run.execute`: local process pool / Ray tasks, resumable, failure-isolated
+* :mod:`wnrl.harness.reports.build`: results.csv, report.md, figures of a sweep directory
+* :mod:`wnrl.harness.stats.aggregate`, :mod:`wnrl.harness.reports.plots`: the statistics and figures
+  (:mod:`wnrl.harness.reports.palette`: one colour and line style per method in every figure)
 
 Names are imported lazily (``from wnrl.harness import load_sweep``), so that importing the
 package (e.g. in a pool worker, before torch's thread settings) stays cheap.
@@ -18,10 +18,18 @@ from __future__ import annotations
 from wnrl.registry import lazy_exports
 
 _EXPORTS = {
-    "wnrl.harness.sweep": ("Sweep", "SweepRun", "load_sweep", "expand_sweep", "run_id", "demo_sweep", "SweepSpec"),
+    "wnrl.harness.sweeps.spec": (
+        "Sweep",
+        "SweepRun",
+        "load_sweep",
+        "expand_sweep",
+        "run_id",
+        "demo_sweep",
+        "SweepSpec",
+    ),
     "wnrl.harness.api": ("compare", "report", "CompareOutcome"),
-    "wnrl.harness.execute": ("execute", "run_local", "run_ray", "run_task", "make_task", "plan_runs"),
-    "wnrl.harness.reporting": (
+    "wnrl.harness.run.execute": ("execute", "run_local", "run_ray", "run_task", "make_task", "plan_runs"),
+    "wnrl.harness.reports.build": (
         "build_report",
         "load_rows",
         "analyse",
@@ -29,10 +37,10 @@ _EXPORTS = {
         "make_figures",
         "write_results_csv",
     ),
-    "wnrl.harness.summary": ("Summary",),
-    "wnrl.harness.scores": ("KNOWN_RANGES",),
-    "wnrl.harness.rows": ("Row",),
-    "wnrl.harness.stats": (
+    "wnrl.harness.reports.summary": ("Summary",),
+    "wnrl.harness.reports.scores": ("KNOWN_RANGES",),
+    "wnrl.harness.reports.rows": ("Row",),
+    "wnrl.harness.stats.aggregate": (
         "iqm",
         "mean",
         "median",
@@ -50,7 +58,7 @@ _EXPORTS = {
         "area_under_curve",
         "summarize_runs",
     ),
-    "wnrl.harness.plots": (
+    "wnrl.harness.reports.plots": (
         "plot_learning_curves",
         "plot_intervals",
         "plot_probability_of_improvement",

@@ -11,10 +11,10 @@
 1. reads and validates every run of the sweep and checks ``OUT`` (nothing is written on bad
    input: ``ConfigError``): ``OUT`` is new, empty or holds the same sweep; a directory holding
    another sweep (or another version of this one) is refused unless ``add=True``, which adds
-   these runs to it (see :mod:`wnrl.harness.sweepdir`);
+   these runs to it (see :mod:`wnrl.harness.sweeps.directory`);
 2. writes ``OUT/index.json`` and skips the runs that already have a result (a sweep is resumed
    by running the same call again);
-3. runs the rest on the backend (see :mod:`wnrl.harness.execute`);
+3. runs the rest on the backend (see :mod:`wnrl.harness.run.execute`);
 4. writes the report (``OUT/report.md``, ``results.csv``, ``figures/``) unless ``write_report=False``.
 """
 
@@ -211,9 +211,9 @@ def compare(
         return confirm(tuned, out, seeds, write_report, retry_failed=retry_failed, progress=progress, **opts)
     if seeds is not None:
         raise ConfigError("seeds: only with tuned (a sweep file sets its seeds under `seeds:`)")
-    from wnrl.harness.execute import describe_plan, execute, make_task, plan_runs
-    from wnrl.harness.sweep import load_sweep
-    from wnrl.harness.sweepdir import prepare
+    from wnrl.harness.run.execute import describe_plan, execute, make_task, plan_runs
+    from wnrl.harness.sweeps.directory import prepare
+    from wnrl.harness.sweeps.spec import load_sweep
 
     workers = workers if workers is not None else (os.cpu_count() or 1)
     _check_options(workers, backend, address, runs_per_gpu)  # cheap: before expanding the sweep
@@ -224,7 +224,7 @@ def compare(
     sweep_dir = Path(out) if out else Path("sweeps") / loaded.name
     prepare(loaded, sweep_dir, add)  # every check of --out, before the lock writes anything
     if write_report and sweep_dir.is_dir():  # report.md, figures, ... of the right kind
-        from wnrl.harness.outpaths import check_report_outputs
+        from wnrl.harness.reports.outpaths import check_report_outputs
 
         check_report_outputs(sweep_dir, f"--out {sweep_dir}", writable=False)
     command = compare_command(sweep, sweep_dir, workers, backend, address, runs_per_gpu, overrides, add)
@@ -277,7 +277,7 @@ def report(sweep_dir: str | Path, reps: int = 2000) -> Path:
     :returns: the path of ``report.md``
     :raises ConfigError: when it is not a sweep directory or ``reps`` < 1
     """
-    from wnrl.harness.reporting import build_report
+    from wnrl.harness.reports.build import build_report
 
     if reps < 1:
         raise ConfigError(f"--reps {reps}: must be at least 1 (2000 is usual)")
@@ -303,7 +303,7 @@ def seed_plan(sweep_dir: str | Path, width: float = 0.1, target_poi: float = 0.6
         ``VALUE`` (as the report writes it) only, e.g. one algorithm and one noise setting
     :raises ConfigError: on bad arguments or a directory that is not a sweep
     """
-    from wnrl.harness.reporting import plan_report
+    from wnrl.harness.reports.build import plan_report
 
     check_dir_path(Path(sweep_dir), str(sweep_dir), "give the directory that `wnrl compare` wrote")
     if not 0.0 < width <= 1.0:

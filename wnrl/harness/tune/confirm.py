@@ -18,10 +18,10 @@ from typing import Any
 import yaml
 
 from wnrl.config import ConfigError
-from wnrl.harness.index import read_index, run_dir_of
-from wnrl.harness.rows import show
-from wnrl.harness.sweep import Sweep, expand_sweep
-from wnrl.harness.sweepdir import prepare, reuse_ids
+from wnrl.harness.reports.rows import show
+from wnrl.harness.sweeps.directory import prepare, reuse_ids
+from wnrl.harness.sweeps.index import read_index, run_dir_of
+from wnrl.harness.sweeps.spec import Sweep, expand_sweep
 from wnrl.harness.tune.session import read_tuned
 from wnrl.harness.tune.spec import Tune, parse_tune
 from wnrl.train.record import atomic_write_text
@@ -227,7 +227,7 @@ def _finished_there(sweep: Sweep, sweep_dir: Path) -> bool:
     by the sweep's own planner, which also clears what a killed run left (as ``compare`` would),
     under the directory's lock."""
     from wnrl.harness.api import sweep_lock
-    from wnrl.harness.execute import plan_runs
+    from wnrl.harness.run.execute import plan_runs
 
     if not sweep_dir.is_dir() or read_index(sweep_dir) is None:
         return False

@@ -14,8 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wnrl.config import ConfigError
-from wnrl.harness import stats
-from wnrl.harness.scores import KNOWN_RANGES
+from wnrl.harness.reports.scores import KNOWN_RANGES
+from wnrl.harness.stats import aggregate as stats
 from wnrl.train.record import RunRecord
 
 __all__ = ["Scorer", "curve_points"]

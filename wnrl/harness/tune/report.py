@@ -18,8 +18,8 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from wnrl.harness.palette import color_for
-from wnrl.harness.rows import show
+from wnrl.harness.reports.palette import color_for
+from wnrl.harness.reports.rows import show
 from wnrl.harness.tune import trials as tr
 from wnrl.harness.tune.spec import Tune
 from wnrl.harness.tune.storage import shown

@@ -2,7 +2,7 @@
 studies, every run of a trial (seeds × tasks) on one long-lived pool of workers.
 
 A trial's directory ``TUNE_DIR/studies/<study>/trial-<slot>/`` holds a sweep-style ``runs/``
-(one ``result.json`` per run, written by :func:`wnrl.harness.execute.run_task`) and
+(one ``result.json`` per run, written by :func:`wnrl.harness.run.execute.run_task`) and
 ``trial.json`` (its state, parameters, objective and interval). A trial is rerun in the same
 directory after an interruption, so its finished runs are kept.
 """
@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from wnrl.config import ConfigError
-from wnrl.harness.execute import make_task, plan_runs
-from wnrl.harness.rows import show
+from wnrl.harness.reports.rows import show
+from wnrl.harness.run.execute import make_task, plan_runs
+from wnrl.harness.run.pool import PRUNE_FILE
 from wnrl.harness.tune import trials as tr
 from wnrl.harness.tune.objective import Scorer, curve_points
-from wnrl.harness.tune.pool import PRUNE_FILE
 from wnrl.harness.tune.spec import Cell, Param, Tune
 from wnrl.train.record import RunRecord, atomic_write_text
 
@@ -94,7 +94,7 @@ class Tuner:
     :param tune: the tune
     :param tune_dir: the tune directory
     :param studies: study name -> Optuna study
-    :param pool: a :mod:`wnrl.harness.tune.pool` pool
+    :param pool: a :mod:`wnrl.harness.run.pool` pool
     :param workers: parallel runs
     :param progress: print one line per finished trial
     """

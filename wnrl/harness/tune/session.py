@@ -167,7 +167,7 @@ def tune(
     check_studies(loaded, store, url)
     studies = open_studies(loaded, store)
     atomic_write_text(tune_dir / TUNE_FILE, json.dumps({**loaded.describe(), "storage": shown(url)}, indent=2))
-    from wnrl.harness.tune.pool import make_pool
+    from wnrl.harness.run.pool import make_pool
     from wnrl.harness.tune.runner import Tuner
 
     outcome = TuneOutcome(tune_dir, storage=shown(url))

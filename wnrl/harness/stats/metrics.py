@@ -1,10 +1,10 @@
 r"""Point statistics of score matrices: validation, the batched forms and the public estimators.
 
-The public API is :mod:`wnrl.harness.stats` (which re-exports these); this module holds the
+The public API is :mod:`wnrl.harness.stats.aggregate` (which re-exports these); this module holds the
 estimators themselves, each in two forms that share one implementation:
 
 * a **batched** form ``(B, runs, tasks) -> (B,)`` (or ``(B, K)``), used by the bootstrap of
-  :mod:`wnrl.harness.bootstrap` to evaluate all replications at once, and
+  :mod:`wnrl.harness.stats.bootstrap` to evaluate all replications at once, and
 * the **public** form on one ``(runs, tasks)`` matrix (:func:`iqm`, :func:`median`, ...), which is
   the batched form applied to a batch of one.
 

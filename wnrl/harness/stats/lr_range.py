@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from wnrl.harness.bootstrap import Interval, bootstrap
-from wnrl.harness.metrics import as_score_matrix, iqm_batched
+from wnrl.harness.stats.bootstrap import Interval, bootstrap
+from wnrl.harness.stats.metrics import as_score_matrix, iqm_batched
 
 __all__ = ["FRACTION", "LrRange", "lr_range", "lr_range_section", "lr_ranges"]
 

@@ -26,7 +26,7 @@ its run as Ctrl-C stops ``wnrl train``: the part it ran is recorded in ``system.
 wall and CPU seconds), so the run's time, once continued, counts it; only a SIGKILL of the worker
 itself loses that part's time.
 
-Backends (:mod:`wnrl.harness.backends`; a task and its record are :mod:`wnrl.harness.tasks`):
+Backends (:mod:`wnrl.harness.run.backends`; a task and its record are :mod:`wnrl.harness.run.task`):
 
 * ``local``: a process pool of ``workers`` processes (forked from a server that imported torch
   and SB3 once, or spawned where there is no ``forkserver``), one run per task, torch limited
@@ -51,8 +51,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wnrl.harness.backends import run_local, run_ray
-from wnrl.harness.tasks import WORKER_DIED, Task, failed_result, killed, make_task, record_failure, run_task
+from wnrl.harness.run.backends import run_local, run_ray
+from wnrl.harness.run.task import WORKER_DIED, Task, failed_result, killed, make_task, record_failure, run_task
 from wnrl.train.record import RESULT_FILE, RecordError, RunRecord, latest_checkpoint, read_record, resumable
 
 __all__ = [
@@ -116,7 +116,7 @@ def plan_runs(runs: list[Any], sweep_dir: Path, retry_failed: bool = False) -> t
     Finished runs are kept. A run that did not finish continues from its newest checkpoint when
     it has one, else its directory is deleted and it starts again: a directory without
     ``result.json`` (the sweep stopped or was killed), or with a corrupt one; a run recorded as
-    failed because its worker died (:func:`wnrl.harness.tasks.killed`: a signal, the OOM killer);
+    failed because its worker died (:func:`wnrl.harness.run.task.killed`: a signal, the OOM killer);
     with ``retry_failed``, every other failed run too: one stopped by its disk
     (:func:`disk_failed`) continues from its checkpoint as well, one whose training failed starts
     again from step 0 (what it trained came from code that may have been fixed since). Other

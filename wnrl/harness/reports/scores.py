@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from wnrl.harness.lr_range import lr_ranges
-from wnrl.harness.rows import Design, Row, finished
+from wnrl.harness.reports.rows import Design, Row, finished
+from wnrl.harness.stats.lr_range import lr_ranges
 from wnrl.registry import schedule_start
 
 __all__ = [

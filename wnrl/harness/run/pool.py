@@ -1,7 +1,7 @@
 """A long-lived pool of run workers for the tuner: runs are submitted as trials are asked, and
 collected as they end (the sweep executor takes a fixed list; a study adds runs as it goes).
 
-Each run is :func:`wnrl.harness.execute.run_task` (the same ``result.json``, failure isolation and
+Each run is :func:`wnrl.harness.run.execute.run_task` (the same ``result.json``, failure isolation and
 one torch thread per worker as ``wnrl compare``), wrapped by :func:`tune_task`, which stops the
 run when its trial is pruned (the tuner writes ``PRUNE`` into the trial directory).
 """
@@ -16,8 +16,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from wnrl.harness.backends import init_worker, terminate_pool, worker_args, worker_context
-from wnrl.harness.tasks import WORKER_DIED, failed_result, record_failure, run_task
+from wnrl.harness.run.backends import init_worker, terminate_pool, worker_args, worker_context
+from wnrl.harness.run.task import WORKER_DIED, failed_result, record_failure, run_task
 from wnrl.train.record import RunRecord, write_record
 
 __all__ = ["PRUNE_FILE", "LocalPool", "RayPool", "Pruned", "make_pool", "tune_task"]
@@ -45,7 +45,7 @@ def _watch(flag: Path, stop: threading.Event, main: int) -> None:
 def tune_task(task: Task) -> RunRecord:
     """Run one run of a trial (in a worker); stop it early when ``task["prune_file"]`` appears.
 
-    :param task: a task of :func:`wnrl.harness.execute.make_task` with ``prune_file``
+    :param task: a task of :func:`wnrl.harness.run.execute.make_task` with ``prune_file``
     :returns: the record written to ``result.json`` (failed with ``Pruned`` when stopped)
     """
     flag = Path(task["prune_file"]) if task.get("prune_file") else None
@@ -73,7 +73,7 @@ def tune_task(task: Task) -> RunRecord:
 
 class LocalPool:
     """A process pool of ``workers`` processes (remade when a worker dies; see
-    :func:`wnrl.harness.backends.worker_context`).
+    :func:`wnrl.harness.run.backends.worker_context`).
 
     :param workers: processes
     """

@@ -1,12 +1,12 @@
 """The head of a sweep's ``report.md``: title, command, grid, seeds, the sweeps in the directory,
-run counts and times (the rest is :mod:`wnrl.harness.reporting`)."""
+run counts and times (the rest is :mod:`wnrl.harness.reports.build`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from wnrl.harness.rows import STATUS_TEXT, show
-from wnrl.harness.summary import Summary
+from wnrl.harness.reports.rows import STATUS_TEXT, show
+from wnrl.harness.reports.summary import Summary
 
 __all__ = ["header_lines"]
 

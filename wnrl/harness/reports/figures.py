@@ -1,10 +1,10 @@
-"""The figures of a sweep's report (``figures/*.png``), drawn by :mod:`wnrl.harness.plots`.
+"""The figures of a sweep's report (``figures/*.png``), drawn by :mod:`wnrl.harness.reports.plots`.
 
 Learning curves per task (one line per method, IQM over seeds with a bootstrap band), the
 final-score intervals, the probability of improvement, the performance profiles and, when the grid
 varies the learning rate, the learning-rate sensitivity (over all tasks, and per environment when
 there are several) and the effective learning rate against it. Every number is the summary's or
-:mod:`wnrl.harness.stats`'.
+:mod:`wnrl.harness.stats.aggregate`'.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from wnrl.harness import palette, plots
-from wnrl.harness.rows import Design, Row, finished
-from wnrl.harness.summary import Summary
-from wnrl.harness.tables import short_key
+from wnrl.harness.reports import palette, plots
+from wnrl.harness.reports.rows import Design, Row, finished
+from wnrl.harness.reports.summary import Summary
+from wnrl.harness.reports.tables import short_key
 
 __all__ = ["Curves", "curves", "make_figures"]
 

@@ -11,12 +11,12 @@ the runs of a task. The score of a run is its final evaluation return (``RunReco
   tasks, with a CI: invariant to any per-task rescaling, so raw returns are used.
 * Aggregates across tasks (rliable's IQM, median of per-task means, mean, optimality gap,
   performance profiles) use normalised scores ``(x - low) / (high - low)`` per environment
-  (:mod:`wnrl.harness.scores`).
+  (:mod:`wnrl.harness.reports.scores`).
 * Statistics over tasks need a (seeds × tasks) matrix: a method uses the seeds that finished in
   every task (tasks where some method has no finished run are left out); the report says so.
 
-The rows come from :func:`wnrl.harness.rows.load_rows` (runs read only through
-:func:`wnrl.train.record.read_record`). Every number comes from :mod:`wnrl.harness.stats` (same
+The rows come from :func:`wnrl.harness.reports.rows.load_rows` (runs read only through
+:func:`wnrl.train.record.read_record`). Every number comes from :mod:`wnrl.harness.stats.aggregate` (same
 seed ⇒ same intervals).
 """
 
@@ -29,12 +29,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from wnrl.harness import stats
-from wnrl.harness.diagnostics import compare_diagnostics, eff_lr_by_lr
-from wnrl.harness.lr_range import lr_ranges
-from wnrl.harness.plan import MethodPlan, PairPlan, plan
-from wnrl.harness.rows import Design, Row, count_statuses, design, finished
-from wnrl.harness.scores import (
+from wnrl.harness.reports.diagnostics import compare_diagnostics, eff_lr_by_lr
+from wnrl.harness.reports.rows import Design, Row, count_statuses, design, finished
+from wnrl.harness.reports.scores import (
     Normalisation,
     TaskScores,
     envs_of,
@@ -43,7 +40,10 @@ from wnrl.harness.scores import (
     normalisations,
     task_scores,
 )
-from wnrl.harness.stats import Interval
+from wnrl.harness.stats import aggregate as stats
+from wnrl.harness.stats.aggregate import Interval
+from wnrl.harness.stats.lr_range import lr_ranges
+from wnrl.harness.stats.seeds import MethodPlan, PairPlan, plan
 from wnrl.train.record import RunRecord
 
 __all__ = [
@@ -76,7 +76,7 @@ class GroupSummary:
     :param grid: the grid values (as :func:`show` writes them)
     :param counts: runs of the group per status
     :param mean: mean final return of the finished runs
-    :param median: median final return over the finished seeds (:func:`wnrl.harness.stats.median_of_values`)
+    :param median: median final return over the finished seeds (:func:`wnrl.harness.stats.aggregate.median_of_values`)
     :param iqm: IQM of the final returns with its CI
     :param auc: mean AUC with its CI
     :param poi: P(this group's run > a run of the baseline method on the same task) with its CI
@@ -247,15 +247,15 @@ class Summary:
     :param profiles: performance profiles (``None`` without scores over tasks)
     :param lr_sensitivity: see :func:`lr_sensitivity` (empty unless the grid varies the learning rate)
     :param lr_ranges: per line of ``lr_sensitivity``, the learning-rate range within 90% of its
-        best IQM (:func:`wnrl.harness.lr_range.lr_ranges`, as dicts)
+        best IQM (:func:`wnrl.harness.stats.lr_range.lr_ranges`, as dicts)
     :param lr_by_env: the same per environment when there are several (see :func:`lr_by_env`)
     :param diagnostics: the mechanism diagnostics per method (see
-        :func:`wnrl.harness.diagnostics.compare_diagnostics`)
+        :func:`wnrl.harness.reports.diagnostics.compare_diagnostics`)
     :param by_env: each method's IQM and probability of improvement per environment (see
         :func:`per_env`)
     :param eff_lr_by_lr: the effective learning rate per method and learning rate (see
-        :func:`wnrl.harness.diagnostics.eff_lr_by_lr`)
-    :param seed_plan: how many seeds (see :func:`wnrl.harness.plan.plan`)
+        :func:`wnrl.harness.reports.diagnostics.eff_lr_by_lr`)
+    :param seed_plan: how many seeds (see :func:`wnrl.harness.stats.seeds.plan`)
     :param plan_width: the plan's target IQM interval width
     :param plan_poi: the probability of improvement the plan's power is for
     """

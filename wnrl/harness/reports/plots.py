@@ -5,7 +5,7 @@ built on ``matplotlib.figure.Figure`` with an explicit ``FigureCanvasAgg``: no p
 state, no change to the process-wide backend, safe in worker threads and headless machines.
 
 A method label keeps the same colour, line style and marker in every figure of the process
-(:mod:`wnrl.harness.palette`); every function also takes ``colors={label: colour}`` to override
+(:mod:`wnrl.harness.reports.palette`); every function also takes ``colors={label: colour}`` to override
 per call.
 """
 
@@ -21,9 +21,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
-from wnrl.harness.palette import color_for, style_for
-from wnrl.harness.stats import STATISTIC_LABELS, Interval, curve_ci, sensitivity_ci
-from wnrl.harness.stats import statistic as statistic_fn
+from wnrl.harness.reports.palette import color_for, style_for
+from wnrl.harness.stats.aggregate import STATISTIC_LABELS, Interval, curve_ci, sensitivity_ci
+from wnrl.harness.stats.aggregate import statistic as statistic_fn
 
 __all__ = [
     "plot_learning_curves",
@@ -141,7 +141,7 @@ def plot_learning_curves(
 ) -> Path:
     """Learning curves: per-point IQM (or mean/median) across runs with a bootstrap CI band.
 
-    The line and band are :func:`wnrl.harness.stats.curve_ci`: the band resamples whole runs with
+    The line and band are :func:`wnrl.harness.stats.aggregate.curve_ci`: the band resamples whole runs with
     replacement (the same runs at every point), a pointwise ``confidence`` interval of the
     statistic across seeds.
 
@@ -183,7 +183,7 @@ def plot_intervals(
     rliable's ``plot_interval_estimates``).
 
     :param estimates: ``{metric: {label: (point, lo, hi)}}``, e.g.
-        :func:`wnrl.harness.stats.aggregate_methods`. Known metric keys get display titles.
+        :func:`wnrl.harness.stats.aggregate.aggregate_methods`. Known metric keys get display titles.
     :param path: output PNG path.
     :param title: figure title.
     :param xlabel: x-axis label shared by the panels.
@@ -223,7 +223,7 @@ def plot_probability_of_improvement(
     """Probability of improvement of X over Y per pair, with intervals and a 0.5 reference.
 
     :param poi: ``{"X vs Y": (point, lo, hi)}``, e.g.
-        :func:`wnrl.harness.stats.pairwise_probability_of_improvement`. A bar takes the colour
+        :func:`wnrl.harness.stats.aggregate.pairwise_probability_of_improvement`. A bar takes the colour
         of its X label (the part before ``" vs "``).
     :param path: output PNG path.
     :param title: figure title.
@@ -257,7 +257,7 @@ def plot_performance_profiles(
     """Performance profiles (run-score distributions) with confidence bands.
 
     :param profiles: label -> ``(frac, lo, hi)`` arrays over ``taus``, e.g.
-        :func:`wnrl.harness.stats.performance_profiles`.
+        :func:`wnrl.harness.stats.aggregate.performance_profiles`.
     :param taus: thresholds, shape ``(K,)``.
     :param path: output PNG path.
     :param title: figure title.

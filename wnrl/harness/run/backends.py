@@ -1,8 +1,8 @@
 """The backends that run a sweep's tasks: a local process pool and Ray tasks.
 
-Both call ``fn(task)`` (:func:`wnrl.harness.execute.run_task`: it writes the run's
+Both call ``fn(task)`` (:func:`wnrl.harness.run.execute.run_task`: it writes the run's
 ``result.json``) and hand each result to ``on_done`` as it ends; a task whose process dies is
-recorded as failed (:data:`wnrl.harness.execute.WORKER_DIED`). See :mod:`wnrl.harness.execute`.
+recorded as failed (:data:`wnrl.harness.run.execute.WORKER_DIED`). See :mod:`wnrl.harness.run.execute`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from wnrl.harness.tasks import WORKER_DIED, OnDone, Task, install_stop_handler, one_line, record_failure, run_task
+from wnrl.harness.run.task import WORKER_DIED, OnDone, Task, install_stop_handler, one_line, record_failure, run_task
 from wnrl.train.record import RunRecord
 
 __all__ = ["WORKER_PRELOAD", "init_worker", "run_local", "run_ray", "terminate_pool", "worker_args", "worker_context"]
@@ -27,7 +27,7 @@ __all__ = ["WORKER_PRELOAD", "init_worker", "run_local", "run_ray", "terminate_p
 #: What every worker imports before its first run (torch, SB3, wnrl's training code): imported
 #: once, in the fork server, so that each worker starts in milliseconds instead of the ~2 s of a
 #: fresh interpreter importing torch.
-WORKER_PRELOAD = ["torch", "stable_baselines3", "wnrl.train", "wnrl.harness.tasks"]
+WORKER_PRELOAD = ["torch", "stable_baselines3", "wnrl.train", "wnrl.harness.run.task"]
 
 
 def worker_context(cuda: bool = False) -> Any:

@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats as _sps
 
-from wnrl.harness.metrics import iqm_batched, poi_batched
+from wnrl.harness.stats.metrics import iqm_batched, poi_batched
 
 __all__ = [
     "CANDIDATE_SEEDS",
@@ -232,7 +232,8 @@ def plan_section(
     lines = [
         "## How many seeds?",
         "",
-        "Estimated by resampling the seeds at hand (docs/harness.md, `wnrl.harness.plan`); rough with few seeds.",
+        "Estimated by resampling the seeds at hand (docs/harness.md, `wnrl.harness.stats.seeds`); "
+        "rough with few seeds.",
         "",
         f"| method | seeds now | IQM 95% CI width now | width at {' / '.join(map(str, shown))} seeds "
         f"| seeds for width ≤ {width:g} |",

@@ -1,12 +1,12 @@
 """The report of a sweep directory: ``results.csv``, ``summary.json``, ``report.md``, ``figures/``.
 
-* :mod:`wnrl.harness.rows`: one typed :class:`~wnrl.harness.rows.Row` per run (finished, failed,
+* :mod:`wnrl.harness.reports.rows`: one typed :class:`~wnrl.harness.reports.rows.Row` per run (finished, failed,
   missing, corrupt, invalid), read only through :func:`wnrl.train.record.read_record`;
-* :mod:`wnrl.harness.summary`: every number (:func:`analyse` -> :class:`Summary`, what
+* :mod:`wnrl.harness.reports.summary`: every number (:func:`analyse` -> :class:`Summary`, what
   ``summary.json`` holds; what is compared, and how, is described there);
-* :mod:`wnrl.harness.tables`: the tables, each one list of column definitions;
-* :mod:`wnrl.harness.figures`: the figures, drawn by :mod:`wnrl.harness.plots`;
-* :mod:`wnrl.harness.report_header`: the report's head (command, grid, seeds, run counts, times);
+* :mod:`wnrl.harness.reports.tables`: the tables, each one list of column definitions;
+* :mod:`wnrl.harness.reports.figures`: the figures, drawn by :mod:`wnrl.harness.reports.plots`;
+* :mod:`wnrl.harness.reports.header`: the report's head (command, grid, seeds, run counts, times);
 * this module: ``report.md`` and :func:`build_report`.
 
 Every text file is written atomically (:func:`wnrl.train.record.atomic_write_text`).
@@ -20,16 +20,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wnrl.harness.diagnostics import diagnostics_section
-from wnrl.harness.figures import make_figures
-from wnrl.harness.lr_range import lr_range_section
-from wnrl.harness.outpaths import check_report_outputs
-from wnrl.harness.plan import plan_section, too_few_seeds
-from wnrl.harness.report_header import header_lines
-from wnrl.harness.rows import Row, load_rows, select_rows
-from wnrl.harness.scores import LR_KEY
-from wnrl.harness.summary import Summary, analyse
-from wnrl.harness.tables import (
+from wnrl.harness.reports.diagnostics import diagnostics_section
+from wnrl.harness.reports.figures import make_figures
+from wnrl.harness.reports.header import header_lines
+from wnrl.harness.reports.outpaths import check_report_outputs
+from wnrl.harness.reports.rows import Row, load_rows, select_rows
+from wnrl.harness.reports.scores import LR_KEY
+from wnrl.harness.reports.summary import Summary, analyse
+from wnrl.harness.reports.tables import (
     PROBLEM_COLUMNS,
     aggregate_columns,
     group_columns,
@@ -37,6 +35,8 @@ from wnrl.harness.tables import (
     poi_columns,
     write_results_csv,
 )
+from wnrl.harness.stats.lr_range import lr_range_section
+from wnrl.harness.stats.seeds import plan_section, too_few_seeds
 from wnrl.train.record import atomic_write_text
 
 __all__ = [

@@ -30,7 +30,7 @@ Run ids are ``<env>-<grid values>-s<seed>-<sha1[:10]>`` (``mountaincarcontinuous
 change how a run is watched): the same config always gets the same hash, any change to what a run
 does a new one (a changed sweep never reuses stale results), and a new schema key with a default
 leaves existing ids alone; older ids (without ``<env>``) are kept on resume
-(:func:`wnrl.harness.sweepdir.reuse_ids`). The id does not cover the code: after changing wnrl
+(:func:`wnrl.harness.sweeps.directory.reuse_ids`). The id does not cover the code: after changing wnrl
 itself, write to a new ``--out`` to rerun everything.
 
 Numbers such as ``1e-3`` are read as floats in sweep files (plain YAML 1.1 reads them as strings).
@@ -63,7 +63,7 @@ from wnrl.config import (
 from wnrl.config.keys import check_key
 from wnrl.config.names import name_problem
 from wnrl.envs import env_slug
-from wnrl.harness.rows import show
+from wnrl.harness.reports.rows import show
 
 __all__ = [
     "MAX_RUNS",

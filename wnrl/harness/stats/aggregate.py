@@ -1,7 +1,7 @@
 r"""Aggregate statistics with stratified-bootstrap confidence intervals (rliable-style).
 
 The public import path of wnrl's statistics: it re-exports the estimators of
-:mod:`wnrl.harness.metrics` and the intervals of :mod:`wnrl.harness.bootstrap`, and holds the
+:mod:`wnrl.harness.stats.metrics` and the intervals of :mod:`wnrl.harness.stats.bootstrap`, and holds the
 summaries over methods (:func:`aggregate`, :func:`aggregate_methods`, ...). numpy/scipy only.
 
 Conventions
@@ -68,7 +68,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from wnrl.harness.bootstrap import (
+from wnrl.harness.stats.bootstrap import (
     CURVE_STATISTICS,
     MAX_BOOTSTRAP_ELEMENTS,
     CurveBand,
@@ -80,7 +80,7 @@ from wnrl.harness.bootstrap import (
     sensitivity_ci,
     stratified_bootstrap_ci,
 )
-from wnrl.harness.metrics import (
+from wnrl.harness.stats.metrics import (
     STATISTIC_LABELS,
     STATISTICS,
     aggregate_batched,
@@ -181,7 +181,7 @@ def aggregate_methods(
 ) -> dict[str, dict[str, Interval]]:
     """:func:`aggregate` for each method, arranged ``{metric: {label: (point, lo, hi)}}``.
 
-    The output feeds :func:`wnrl.harness.plots.plot_intervals` directly. Each method uses the
+    The output feeds :func:`wnrl.harness.reports.plots.plot_intervals` directly. Each method uses the
     same ``seed``, so its interval does not depend on which other methods are in the dict.
 
     :param score_dict: method label -> score matrix ``(runs, tasks)``.
@@ -214,7 +214,7 @@ def pairwise_probability_of_improvement(
     :param seed: RNG seed.
     :param confidence: interval coverage.
     :returns: ``{"X vs Y": (point, lo, hi)}``, the input of
-        :func:`wnrl.harness.plots.plot_probability_of_improvement`.
+        :func:`wnrl.harness.reports.plots.plot_probability_of_improvement`.
     """
     _check_dict(score_dict, "score_dict")
     out: dict[str, Interval] = {}
@@ -243,7 +243,7 @@ def performance_profiles(
     :param seed: RNG seed.
     :param confidence: band coverage.
     :returns: ``{label: (frac, lo, hi)}``, the input of
-        :func:`wnrl.harness.plots.plot_performance_profiles`.
+        :func:`wnrl.harness.reports.plots.plot_performance_profiles`.
     """
     _check_dict(score_dict, "score_dict")
     return {

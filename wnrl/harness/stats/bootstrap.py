@@ -1,6 +1,6 @@
 r"""Bootstrap confidence intervals: rliable's stratified bootstrap, and wnrl's curve bands.
 
-The public API is :mod:`wnrl.harness.stats` (which re-exports these).
+The public API is :mod:`wnrl.harness.stats.aggregate` (which re-exports these).
 
 * **Stratified bootstrap** (rliable ``StratifiedBootstrap`` with the ``percentile`` method):
   each replication resamples, independently for every task, that task's runs with replacement
@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats as _sps
 
-from wnrl.harness.metrics import (
+from wnrl.harness.stats.metrics import (
     BATCHED,
     Batched,
     Scores,
@@ -228,7 +228,7 @@ def stratified_bootstrap_ci(
     :param scores: a score matrix ``(runs, tasks)`` (1-D = one task), or a list/tuple of numpy
         score matrices with the same number of tasks (run counts may differ).
     :param statistic: function of one (or several) ``(runs, tasks)`` matrices returning a scalar
-        or 1-D array. The statistics of :mod:`wnrl.harness.stats` (also as ``functools.partial``)
+        or 1-D array. The statistics of :mod:`wnrl.harness.stats.aggregate` (also as ``functools.partial``)
         are evaluated vectorised over all replications; other callables are looped unless
         ``vectorized``.
     :param reps: number of bootstrap replications.
@@ -236,7 +236,7 @@ def stratified_bootstrap_ci(
     :param seed: seed for ``np.random.default_rng``; same seed, same interval.
     :param vectorized: ``True`` if ``statistic`` accepts ``(B, runs, tasks)`` batches and returns
         ``(B,)`` or ``(B, K)``; ``False`` forces the loop; ``None`` (default) detects the
-        statistics of :mod:`wnrl.harness.stats`.
+        statistics of :mod:`wnrl.harness.stats.aggregate`.
     :returns: ``(point, lo, hi)``; ``point`` is the statistic of the original data. Floats for a
         scalar statistic, arrays for a vector-valued one.
     :raises ValueError: empty input, NaN/inf, mismatched task counts, bad ``confidence``/``reps``.
@@ -343,7 +343,7 @@ def sensitivity_ci(
     """The stratified interval of a statistic at each value ``x`` of a hyperparameter (wnrl).
 
     :param per_x: ``{x: scores}``; scores are a vector of runs or a ``(runs, tasks)`` matrix
-    :param statistic_name: ``"iqm"``, ``"mean"`` or ``"median"`` (:data:`~wnrl.harness.metrics.STATISTICS`)
+    :param statistic_name: ``"iqm"``, ``"mean"`` or ``"median"`` (:data:`~wnrl.harness.stats.metrics.STATISTICS`)
     :param reps: bootstrap replications
     :param confidence: interval coverage
     :param seed: RNG seed (the same for every ``x``)

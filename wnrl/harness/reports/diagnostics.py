@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from wnrl.harness import stats
-from wnrl.harness.rows import Design, Row, finished
-from wnrl.harness.scores import LR_KEY, lr_value, seed_matrix
-from wnrl.harness.stats import Interval
+from wnrl.harness.reports.rows import Design, Row, finished
+from wnrl.harness.reports.scores import LR_KEY, lr_value, seed_matrix
+from wnrl.harness.stats import aggregate as stats
+from wnrl.harness.stats.aggregate import Interval
 
 __all__ = ["DIAGNOSTICS", "compare_diagnostics", "diagnostics_section", "eff_lr_by_lr", "reduce_diagnostics"]
 
@@ -161,7 +161,7 @@ def diagnostics_section(diagnostics: Mapping[str, Mapping[str, Interval]], over_
     lines = [
         "### Mechanism diagnostics",
         "",
-        "Per run, reduced to numbers every norm has (`wnrl/harness/diagnostics.py`; definitions in "
+        "Per run, reduced to numbers every norm has (`wnrl/harness/reports/diagnostics.py`; definitions in "
         "`docs/diagnostics.md`); IQM over the runs [95% stratified bootstrap CI]. "
         + "; ".join(f"`{n}`: {DIAGNOSTICS[n][2]}" for n in names)
         + "."

@@ -1,5 +1,5 @@
 """One run of a sweep as a picklable task: what a worker runs (:func:`run_task`) and the
-``result.json`` it leaves, finished or failed (see :mod:`wnrl.harness.execute`)."""
+``result.json`` it leaves, finished or failed (see :mod:`wnrl.harness.run.execute`)."""
 
 from __future__ import annotations
 
@@ -200,7 +200,7 @@ def _run(task: Task) -> RunRecord:
 
 
 def make_task(run: Any, sweep_dir: Path, source: str) -> Task:
-    """The picklable task of a :class:`~wnrl.harness.sweep.SweepRun`.
+    """The picklable task of a :class:`~wnrl.harness.sweeps.spec.SweepRun`.
 
     :param run: the sweep run
     :param sweep_dir: the sweep directory

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from wnrl.harness.rows import Row
-from wnrl.harness.stats import Interval
-from wnrl.harness.summary import GroupSummary
+from wnrl.harness.reports.rows import Row
+from wnrl.harness.reports.summary import GroupSummary
+from wnrl.harness.stats.aggregate import Interval
 from wnrl.train.record import atomic_write_text
 
 __all__ = [
