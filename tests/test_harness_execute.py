@@ -478,7 +478,7 @@ def test_retry_failed_continues_only_runs_stopped_from_outside(tmp_path: Path) -
 def test_ray_missing_and_busy_directory_are_one_line_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wnrl.harness.api import sweep_lock
+    from wnrl.harness.sweeps.lock import sweep_lock
 
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({"name": "s", "base": TINY_BASE, "seeds": 1, "grid": {"agent.algo": ["ppo"]}}))

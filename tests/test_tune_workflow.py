@@ -106,7 +106,7 @@ def test_a_second_confirmation_is_refused_before_it_plans_or_deletes(
 ) -> None:
     """The first confirmation holds its directory's locks while a run of it is in flight (no
     result.json yet); a second one on the same --out is refused and that run's directory stays."""
-    from wnrl.harness.api import sweep_lock
+    from wnrl.harness.sweeps.lock import sweep_lock
 
     out = tmp_path / "confirm"
     shutil.copytree(readme / "sweeps" / "cartpole_small-confirm", out)
@@ -124,7 +124,7 @@ def test_a_confirmation_refused_by_its_second_part_leaves_the_directory_as_it_wa
 ) -> None:
     """Another `wnrl compare` in the tuned half: the confirmation wrote confirm.json (and took the
     root's lock) before that part's own checks refused it. Now every part is checked first."""
-    from wnrl.harness.api import sweep_lock
+    from wnrl.harness.sweeps.lock import sweep_lock
 
     out = tmp_path / "confirm"
     shutil.copytree(readme / "sweeps" / "cartpole_small-confirm", out)

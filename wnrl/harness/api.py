@@ -20,25 +20,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wnrl.config import ConfigError, check_devices
+from wnrl.harness.run.options import ExecOptions
+from wnrl.harness.sweeps.lock import sweep_lock
 from wnrl.train.record import RecordError, RunRecord, atomic_write_text, read_record
-from wnrl.train.rundir import DirLock, check_dir_path
+from wnrl.train.rundir import check_dir_path
 from wnrl.train.stop import sigterm_as_interrupt
 
 __all__ = ["CompareOutcome", "compare", "compare_command", "report", "seed_plan", "sweep_lock", "tune"]
-
-BACKENDS = ("local", "ray")
 
 
 @dataclass
@@ -89,32 +88,6 @@ def compare_command(
     return shlex.join(parts + (["--add"] if add else []))
 
 
-@contextlib.contextmanager
-def sweep_lock(sweep_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``sweep_dir`` (one ``wnrl compare`` per directory at a time).
-
-    :param sweep_dir: the sweep directory (created if needed)
-    :raises ConfigError: when another process holds it, or the directory cannot be made
-    """
-    try:
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        lock = DirLock(sweep_dir)
-        locked = lock.acquire()
-    except OSError as e:
-        raise ConfigError(
-            f"--out {sweep_dir}: cannot create or lock the sweep directory: {e.strerror}; choose another --out"
-        ) from None
-    if not locked:
-        raise ConfigError(
-            f"--out {sweep_dir}: another `wnrl compare` is running in this sweep "
-            "directory; wait for it or choose another --out"
-        )
-    try:
-        yield
-    finally:
-        lock.release()
-
-
 def _check_envs(sweep: Any) -> None:
     from wnrl.envs import EnvError, ensure_registered
 
@@ -135,22 +108,6 @@ def _sessions(sweep_dir: Path) -> list[dict[str, Any]]:
 
 def _write_index(sweep_dir: Path, index: dict[str, Any]) -> None:
     atomic_write_text(sweep_dir / "index.json", json.dumps(index, indent=2))
-
-
-def _check_options(workers: int, backend: str, address: str | None, runs_per_gpu: int) -> None:
-    if workers < 1:
-        raise ConfigError(f"--workers {workers}: must be at least 1")
-    if runs_per_gpu < 1:
-        raise ConfigError(f"--runs-per-gpu {runs_per_gpu}: must be at least 1")
-    if backend not in BACKENDS:
-        raise ConfigError(f"--backend {backend}: unknown backend; valid values: {', '.join(BACKENDS)}")
-    if address and backend != "ray":
-        raise ConfigError("--address: only used with --backend ray; add --backend ray")
-    if backend == "ray":
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise ConfigError('--backend ray: the ray backend needs the ray extra: pip install "wnrl[ray]"') from None
 
 
 def _failed_runs(sweep: Any, sweep_dir: Path) -> list[RunRecord]:
@@ -216,7 +173,7 @@ def compare(
     from wnrl.harness.sweeps.spec import load_sweep
 
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    _check_options(workers, backend, address, runs_per_gpu)  # cheap: before expanding the sweep
+    ExecOptions(workers, backend, address, runs_per_gpu).check()  # cheap: before expanding the sweep
     loaded = load_sweep(sweep, overrides)
     _check_envs(loaded)
     if backend == "local" or address is None:  # the runs use this machine's devices (a Ray cluster: its own)

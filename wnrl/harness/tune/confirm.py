@@ -124,7 +124,8 @@ def confirm(
     :returns: a :class:`~wnrl.harness.api.CompareOutcome` over both sweeps (``sweep_dir``: ``out``)
     :raises ConfigError: on bad input (seeds used in tuning included), before anything is written
     """
-    from wnrl.harness.api import CompareOutcome, report, sweep_lock
+    from wnrl.harness.api import CompareOutcome, report
+    from wnrl.harness.sweeps.lock import sweep_lock
 
     tune, tuned = load_tuned_tune(tune_dir)
     seeds = list(seeds) if seeds is not None else tune.confirm_seeds
@@ -226,8 +227,8 @@ def _finished_there(sweep: Sweep, sweep_dir: Path) -> bool:
     """Whether every run of ``sweep`` has finished in ``sweep_dir`` (under its id there); decided
     by the sweep's own planner, which also clears what a killed run left (as ``compare`` would),
     under the directory's lock."""
-    from wnrl.harness.api import sweep_lock
     from wnrl.harness.run.execute import plan_runs
+    from wnrl.harness.sweeps.lock import sweep_lock
 
     if not sweep_dir.is_dir() or read_index(sweep_dir) is None:
         return False

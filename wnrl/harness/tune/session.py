@@ -137,11 +137,11 @@ def tune(
     :param write_report: write the tuning report at the end
     :raises ConfigError: on bad input, before anything is written
     """
-    from wnrl.harness.api import _check_options
+    from wnrl.harness.run.options import ExecOptions
     from wnrl.train.stop import sigterm_as_interrupt
 
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    _check_options(workers, backend, address, 1)
+    ExecOptions(workers, backend, address).check()
     loaded = load_tune(path)
     _check_envs(loaded)
     if backend == "local" or address is None:  # the trials use this machine's devices (a Ray cluster: its own)
