@@ -84,6 +84,119 @@ def test_the_import_check_catches_an_upward_import(tmp_path: Path) -> None:
     assert len(bad) == 2 and "policies imports harness" in bad[0] and "policies imports train" in bad[1]
 
 
+# Inside the harness: stats ← sweeps ← run ← reports ← tune ← api (← cli, outside). A module may
+# import its own sub-package and the ones below; ``wnrl/harness/__init__.py`` names its lazy
+# exports as strings and imports none of them.
+HARNESS_LAYERS = {"stats": 1, "sweeps": 2, "run": 3, "reports": 4, "tune": 5, "api": 6}
+
+
+def _harness_part(path: Path) -> str | None:
+    """``wnrl/harness/stats/seeds.py`` → ``stats``; ``wnrl/harness/api.py`` → ``api``; ``None``
+    outside the harness and for the package's ``__init__``."""
+    rel = path.relative_to(ROOT).parts
+    if rel[:2] != ("wnrl", "harness") or rel[2:] == ("__init__.py",):
+        return None
+    return rel[2].removesuffix(".py")
+
+
+def _module_of(path: Path) -> str:
+    """``wnrl/harness/run/task.py`` → ``wnrl.harness.run.task``; ``agents/dqn.py`` → ``wnrl.agents.dqn``;
+    a package's ``__init__.py`` → the package."""
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[0] == "agents":
+        parts = ["wnrl", *parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(path: Path, known: set[str]) -> list[tuple[int, str]]:
+    """``(line, module)`` of every ``wnrl`` module a file imports (lazily too): ``from a.b import c``
+    is ``a.b.c`` when that is a module, else ``a.b``."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names if a.name.startswith("wnrl.")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.startswith("wnrl"):
+            for a in node.names:
+                sub = f"{node.module}.{a.name}"
+                out.append((node.lineno, sub if sub in known else node.module))
+    return [(line, m) for line, m in out if m in known]
+
+
+def harness_upward_imports(files: list[Path]) -> list[str]:
+    """Every import inside the harness that points to a higher sub-package, as ``file:line: a imports b``."""
+    out = []
+    known = {_module_of(p) for p in [*_sources(), *files]}
+    for path in files:
+        here = _harness_part(path)
+        if here is None:
+            continue
+        for line, module in _imported_modules(path, known):
+            parts = module.split(".")
+            if parts[:2] != ["wnrl", "harness"] or len(parts) < 3:
+                continue
+            target = parts[2]
+            if HARNESS_LAYERS.get(target, 99) > HARNESS_LAYERS.get(here, 0):
+                out.append(f"{path.relative_to(ROOT)}:{line}: harness.{here} imports harness.{target}")
+    return out
+
+
+def import_cycles(files: list[Path]) -> list[list[str]]:
+    """The import cycles between modules (imports inside functions count: a cycle is a design
+    knot even when Python can load it), each as the modules on it, first one repeated last."""
+    known = {_module_of(p) for p in _sources()} | {_module_of(p) for p in files}
+    graph = {_module_of(p): sorted({m for _, m in _imported_modules(p, known)} - {_module_of(p)}) for p in files}
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                cycles.append(path[path.index(nxt) :] + [nxt])
+            elif nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return cycles
+
+
+def test_harness_imports_point_down() -> None:
+    assert harness_upward_imports(_sources()) == []
+
+
+def test_no_import_cycles() -> None:
+    assert import_cycles(_sources()) == []
+
+
+def test_the_harness_checks_catch_an_upward_import_and_a_cycle() -> None:
+    """Both checks can fail: a stats module importing the report side is reported, and so is a
+    cycle of the shape the harness had (api imported tune.confirm inside a function, and
+    confirm imported api back)."""
+    stats_probe = ROOT / "wnrl" / "harness" / "stats" / "_probe.py"
+    confirm_probe = ROOT / "wnrl" / "harness" / "tune" / "_probe_confirm.py"
+    api_probe = ROOT / "wnrl" / "harness" / "_probe_api.py"
+    stats_probe.write_text("def f():\n    from wnrl.harness.reports import rows\n")
+    confirm_probe.write_text("from wnrl.harness._probe_api import compare\n")
+    api_probe.write_text("def compare():\n    from wnrl.harness.tune._probe_confirm import compare\n")
+    try:
+        up = harness_upward_imports([stats_probe, confirm_probe])
+        cycles = import_cycles([*_sources(), stats_probe, confirm_probe, api_probe])
+    finally:
+        for probe in (stats_probe, confirm_probe, api_probe):
+            probe.unlink()
+    assert up == [
+        "wnrl/harness/stats/_probe.py:2: harness.stats imports harness.reports",
+        "wnrl/harness/tune/_probe_confirm.py:1: harness.tune imports harness._probe_api",
+    ]
+    assert ["wnrl.harness._probe_api", "wnrl.harness.tune._probe_confirm", "wnrl.harness._probe_api"] in cycles
+
+
 def test_only_wnrl_is_installed() -> None:
     """No top-level ``agents`` (openai-agents and the PyPI package ``agents`` install that
     name): the installed distribution's files all live under ``wnrl/`` or its metadata."""
