@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from wnrl.harness.reports.rows import STATUS_TEXT, show
+from wnrl.harness.reports.rows import STATUS_TEXT
 from wnrl.harness.reports.summary import Summary
+from wnrl.harness.sweeps.spec import show
 
 __all__ = ["header_lines"]
 

@@ -9,7 +9,6 @@ truncated or of the wrong types; the next ``wnrl compare`` deletes and reruns it
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any, Literal, get_args
 
 from wnrl.config import ConfigError
 from wnrl.harness.sweeps.index import read_index, run_dir_of
+from wnrl.harness.sweeps.spec import show
 from wnrl.train.record import Curve, RecordError, RunRecord, read_record
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "finished",
     "load_rows",
     "select_rows",
-    "show",
 ]
 
 #: What a run of the index is: ``finished`` (a usable score), ``failed``, ``missing`` (no
@@ -49,14 +48,6 @@ STATUS_TEXT: dict[Status, str] = {
     "corrupt": "corrupt (will be rerun)",
     "invalid": "finished without a usable score or curve (left out)",
 }
-
-
-def show(v: Any) -> str:
-    """A grid value as the report writes it: strings as they are, anything else as JSON.
-
-    :param v: the value
-    """
-    return v if isinstance(v, str) else json.dumps(v)
 
 
 # --------------------------------------------------------------------------------------------

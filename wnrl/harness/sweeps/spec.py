@@ -63,7 +63,6 @@ from wnrl.config import (
 from wnrl.config.keys import check_key
 from wnrl.config.names import name_problem
 from wnrl.envs import env_slug
-from wnrl.harness.reports.rows import show
 
 __all__ = [
     "MAX_RUNS",
@@ -76,11 +75,21 @@ __all__ = [
     "expand_sweep",
     "load_sweep",
     "run_id",
+    "show",
 ]
 
 #: Upper bounds that catch a typo (``seeds: 1000000``) before a minute of silent expansion.
 MAX_SEEDS = 10_000
 MAX_RUNS = 100_000
+
+
+def show(v: Any) -> str:
+    """A grid value as run ids, messages and reports write it: strings as they are, anything else
+    as JSON.
+
+    :param v: the value
+    """
+    return v if isinstance(v, str) else json.dumps(v)
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,9 @@ from typing import Any
 import yaml
 
 from wnrl.config import ConfigError
-from wnrl.harness.reports.rows import show
 from wnrl.harness.sweeps.directory import prepare, reuse_ids
 from wnrl.harness.sweeps.index import read_index, run_dir_of
-from wnrl.harness.sweeps.spec import Sweep, expand_sweep
+from wnrl.harness.sweeps.spec import Sweep, expand_sweep, show
 from wnrl.harness.tune.session import read_tuned
 from wnrl.harness.tune.spec import Tune, parse_tune
 from wnrl.train.record import atomic_write_text

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from wnrl.config import ConfigError
-from wnrl.harness.reports.rows import show
 from wnrl.harness.run.execute import make_task, plan_runs
 from wnrl.harness.run.pool import PRUNE_FILE
+from wnrl.harness.sweeps.spec import show
 from wnrl.harness.tune import trials as tr
 from wnrl.harness.tune.objective import Scorer, curve_points
 from wnrl.harness.tune.spec import Cell, Param, Tune

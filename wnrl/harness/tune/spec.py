@@ -38,9 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from wnrl.config import ConfigError, read_yaml, resolve_path, validate_model
 from wnrl.config.keys import check_key
 from wnrl.config.names import name_problem
-from wnrl.harness.reports.rows import show
 from wnrl.harness.reports.scores import LR_KEY
-from wnrl.harness.sweeps.spec import MAX_SEEDS, Sweep, expand_sweep
+from wnrl.harness.sweeps.spec import MAX_SEEDS, Sweep, expand_sweep, show
 from wnrl.harness.tune.models import DEFAULT_SPACE, Objective, Param, Pruner, Sampler
 
 __all__ = [
