@@ -10,6 +10,7 @@ import gymnasium as gym
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
+from wnrl.config.suggest import suggest
 from wnrl.registry import (
     ACTIVATIONS,
     ALGORITHMS,
@@ -20,7 +21,6 @@ from wnrl.registry import (
     algo_spec,
     load_object,
     parse_schedule,
-    suggest,
     zoo_hint,
 )
 

@@ -11,10 +11,9 @@ Adding an algorithm is one module in ``agents/`` (installed as ``wnrl.agents.<na
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
 from typing import Any
@@ -33,31 +32,12 @@ __all__ = [
     "LinearSchedule",
     "algo_spec",
     "check_norm",
-    "lazy_exports",
     "load_object",
     "norm_parts",
     "parse_schedule",
     "schedule_start",
-    "suggest",
     "zoo_hint",
 ]
-
-
-def suggest(name: str, valid: Iterable[str], what: str = "valid values", show_all: bool = False) -> str:
-    """The one "did you mean" of wnrl: ``did you mean 'x'?`` for a close match, else the list.
-
-    :param name: what the user wrote
-    :param valid: the valid names
-    :param what: how to introduce the list
-    :param show_all: give the (quoted) list even when a name is close (for short enumerations,
-        where a close spelling may still be the wrong word)
-    """
-    valid = list(valid)
-    close = difflib.get_close_matches(str(name), valid, n=1)
-    listed = f"{what}: {', '.join(repr(v) if show_all else v for v in valid)}"
-    if not close:
-        return listed
-    return f"did you mean {close[0]!r}?" + (f" {listed}" if show_all else "")
 
 
 #: rl-baselines3-zoo hyperparameter-file keys → where wnrl keeps the same setting.
@@ -87,28 +67,6 @@ def load_object(path: str) -> Any:
     module, _, attr = path.partition(":")
     obj: Any = importlib.import_module(module)
     return getattr(obj, attr) if attr else obj
-
-
-def lazy_exports(
-    package: str, exports: Mapping[str, Iterable[str]]
-) -> tuple[list[str], Callable[[str], Any], Callable[[], list[str]]]:
-    """``__all__``, ``__getattr__`` and ``__dir__`` for a package whose names are imported on
-    first use (so ``import wnrl.harness`` stays cheap: no torch until a name needs it).
-
-    :param package: the package's ``__name__``
-    :param exports: module path → the names it exports
-    """
-    where = {name: module for module, names in exports.items() for name in names}
-
-    def getattr_(name: str) -> Any:
-        if name in where:
-            return getattr(importlib.import_module(where[name]), name)
-        raise AttributeError(f"module {package!r} has no attribute {name!r}")
-
-    def dir_() -> list[str]:
-        return sorted(set(vars(importlib.import_module(package))) | set(where))
-
-    return sorted(where), getattr_, dir_
 
 
 # -- normalizations -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from wnrl.config.schema import RunConfig
-from wnrl.registry import suggest
+from wnrl.config.suggest import suggest
 
 __all__ = ["FREE_SECTIONS", "check_key", "config_paths"]
 

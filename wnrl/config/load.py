@@ -18,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from wnrl.config.safe_yaml import SafeLoader, YAMLRefused, yaml_load
 from wnrl.config.schema import RunConfig
-from wnrl.registry import ZOO_KEYS, suggest, zoo_hint
+from wnrl.config.suggest import suggest
+from wnrl.registry import ZOO_KEYS, zoo_hint
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -19,7 +19,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from wnrl.config.hyperparams import check_hyperparam_values, train_freq_tuple
-from wnrl.registry import ACTIVATIONS, ALGORITHMS, NORMS, schedule_start, suggest
+from wnrl.config.suggest import suggest
+from wnrl.registry import ACTIVATIONS, ALGORITHMS, NORMS, schedule_start
 
 __all__ = ["AgentConfig", "EnvConfig", "NoiseConfig", "RunConfig", "TrainConfig"]
 

@@ -15,7 +15,7 @@ package (e.g. in a pool worker, before torch's thread settings) stays cheap.
 
 from __future__ import annotations
 
-from wnrl.registry import lazy_exports
+from wnrl._lazy import lazy_exports
 
 _EXPORTS = {
     "wnrl.harness.sweeps.spec": (

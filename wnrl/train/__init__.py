@@ -6,7 +6,7 @@ Names are imported lazily (``from wnrl.train import train``), so that reading a 
 
 from __future__ import annotations
 
-from wnrl.registry import lazy_exports
+from wnrl._lazy import lazy_exports
 
 _EXPORTS = {
     "wnrl.train.run": ("train", "load_run_config", "run_dir_for"),

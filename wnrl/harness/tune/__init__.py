@@ -15,7 +15,7 @@ Names are imported lazily, so ``wnrl --help`` imports neither torch nor optuna.
 
 from __future__ import annotations
 
-from wnrl.registry import lazy_exports
+from wnrl._lazy import lazy_exports
 
 _EXPORTS = {
     "wnrl.harness.tune.spec": ("Tune", "TuneSpec", "load_tune", "parse_tune"),
