@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from wnrl.harness.stats.lr_range import lr_range, lr_range_section, lr_ranges
+from wnrl.harness.reports.sections import lr_range_section
+from wnrl.harness.stats.lr_range import lr_range, lr_ranges
 
 LRS = [1e-4, 1e-3, 1e-2, 1e-1]
 

@@ -12,6 +12,7 @@ from scipy import stats as sps
 
 from wnrl.harness.stats import aggregate as S
 from wnrl.harness.stats import bootstrap
+from wnrl.train.record import area_under_curve
 
 # --------------------------------------------------------------------------------------------
 # Point statistics, hand-computed
@@ -59,11 +60,13 @@ def test_median_is_rliable_median_of_per_task_means():
 
 
 def test_mean_is_mean_of_per_task_means_and_auc_has_one_definition():
-    from wnrl.train import record
+    import wnrl.harness
 
     x = np.array([[0.0, 0.0, 10.0], [1.0, 1.0, 11.0]])
     assert S.mean(x) == pytest.approx(np.mean([0.5, 0.5, 10.5]))
-    assert S.area_under_curve is record.area_under_curve
+    # the AUC is a run's record (train writes it into result.json): stats knows nothing of runs
+    assert not hasattr(S, "area_under_curve")
+    assert wnrl.harness.area_under_curve is area_under_curve
 
 
 def test_optimality_gap_hand_computed():
@@ -123,19 +126,19 @@ def test_probability_of_improvement_task_mismatch():
 
 def test_area_under_curve_hand_computed():
     # steps 0, 1, 3; returns 0, 2, 2: trapezoids (0+2)/2*1 = 1 and (2+2)/2*2 = 4 -> 5 / (3-0)
-    assert S.area_under_curve([0, 1, 3], [0, 2, 2]) == pytest.approx(5 / 3)
+    assert area_under_curve([0, 1, 3], [0, 2, 2]) == pytest.approx(5 / 3)
     # per run: a linear ramp 0 -> 1 averages 0.5, a constant 7 averages 7
-    auc = S.area_under_curve([0, 50, 100], [[0.0, 0.5, 1.0], [7.0, 7.0, 7.0]])
+    auc = area_under_curve([0, 50, 100], [[0.0, 0.5, 1.0], [7.0, 7.0, 7.0]])
     np.testing.assert_allclose(auc, [0.5, 7.0])
     # a single point: the mean return over training is that point
-    np.testing.assert_allclose(S.area_under_curve([10], [[3.0], [4.0]]), [3.0, 4.0])
-    assert S.area_under_curve([10], [3.0]) == 3.0
+    np.testing.assert_allclose(area_under_curve([10], [[3.0], [4.0]]), [3.0, 4.0])
+    assert area_under_curve([10], [3.0]) == 3.0
     with pytest.raises(ValueError, match="increasing"):
-        S.area_under_curve([0, 2, 1], [1, 2, 3])
+        area_under_curve([0, 2, 1], [1, 2, 3])
     with pytest.raises(ValueError, match="points"):
-        S.area_under_curve([0, 1], [1, 2, 3])
+        area_under_curve([0, 1], [1, 2, 3])
     with pytest.raises(ValueError, match="NaN"):
-        S.area_under_curve([0, 1], [1, np.nan])
+        area_under_curve([0, 1], [1, np.nan])
 
 
 def test_performance_profile_fractions():

@@ -55,9 +55,9 @@ _EXPORTS = {
         "aggregate",
         "aggregate_methods",
         "pairwise_probability_of_improvement",
-        "area_under_curve",
         "summarize_runs",
     ),
+    "wnrl.train.record": ("area_under_curve",),
     "wnrl.harness.reports.plots": (
         "plot_learning_curves",
         "plot_intervals",

@@ -9,7 +9,7 @@
 * :mod:`wnrl.harness.reports.header`: the report's head (command, grid, seeds, run counts, times);
 * this module: ``report.md`` and :func:`build_report`.
 
-Every text file is written atomically (:func:`wnrl.train.record.atomic_write_text`).
+Every text file is written atomically (:func:`wnrl.train.rundir.atomic_write_text`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from wnrl.harness.reports.header import header_lines
 from wnrl.harness.reports.outpaths import check_report_outputs
 from wnrl.harness.reports.rows import Row, load_rows, select_rows
 from wnrl.harness.reports.scores import LR_KEY
+from wnrl.harness.reports.sections import lr_range_section, plan_section, too_few_seeds
 from wnrl.harness.reports.summary import Summary, analyse
 from wnrl.harness.reports.tables import (
+from wnrl.train.rundir import atomic_write_text
     PROBLEM_COLUMNS,
     aggregate_columns,
     group_columns,
@@ -35,9 +37,6 @@ from wnrl.harness.reports.tables import (
     poi_columns,
     write_results_csv,
 )
-from wnrl.harness.stats.lr_range import lr_range_section
-from wnrl.harness.stats.seeds import plan_section, too_few_seeds
-from wnrl.train.record import atomic_write_text
 
 __all__ = [
     "MIN_SEEDS",

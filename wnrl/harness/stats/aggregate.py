@@ -35,8 +35,6 @@ What is rliable's (Agarwal et al. 2021, "Deep RL at the edge of the statistical 
 
 What wnrl adds
 --------------
-* :func:`area_under_curve` (one definition, in :mod:`wnrl.train.record`): the normalised area
-  under a learning curve, :math:`\frac{1}{s_K - s_0}\int r(s)\,ds` (trapezoids).
 * :func:`normalize_scores`: per-task min-max normalisation :math:`(x - low_t)/(high_t - low_t)`.
 * :func:`curve_ci`: pointwise bands of learning curves resampling whole runs;
   :func:`sensitivity_ci`: an interval per hyperparameter value.
@@ -95,7 +93,6 @@ from wnrl.harness.stats.metrics import (
     probability_of_improvement,
     statistic,
 )
-from wnrl.train.record import area_under_curve
 
 __all__ = [
     "CURVE_STATISTICS",
@@ -119,7 +116,6 @@ __all__ = [
     "performance_profile",
     "curve_ci",
     "sensitivity_ci",
-    "area_under_curve",
     "aggregate",
     "aggregate_methods",
     "pairwise_probability_of_improvement",

@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 from wnrl.harness.stats.bootstrap import Interval, bootstrap
 from wnrl.harness.stats.metrics import as_score_matrix, iqm_batched
 
-__all__ = ["FRACTION", "LrRange", "lr_range", "lr_range_section", "lr_ranges"]
+__all__ = ["FRACTION", "LrRange", "lr_range", "lr_ranges"]
 
 #: The share of its best IQM a method must keep.
 FRACTION = 0.9
@@ -122,49 +122,3 @@ def lr_ranges(sensitivity: Mapping[str, Mapping[str, Any]], reps: int, seed: int
         if len(scores) >= 2 and len({m.shape[1] for m in scores.values()}) == 1:
             out[line] = lr_range(scores, reps=reps, seed=seed)
     return out
-
-
-def lr_range_section(
-    ranges: Mapping[str, Mapping[str, Any]], by_env: Mapping[str, Mapping[str, Any]] | None = None
-) -> list[str]:
-    """The report's section on the learning-rate ranges (empty without any).
-
-    :param ranges: ``{line: LrRange as a dict}`` (as in ``summary.json``), over all tasks
-    :param by_env: ``{env: {"ranges": ...}}``, the same per environment (``summary.json``'s
-        ``lr_by_env``), when there are several
-    """
-    if not ranges:
-        return []
-    first = next(iter(ranges.values()))
-    lines = [
-        "### Learning-rate robustness",
-        "",
-        f"The range of grid learning rates around each method's best within {FRACTION:.0%} of its best IQM "
-        f"(normalised score), and its width in decades (log10 of hi / lo; the grid spans "
-        f"{first['grid_decades']:.2f}); 95% CI: stratified bootstrap, the best learning rate redrawn in "
-        "every resample.",
-        "",
-        *_range_table(ranges),
-    ]
-    for env, per in (by_env or {}).items():
-        if per["ranges"]:
-            lines += [f"**{env} alone:**", "", *_range_table(per["ranges"])]
-    return lines
-
-
-def _range_table(ranges: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """One table of learning-rate ranges, one line per method.
-
-    :param ranges: ``{line: LrRange as a dict}``
-    """
-    lines = [
-        f"| method | best learning rate | best IQM | within {FRACTION:.0%} of it | width (decades) [95% CI] |",
-        "|---|---|---|---|---|",
-    ]
-    for line, r in ranges.items():
-        point, lo, hi = r["decades"]
-        lines.append(
-            f"| {line} | {r['best_lr']:g} | {r['best_iqm']:.3f} | {r['lo']:g} to {r['hi']:g} | "
-            f"{point:.2f} [{lo:.2f}, {hi:.2f}] |"
-        )
-    return [*lines, ""]

@@ -23,6 +23,7 @@ guides to the next study's size, not guarantees; rerun the planner as seeds are 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,13 +37,12 @@ __all__ = [
     "MIN_PLAN_SEEDS",
     "MethodPlan",
     "PairPlan",
-    "plan_section",
+    "fewest_seeds",
     "iqm_width",
     "plan",
     "poi_power",
     "poi_se",
     "seeds_for_effect",
-    "too_few_seeds",
 ]
 
 #: The seed counts the planner tries.
@@ -164,20 +164,13 @@ def _pair_plan(
     )
 
 
-def too_few_seeds(scores: dict[str, NDArray[np.float64]]) -> str | None:
-    """Why no plan can be made from ``scores`` (``None``: one can): fewer than
-    :data:`MIN_PLAN_SEEDS` seeds of some method finished in every task.
+def fewest_seeds(scores: Mapping[str, NDArray[np.float64]]) -> int:
+    """The fewest seeds of any method (:data:`MIN_PLAN_SEEDS` when there is no method): a plan
+    needs at least :data:`MIN_PLAN_SEEDS`.
 
     :param scores: method → scores ``(seeds, tasks)``
     """
-    fewest = min((int(x.shape[0]) for x in scores.values()), default=MIN_PLAN_SEEDS)
-    if fewest >= MIN_PLAN_SEEDS:
-        return None
-    return (
-        f"No seed plan yet: {fewest} finished seed per setting shows no spread between seeds, and a plan "
-        f"is made from that spread; finish at least {MIN_PLAN_SEEDS} seeds per setting (e.g. add seeds with "
-        "`wnrl compare --add`, the runs done are kept), then plan again."
-    )
+    return min((int(x.shape[0]) for x in scores.values()), default=MIN_PLAN_SEEDS)
 
 
 def plan(
@@ -198,9 +191,9 @@ def plan(
     :param target_poi: the probability of improvement the power plan is for
     :param reps: resamples per estimate
     :param seed: random seed
-    :returns: no plans (``([], [])``) when :func:`too_few_seeds` says so
+    :returns: no plans (``([], [])``) from fewer than :data:`MIN_PLAN_SEEDS` seeds (:func:`fewest_seeds`)
     """
-    if too_few_seeds(normalised):
+    if fewest_seeds(normalised) < MIN_PLAN_SEEDS:
         return [], []
     methods = [_method_plan(m, x, width, reps, seed) for m, x in normalised.items()]
     pairs = [
@@ -209,50 +202,3 @@ def plan(
         if m != baseline and baseline in raw
     ]
     return methods, pairs
-
-
-def _fmt_seeds(n: int | None) -> str:
-    return str(n) if n is not None else f"> {CANDIDATE_SEEDS[-1]}"
-
-
-def plan_section(
-    methods: list[MethodPlan], pairs: list[PairPlan], width: float, target_poi: float, why_not: str | None = None
-) -> list[str]:
-    """The report's "How many seeds?" section: the precision and power plans of :func:`plan`.
-
-    :param methods: the per-method plans
-    :param pairs: the per-pair plans
-    :param width: the target IQM interval width the plans are for
-    :param target_poi: the probability of improvement the power plan is for
-    :param why_not: why there is no plan (:func:`too_few_seeds`): the section says so
-    """
-    if not methods:
-        return ["## How many seeds?", "", why_not, ""] if why_not else []
-    shown = (5, 10, 20, 50)
-    lines = [
-        "## How many seeds?",
-        "",
-        "Estimated by resampling the seeds at hand (docs/harness.md, `wnrl.harness.stats.seeds`); "
-        "rough with few seeds.",
-        "",
-        f"| method | seeds now | IQM 95% CI width now | width at {' / '.join(map(str, shown))} seeds "
-        f"| seeds for width ≤ {width:g} |",
-        "|---|---|---|---|---|",
-    ]
-    for m in methods:
-        at = " / ".join(f"{m.widths[n]:.3f}" for n in shown)
-        lines.append(f"| {m.method} | {m.seeds} | {m.width_now:.3f} | {at} | {_fmt_seeds(m.seeds_needed)} |")
-    if pairs:
-        lines += [
-            "",
-            f"| pair | observed P(X > Y) | power at {' / '.join(map(str, shown))} seeds "
-            f"| seeds for 80% power (observed effect) | seeds for 80% power (P = {target_poi:g}) |",
-            "|---|---|---|---|---|",
-        ]
-        for p in pairs:
-            power = " / ".join(f"{p.power[n]:.3f}" for n in shown)
-            lines.append(
-                f"| {p.pair} | {p.poi:.3f} | {power} | {_fmt_seeds(p.seeds_for_observed)} "
-                f"| {_fmt_seeds(p.seeds_for_target)} |"
-            )
-    return [*lines, ""]
