@@ -1,4 +1,4 @@
-r"""The one typed record of a run (``result.json``) and the atomic file writes of wnrl.
+r"""The one typed record of a run (``result.json``): its shape, how it is read and written.
 
 :class:`RunRecord` is written by ``wnrl train`` (into the run directory) and by the sweep
 executor (adding the run's sweep id, grid values and whole-run timings), and read by the report
@@ -17,8 +17,10 @@ deterministic evaluation); ``auc`` is the normalised area under that curve
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable
+import math
+import time
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,15 +28,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
+from wnrl.train.rundir import atomic_write_text
+
 __all__ = [
     "RESULT_FILE",
     "Curve",
     "Evaluation",
     "RecordError",
+    "RunFields",
     "RunRecord",
     "area_under_curve",
-    "atomic_write_text",
-    "save_atomically",
     "latest_checkpoint",
     "list_checkpoints",
     "read_record",
@@ -43,32 +46,6 @@ __all__ = [
 ]
 
 RESULT_FILE = "result.json"
-
-
-def save_atomically(save: Callable[[Path], object], path: Path) -> None:
-    """``save(tmp)`` then rename ``tmp`` to ``path``: the one atomic write of wnrl (texts, models,
-    statistics, checkpoints). A failing write (a full disk) leaves neither a half-written ``path``
-    nor the temp file (``.STEM.tmpPID.SUFFIX``: the suffix kept, as SB3's ``save`` wants ``.zip``).
-
-    :param save: writes the content to the path it is given
-    :param path: the file (its folder must exist)
-    """
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (:func:`save_atomically`): never a half-written file.
-
-    :param path: the file (its folder must exist)
-    :param text: the content
-    """
-    save_atomically(lambda tmp: tmp.write_text(text), path)
 
 
 def area_under_curve(steps: ArrayLike, returns: ArrayLike) -> Any:
@@ -200,6 +177,84 @@ class RunRecord(_Record):
     def to_json(self) -> str:
         """The JSON form (NaN kept as ``NaN``, as Python's json writes it)."""
         return json.dumps(self.model_dump(mode="python"), indent=2, allow_nan=True)
+
+
+@dataclass(frozen=True)
+class RunFields:
+    """What a sweep's worker adds to the record that ``train`` writes: the run's sweep id and grid
+    values, and whole-run timings measured from the worker's start of the run (its earlier parts
+    included). Given to :func:`wnrl.train.train`, they are part of its one write of ``result.json``.
+
+    :param id: the run's sweep id
+    :param grid: its grid values
+    :param seed: its seed
+    :param env_id: the environment id
+    :param algo: the algorithm
+    :param norm: the normalization
+    :param host: the machine
+    :param started: ``time.time()`` when the worker started the run
+    :param cpu_started: ``time.process_time()`` then
+    :param earlier_wall: wall seconds of the run's earlier parts (a continued run)
+    :param earlier_cpu: CPU seconds of the run's earlier parts
+    """
+
+    id: str
+    grid: dict[str, Any]
+    seed: int
+    env_id: str
+    algo: str
+    norm: str
+    host: str
+    started: float
+    cpu_started: float
+    earlier_wall: float = 0.0
+    earlier_cpu: float = 0.0
+
+    def base(self) -> dict[str, Any]:
+        """The run's identity, as every record of it (finished or failed) carries it."""
+        return {
+            "id": self.id,
+            "grid": self.grid,
+            "seed": self.seed,
+            "env_id": self.env_id,
+            "algo": self.algo,
+            "norm": self.norm,
+            "host": self.host,
+        }
+
+    def failed(self, error: str, tb: str = "", seconds: float | None = None) -> RunRecord:
+        """The record of this run failed now.
+
+        :param error: one-line error message
+        :param tb: the traceback
+        :param seconds: time spent before the failure (default: since ``started``)
+        """
+        spent = round(time.time() - self.started if seconds is None else seconds, 3)
+        ended = time.strftime("%Y-%m-%dT%H:%M:%S")
+        return RunRecord(status="failed", error=error, traceback=tb, seconds=spent, ended=ended, **self.base())
+
+    def finish(self, record: RunRecord) -> RunRecord:
+        """``record`` (what ``train`` measured) with these fields and the whole run's timings; a
+        failed record instead when its final return or AUC is not finite (training diverged).
+
+        :param record: the record ``train`` made
+        """
+        score, auc = record.score, record.auc
+        if score is None or auc is None or not (math.isfinite(score) and math.isfinite(auc)):
+            try:
+                raise FloatingPointError(
+                    f"the final evaluation return ({score}) or the AUC ({auc}) is not finite: training diverged"
+                )
+            except FloatingPointError as e:
+                return self.failed(f"{type(e).__name__}: {' '.join(str(e).split())}", traceback.format_exc())
+        return record.model_copy(
+            update={
+                **self.base(),
+                "ended": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "wall_seconds": round(time.time() - self.started + self.earlier_wall, 3),
+                "cpu_seconds": round(time.process_time() - self.cpu_started + self.earlier_cpu, 3),
+            }
+        )
 
 
 class RecordError(ValueError):

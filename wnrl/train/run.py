@@ -41,6 +41,7 @@ from wnrl.train.diagnostics import DiagnosticsCallback
 from wnrl.train.hparams import hparams_callback, run_hparams
 from wnrl.train.progress import ProgressLineCallback
 from wnrl.train.record import (
+    RunFields,
     RunRecord,
     latest_checkpoint,
     read_record,
@@ -243,6 +244,7 @@ def train(
     progress_bar: bool | None = None,
     source: str = "<config>",
     progress_lines: bool = False,
+    fields: RunFields | None = None,
 ) -> RunRecord:
     """Train ``config`` into a run directory (or continue ``resume`` from its last checkpoint).
 
@@ -259,6 +261,8 @@ def train(
     :param source: where the config came from, for error messages
     :param progress_lines: print a progress line to stderr every 10% of the budget or every
         minute (for logs, when stderr is not a terminal)
+    :param fields: a sweep run's id, grid values and whole-run timings, written with the record
+        in its one write of ``result.json`` (a diverged run is then written as failed)
     :raises ConfigError: on bad input, before anything is written; on a full or read-only disk
         during the run (``system.json`` then records it as failed)
     """
@@ -279,7 +283,7 @@ def train(
         _close_envs(model)
         raise
     try:
-        return _train_claimed(config, model, claim, resume, progress_bar, progress_lines, source, entered)
+        return _train_claimed(config, model, claim, resume, progress_bar, progress_lines, source, entered, fields)
     except OSError as e:
         if e.errno not in OUTPUT_ERRNOS:
             raise
@@ -319,8 +323,10 @@ def _train_claimed(
     progress_lines: bool,
     source: str,
     entered: tuple[float, float],
+    fields: RunFields | None,
 ) -> RunRecord:
-    """:func:`train` once the run directory is claimed (``entered``: wall and CPU time at entry)."""
+    """:func:`train` once the run directory is claimed (``entered``: wall and CPU time at entry;
+    ``fields``: a sweep run's, written with its record)."""
     run_dir = claim.run_dir
     env = model.get_env()
     assert env is not None
@@ -372,7 +378,7 @@ def _train_claimed(
         if q_env is not None:
             q_env.close()
     info["diagnostics"] = diag_cb.summary()
-    record = finish_run(config, model, run_dir, curve_cb, info, env, eval_env)
+    record = finish_run(config, model, run_dir, curve_cb, info, env, eval_env, fields)
     if not config.train.keeps_checkpoints:
         remove_checkpoints(run_dir / "checkpoints")
     return record

@@ -1,9 +1,6 @@
-"""The backends that run a sweep's tasks: a local process pool and Ray tasks.
-
-Both call ``fn(task)`` (:func:`wnrl.harness.run.execute.run_task`: it writes the run's
-``result.json``) and hand each result to ``on_done`` as it ends; a task whose process dies is
-recorded as failed (:data:`wnrl.harness.run.execute.WORKER_DIED`). See :mod:`wnrl.harness.run.execute`.
-"""
+"""What the two backends of the executor (:mod:`wnrl.harness.run.pool`) start: the local pool's
+worker processes (a fork server that imported torch and SB3 once, each worker's environment,
+thread limit, GPU and stop handling) and the connection to Ray."""
 
 from __future__ import annotations
 
@@ -13,16 +10,12 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from wnrl.harness.run.task import WORKER_DIED, OnDone, Task, install_stop_handler, one_line, record_failure, run_task
-from wnrl.train.record import RunRecord
+from wnrl.harness.run.task import install_stop_handler
 
-__all__ = ["WORKER_PRELOAD", "init_worker", "run_local", "run_ray", "terminate_pool", "worker_args", "worker_context"]
+__all__ = ["WORKER_PRELOAD", "connect_ray", "init_worker", "terminate_pool", "worker_args", "worker_context"]
 
 #: What every worker imports before its first run (torch, SB3, wnrl's training code): imported
 #: once, in the fork server, so that each worker starts in milliseconds instead of the ~2 s of a
@@ -136,92 +129,26 @@ def init_worker(
 
 
 def terminate_pool(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's workers (SIGTERM: each records its run's part and exits) and shut it
+    down without waiting.
+
+    :param pool: the process pool
+    """
     for proc in list(getattr(pool, "_processes", {}).values()):
         if proc.is_alive():
             proc.terminate()
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def run_local(
-    tasks: list[Task],
-    workers: int,
-    on_done: OnDone,
-    fn: Callable[[Task], RunRecord] = run_task,
-    gpus: int = 0,
-    runs_per_gpu: int = 1,
-) -> None:
-    """Run ``tasks`` on a process pool; ``on_done(result)`` is called as each one ends.
+def connect_ray(workers: int, address: str | None = None) -> tuple[Any, bool]:
+    """Ray, initialised: connected to the cluster at ``address`` or, without one, a local instance
+    with ``workers`` CPUs (unless this process has already initialised Ray).
 
-    :param tasks: the tasks (see :func:`make_task`)
-    :param workers: pool size
-    :param on_done: callback with each result
-    :param fn: the task function (top-level, picklable); it writes ``result.json`` itself
-    :param gpus: GPUs to spread the workers over (0: CPU only)
-    :param runs_per_gpu: workers sharing one GPU
-    """
-    ctx = worker_context(cuda=gpus > 0)
-    pending = deque(tasks)
-    size = max(1, min(workers, len(tasks), gpus * runs_per_gpu if gpus else workers))
-    while pending:
-        slots = None
-        if gpus:
-            slots = ctx.Queue()
-            for i in range(size):
-                slots.put(i % gpus)
-        pool = ProcessPoolExecutor(size, mp_context=ctx, initializer=init_worker, initargs=worker_args(slots))
-        inflight: dict[Future, Task] = {}
-        try:
-            broken = False
-            while (pending or inflight) and not broken:
-                while pending and len(inflight) < size:
-                    task = pending.popleft()
-                    try:
-                        inflight[pool.submit(fn, task)] = task
-                    except BrokenProcessPool:
-                        pending.appendleft(task)
-                        broken = True
-                        break
-                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED) if inflight else (set(), set())
-                broken = broken or any(isinstance(f.exception(), BrokenProcessPool) for f in done)
-                if broken:  # every future in flight fails with the pool: collect them all
-                    wait(list(inflight))
-                    done = set(inflight)
-                for f in done:
-                    task = inflight.pop(f)
-                    exc = f.exception()
-                    if exc is None:
-                        on_done(f.result())
-                    elif isinstance(exc, BrokenProcessPool):
-                        on_done(record_failure(task, WORKER_DIED))
-                    else:
-                        on_done(record_failure(task, one_line(exc)))
-        except BaseException:
-            terminate_pool(pool)
-            raise
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def run_ray(
-    tasks: list[Task],
-    workers: int,
-    on_done: OnDone,
-    fn: Callable[[Task], RunRecord] = run_task,
-    address: str | None = None,
-    runs_per_gpu: int = 1,
-    use_gpu: bool = False,
-) -> None:
-    """Run ``tasks`` as Ray tasks; ``on_done(result)`` is called as each one ends.
-
-    :param tasks: the tasks (see :func:`make_task`); their ``run_dir`` must be on storage every
-        node shares
-    :param workers: CPUs of the local Ray instance started when there is no ``address``
-    :param on_done: callback with each result
-    :param fn: the task function; it writes ``result.json`` itself
-    :param address: a Ray cluster address (``auto``, ``ray://host:10001``, ...); ``None``: a local
-        instance, shut down at the end
-    :param runs_per_gpu: tasks sharing one GPU (when the cluster has GPUs and ``use_gpu``)
-    :param use_gpu: the runs may use CUDA
-    :raises ConfigError: when ray is not installed
+    :param workers: CPUs of the local instance
+    :param address: a Ray cluster address (``auto``, ``ray://host:10001``, ...)
+    :returns: ``(ray, own)``: the module, and whether this call initialised it (then the caller
+        shuts it down)
+    :raises ConfigError: when ray is not installed, or the cluster cannot be reached
     """
     try:
         import ray
@@ -245,25 +172,4 @@ def run_ray(
                 ) from None
         else:
             ray.init(num_cpus=workers, **options)
-    refs: dict[Any, Task] = {}
-    try:
-        gpus = ray.cluster_resources().get("GPU", 0) if use_gpu else 0
-        remote = ray.remote(num_cpus=1, num_gpus=1.0 / runs_per_gpu if gpus else 0, max_retries=0)(fn)
-        refs = {remote.remote(t): t for t in tasks}
-        while refs:
-            ready, _ = ray.wait(list(refs), num_returns=1)
-            for ref in ready:
-                task = refs.pop(ref)
-                try:
-                    on_done(ray.get(ref))
-                except ray.exceptions.RayTaskError as e:
-                    on_done(record_failure(task, one_line(e.cause if e.cause is not None else e)))
-                except ray.exceptions.RayError as e:  # the worker died, the node was lost, ...
-                    on_done(record_failure(task, f"{WORKER_DIED} ({one_line(e)[:200]})"))
-    except BaseException:
-        for ref in refs:
-            ray.cancel(ref, force=True)
-        raise
-    finally:
-        if own:
-            ray.shutdown()
+    return ray, own

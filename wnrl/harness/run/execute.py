@@ -26,7 +26,8 @@ its run as Ctrl-C stops ``wnrl train``: the part it ran is recorded in ``system.
 wall and CPU seconds), so the run's time, once continued, counts it; only a SIGKILL of the worker
 itself loses that part's time.
 
-Backends (:mod:`wnrl.harness.run.backends`; a task and its record are :mod:`wnrl.harness.run.task`):
+Backends (the one executor, :mod:`wnrl.harness.run.pool`, which ``tune`` uses too; the worker
+processes, :mod:`wnrl.harness.run.backends`; a task and its record, :mod:`wnrl.harness.run.task`):
 
 * ``local``: a process pool of ``workers`` processes (forked from a server that imported torch
   and SB3 once, or spawned where there is no ``forkserver``), one run per task, torch limited
@@ -43,15 +44,16 @@ Backends (:mod:`wnrl.harness.run.backends`; a task and its record are :mod:`wnrl
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from wnrl.harness.run.backends import run_local, run_ray
+from wnrl.harness.run.options import ExecOptions
+from wnrl.harness.run.pool import make_pool, run_all, run_local
 from wnrl.harness.run.task import WORKER_DIED, Task, failed_result, killed, make_task, record_failure, run_task
 from wnrl.train.record import RESULT_FILE, RecordError, RunRecord, latest_checkpoint, read_record, resumable
 
@@ -66,7 +68,6 @@ __all__ = [
     "plan_runs",
     "record_failure",
     "run_local",
-    "run_ray",
     "run_task",
 ]
 
@@ -215,12 +216,8 @@ class Progress:
             self.bar.close()
 
 
-def _wants_gpu(tasks: list[Task]) -> bool:
-    return any(t["config"]["train"]["device"] in ("auto", "cuda") for t in tasks)
-
-
 def _cuda_gpus(tasks: list[Task]) -> int:
-    if not _wants_gpu(tasks):
+    if not any(t.wants_gpu for t in tasks):
         return 0
     try:
         import torch
@@ -232,25 +229,20 @@ def _cuda_gpus(tasks: list[Task]) -> int:
 
 def execute(
     tasks: list[Task],
-    backend: str = "local",
-    workers: int | None = None,
-    address: str | None = None,
-    runs_per_gpu: int = 1,
+    options: ExecOptions,
     progress: bool | None = None,
     fn: Callable[[Task], RunRecord] = run_task,
 ) -> list[RunRecord]:
-    """Run the tasks of a sweep on a backend, with one progress display.
+    """Run the tasks of a sweep on the executor (:mod:`wnrl.harness.run.pool`), with one progress
+    display.
 
     :param tasks: the tasks (see :func:`make_task`)
-    :param backend: ``local`` or ``ray``
-    :param workers: parallel runs (default: ``os.cpu_count()``)
-    :param address: Ray cluster address (``ray`` backend)
-    :param runs_per_gpu: runs sharing one GPU
+    :param options: backend, workers (default: ``os.cpu_count()``; the local pool has at most one
+        per task), Ray address, runs sharing one GPU
     :param progress: ``None``: bar on a TTY, lines otherwise; ``False``: silent
     :param fn: the task function
-    :returns: the results, in the order they ended
+    :returns: the records, in the order the runs ended
     """
-    workers = workers or os.cpu_count() or 1
     results: list[RunRecord] = []
     if not tasks:
         return results
@@ -261,19 +253,11 @@ def execute(
         bar.update(result)
 
     gpus = _cuda_gpus(tasks)
+    if options.backend != "ray":
+        options = replace(options, workers=min(options.n_workers, len(tasks)))
+    use_gpu = gpus > 0 or (options.address is not None and any(t.wants_gpu for t in tasks))
     try:
-        if backend == "ray":
-            run_ray(
-                tasks,
-                workers,
-                on_done,
-                fn,
-                address,
-                runs_per_gpu,
-                use_gpu=gpus > 0 or (address is not None and _wants_gpu(tasks)),
-            )
-        else:
-            run_local(tasks, workers, on_done, fn, gpus, runs_per_gpu)
+        run_all(make_pool(options, fn, gpus=gpus, use_gpu=use_gpu), tasks, on_done)
     finally:
         bar.close()
     return results

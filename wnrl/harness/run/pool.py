@@ -1,163 +1,159 @@
-"""A long-lived pool of run workers for the tuner: runs are submitted as trials are asked, and
-collected as they end (the sweep executor takes a fixed list; a study adds runs as it goes).
+"""The one executor of runs: a pool with a local (process pool) and a Ray backend, used by
+``compare`` (:func:`wnrl.harness.run.execute.execute`: a fixed list of runs) and ``tune`` (a
+long-lived pool: a study adds runs as trials are asked).
 
-Each run is :func:`wnrl.harness.run.execute.run_task` (the same ``result.json``, failure isolation and
-one torch thread per worker as ``wnrl compare``), wrapped by :func:`tune_task`, which stops the
-run when its trial is pruned (the tuner writes ``PRUNE`` into the trial directory).
+Both backends run ``fn(task)`` (:func:`wnrl.harness.run.task.run_task`: it writes the run's
+``result.json``) and give back each task with its record as it ends. A task that raises, or
+whose process dies, becomes a failed record the same way on both
+(:func:`wnrl.harness.run.task.record_failure`: ``one_line`` of the exception, or
+:data:`~wnrl.harness.run.task.WORKER_DIED`). Stopping (Ctrl-C, SIGTERM) is
+:meth:`LocalPool.close` / :meth:`RayPool.close` with ``kill``: the workers are terminated (each
+records its run's part) or the Ray tasks cancelled.
 """
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
+from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from typing import Any
 
-from wnrl.harness.run.backends import init_worker, terminate_pool, worker_args, worker_context
-from wnrl.harness.run.task import WORKER_DIED, failed_result, record_failure, run_task
-from wnrl.train.record import RunRecord, write_record
+from wnrl.harness.run.backends import connect_ray, init_worker, terminate_pool, worker_args, worker_context
+from wnrl.harness.run.options import ExecOptions
+from wnrl.harness.run.task import WORKER_DIED, OnDone, Task, one_line, record_failure, run_task
+from wnrl.train.record import RunRecord
 
-__all__ = ["PRUNE_FILE", "LocalPool", "RayPool", "Pruned", "make_pool", "tune_task"]
+__all__ = ["Done", "LocalPool", "Pool", "RayPool", "make_pool", "run_all", "run_local"]
 
-PRUNE_FILE = "PRUNE"
-PRUNED = "Pruned: the trial was pruned"
-Task = dict[str, Any]
-
-
-class Pruned(Exception):
-    """Raised inside a run whose trial was pruned."""
-
-
-def _raise_pruned(signum: int, frame: Any) -> None:
-    raise Pruned("the trial was pruned")
-
-
-def _watch(flag: Path, stop: threading.Event, main: int) -> None:
-    while not stop.wait(0.2):
-        if flag.exists():
-            signal.pthread_kill(main, signal.SIGUSR1)
-            return
-
-
-def tune_task(task: Task) -> RunRecord:
-    """Run one run of a trial (in a worker); stop it early when ``task["prune_file"]`` appears.
-
-    :param task: a task of :func:`wnrl.harness.run.execute.make_task` with ``prune_file``
-    :returns: the record written to ``result.json`` (failed with ``Pruned`` when stopped)
-    """
-    flag = Path(task["prune_file"]) if task.get("prune_file") else None
-    if flag is None or threading.current_thread() is not threading.main_thread():
-        return run_task(task)
-    if flag.exists():
-        return record_failure(task, PRUNED)
-    stop = threading.Event()
-    old = signal.signal(signal.SIGUSR1, _raise_pruned)
-    threading.Thread(target=_watch, args=(flag, stop, threading.main_thread().ident), daemon=True).start()
-    try:
-        record = run_task(task)  # a Pruned raised in training becomes a failed record "Pruned: ..."
-    except Pruned:
-        return record_failure(task, PRUNED)
-    finally:
-        stop.set()
-        signal.signal(signal.SIGUSR1, old)
-    if not record.finished and flag.exists() and not str(record.error).startswith("Pruned"):
-        # Pruned landed where another exception replaced it on the way out (a checkpoint's zip
-        # writer cut short raises RuntimeError): the run stopped because its trial was pruned.
-        record = failed_result(task, PRUNED)
-        write_record(Path(task["run_dir"]), record)
-    return record
+#: A task that ended, with its record.
+Done = list[tuple[Task, RunRecord]]
+TaskFn = Callable[[Task], RunRecord]
 
 
 class LocalPool:
-    """A process pool of ``workers`` processes (remade when a worker dies; see
-    :func:`wnrl.harness.run.backends.worker_context`).
+    """A process pool (see :func:`wnrl.harness.run.backends.worker_context`); at most its size of
+    runs in flight, the rest queued here. A worker that dies breaks the pool: the runs in flight
+    then are recorded as failed (:data:`WORKER_DIED`) and a new pool runs the queued ones.
 
-    :param workers: processes
+    :param options: ``workers`` is the pool size (capped by ``gpus * runs_per_gpu`` with GPUs)
+    :param fn: the task function (top-level, picklable); it writes ``result.json`` itself
+    :param gpus: GPUs to spread the workers over (0: CPU only): each worker is pinned to one
+        through ``CUDA_VISIBLE_DEVICES``, at most ``runs_per_gpu`` per GPU
     """
 
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.ctx = worker_context()
+    def __init__(self, options: ExecOptions, fn: TaskFn = run_task, gpus: int = 0) -> None:
+        self.fn, self.gpus = fn, gpus
+        workers = options.n_workers
+        self.size = max(1, min(workers, gpus * options.runs_per_gpu if gpus else workers))
+        self.ctx = worker_context(cuda=gpus > 0)
+        self.queue: deque[Task] = deque()
+        self.inflight: dict[Future[RunRecord], Task] = {}
+        self.broken = False
         self.pool = self._make()
-        self.inflight: dict[Future, Task] = {}
 
     def _make(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=self.ctx, initializer=init_worker, initargs=worker_args())
+        slots = None
+        if self.gpus:
+            slots = self.ctx.Queue()
+            for i in range(self.size):
+                slots.put(i % self.gpus)
+        return ProcessPoolExecutor(self.size, mp_context=self.ctx, initializer=init_worker, initargs=worker_args(slots))
 
     def submit(self, task: Task) -> None:
-        """Queue a run.
+        """Queue a run (it starts when a worker is free).
 
         :param task: the run's task
         """
-        try:
-            self.inflight[self.pool.submit(tune_task, task)] = task
-        except BrokenProcessPool:
-            self.pool = self._make()
-            self.inflight[self.pool.submit(tune_task, task)] = task
+        self.queue.append(task)
+        self._feed()
+
+    def _feed(self) -> None:
+        while self.queue and len(self.inflight) < self.size and not self.broken:
+            task = self.queue.popleft()
+            try:
+                self.inflight[self.pool.submit(self.fn, task)] = task
+            except BrokenProcessPool:
+                self.queue.appendleft(task)
+                if self.inflight:  # collected (failed) by the next poll, which makes a new pool
+                    self.broken = True
+                else:
+                    self._renew()
+
+    def _renew(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = self._make()
+        self.broken = False
 
     @property
     def pending(self) -> int:
         """Runs queued or running."""
-        return len(self.inflight)
+        return len(self.queue) + len(self.inflight)
 
-    def poll(self, timeout: float) -> list[tuple[Task, RunRecord]]:
-        """The runs that ended within ``timeout`` seconds.
+    def poll(self, timeout: float | None) -> Done:
+        """The runs that ended within ``timeout`` seconds (``None``: wait for one at least).
 
         :param timeout: seconds to wait at most
         """
+        self._feed()
         if not self.inflight:
-            time.sleep(timeout)
+            time.sleep(timeout or 0)
             return []
         done, _ = wait(list(self.inflight), timeout=timeout, return_when=FIRST_COMPLETED)
-        out = []
-        broken = any(isinstance(f.exception(), BrokenProcessPool) for f in done)
-        if broken:  # every run in flight fails with the pool
+        broken = self.broken or any(isinstance(f.exception(), BrokenProcessPool) for f in done)
+        if broken:  # every run in flight fails with the pool: collect them all
             wait(list(self.inflight))
             done = set(self.inflight)
+        out = []
         for f in done:
             task = self.inflight.pop(f)
-            exc = f.exception()
-            if exc is None:
-                out.append((task, f.result()))
-            else:
-                error = WORKER_DIED if isinstance(exc, BrokenProcessPool) else f"{type(exc).__name__}: {exc}"
-                out.append((task, record_failure(task, error)))
+            out.append((task, self._record(f, task)))
         if broken:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = self._make()
+            self._renew()
+        self._feed()
         return out
+
+    @staticmethod
+    def _record(future: Future[RunRecord], task: Task) -> RunRecord:
+        exc = future.exception()
+        if exc is None:
+            return future.result()
+        return record_failure(task, WORKER_DIED if isinstance(exc, BrokenProcessPool) else one_line(exc))
 
     def close(self, kill: bool = False) -> None:
         """Stop the pool.
 
-        :param kill: terminate the runs in flight (Ctrl-C)
+        :param kill: terminate the runs in flight (Ctrl-C, SIGTERM): each worker records its
+            run's part and exits
         """
         if kill:
             terminate_pool(self.pool)
         else:
-            self.pool.shutdown(wait=True)
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class RayPool:
-    """Runs as Ray tasks (``num_cpus=1``); the tune directory must be on shared storage.
+    """Runs as Ray tasks (``num_cpus=1``, ``num_gpus=1/runs_per_gpu`` when the cluster has GPUs
+    and the runs may use them); the run directories must be on storage every node shares.
 
-    :param workers: CPUs of the local Ray instance when there is no ``address``
-    :param address: a Ray cluster address
+    :param options: ``workers`` (CPUs of the local Ray instance started when there is no
+        ``address``, shut down by :meth:`close`), ``address``, ``runs_per_gpu``
+    :param fn: the task function; it writes ``result.json`` itself
+    :param use_gpu: the runs may use CUDA
+    :raises ConfigError: when ray is not installed or the cluster cannot be reached
     """
 
-    def __init__(self, workers: int, address: str | None = None) -> None:
-        import ray
-
-        self.ray = ray
-        self.own = not ray.is_initialized()
-        if self.own:
-            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-            ray.init(address=address, **options) if address else ray.init(num_cpus=workers, **options)
-        self.remote = ray.remote(num_cpus=1, max_retries=0)(tune_task)
+    def __init__(self, options: ExecOptions, fn: TaskFn = run_task, use_gpu: bool = False) -> None:
+        self.ray, self.own = connect_ray(options.n_workers, options.address)
         self.refs: dict[Any, Task] = {}
+        try:
+            gpus = self.ray.cluster_resources().get("GPU", 0) if use_gpu else 0
+            share = 1.0 / options.runs_per_gpu if gpus else 0
+            self.remote = self.ray.remote(num_cpus=1, num_gpus=share, max_retries=0)(fn)
+        except BaseException:
+            self.close()
+            raise
 
     def submit(self, task: Task) -> None:
         """Start a run.
@@ -171,26 +167,35 @@ class RayPool:
         """Runs queued or running."""
         return len(self.refs)
 
-    def poll(self, timeout: float) -> list[tuple[Task, RunRecord]]:
-        """The runs that ended within ``timeout`` seconds.
+    def poll(self, timeout: float | None) -> Done:
+        """The runs that ended within ``timeout`` seconds (``None``: wait for one at least).
 
         :param timeout: seconds to wait at most
         """
         if not self.refs:
-            time.sleep(timeout)
+            time.sleep(timeout or 0)
             return []
-        ready, _ = self.ray.wait(list(self.refs), num_returns=len(self.refs), timeout=timeout)
+        n = 1 if timeout is None else len(self.refs)
+        ready, _ = self.ray.wait(list(self.refs), num_returns=n, timeout=timeout)
         out = []
         for ref in ready:
             task = self.refs.pop(ref)
-            try:
-                out.append((task, self.ray.get(ref)))
-            except self.ray.exceptions.RayError as e:
-                out.append((task, record_failure(task, f"{WORKER_DIED} ({' '.join(str(e).split())[:200]})")))
+            out.append((task, self._record(ref, task)))
         return out
 
+    def _record(self, ref: Any, task: Task) -> RunRecord:
+        errors = self.ray.exceptions
+        try:
+            record: RunRecord = self.ray.get(ref)
+            return record
+        except errors.RayTaskError as e:
+            return record_failure(task, one_line(e.cause if e.cause is not None else e))
+        except errors.RayError as e:  # the worker died, the node was lost, ...
+            return record_failure(task, f"{WORKER_DIED} ({one_line(e)[:200]})")
+
     def close(self, kill: bool = False) -> None:
-        """Stop (and with ``kill`` cancel the runs in flight).
+        """Stop (and with ``kill`` cancel the runs in flight); a Ray instance started here is
+        shut down.
 
         :param kill: cancel the runs in flight
         """
@@ -201,11 +206,53 @@ class RayPool:
             self.ray.shutdown()
 
 
-def make_pool(backend: str, workers: int, address: str | None = None) -> LocalPool | RayPool:
-    """The pool of a backend.
+Pool = LocalPool | RayPool
 
-    :param backend: ``local`` or ``ray``
-    :param workers: parallel runs
-    :param address: Ray cluster address
+
+def make_pool(options: ExecOptions, fn: TaskFn = run_task, gpus: int = 0, use_gpu: bool = False) -> Pool:
+    """The pool of ``options.backend``.
+
+    :param options: the execution options
+    :param fn: the task function
+    :param gpus: local backend: GPUs to pin the workers to (0: CPU only)
+    :param use_gpu: Ray backend: the runs may use CUDA
     """
-    return RayPool(workers, address) if backend == "ray" else LocalPool(workers)
+    if options.backend == "ray":
+        return RayPool(options, fn, use_gpu)
+    return LocalPool(options, fn, gpus)
+
+
+def run_all(pool: Pool, tasks: Iterable[Task], on_done: OnDone) -> None:
+    """Run ``tasks`` on ``pool`` and close it; ``on_done(record)`` is called as each one ends. An
+    exception (Ctrl-C, SIGTERM as one) stops the runs in flight (``close(kill=True)``).
+
+    :param pool: the pool
+    :param tasks: the tasks
+    :param on_done: callback with each record
+    """
+    try:
+        for task in tasks:
+            pool.submit(task)
+        while pool.pending:
+            for _task, record in pool.poll(None):
+                on_done(record)
+    except BaseException:
+        pool.close(kill=True)
+        raise
+    pool.close()
+
+
+def run_local(
+    tasks: list[Task], workers: int, on_done: OnDone, fn: TaskFn = run_task, gpus: int = 0, runs_per_gpu: int = 1
+) -> None:
+    """:func:`run_all` on a :class:`LocalPool` of ``workers`` processes (at most one per task).
+
+    :param tasks: the tasks
+    :param workers: pool size
+    :param on_done: callback with each record
+    :param fn: the task function
+    :param gpus: GPUs to spread the workers over (0: CPU only)
+    :param runs_per_gpu: workers sharing one GPU
+    """
+    options = ExecOptions(workers=max(1, min(workers, len(tasks))), runs_per_gpu=runs_per_gpu)
+    run_all(LocalPool(options, fn, gpus), tasks, on_done)
