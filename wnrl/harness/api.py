@@ -33,8 +33,8 @@ from typing import Any
 from wnrl.config import ConfigError, check_devices
 from wnrl.harness.run.options import ExecOptions
 from wnrl.harness.sweeps.lock import sweep_lock
-from wnrl.train.record import RecordError, RunRecord, atomic_write_text, read_record
-from wnrl.train.rundir import check_dir_path
+from wnrl.train.record import RecordError, RunRecord, read_record
+from wnrl.train.rundir import atomic_write_text, check_dir_path
 from wnrl.train.stop import sigterm_as_interrupt
 
 __all__ = ["CompareOutcome", "compare", "compare_command", "report", "seed_plan", "sweep_lock", "tune"]

@@ -18,9 +18,9 @@ _EXPORTS = {
         "RecordError",
         "read_record",
         "write_record",
-        "atomic_write_text",
         "area_under_curve",
         "RESULT_FILE",
     ),
+    "wnrl.train.rundir": ("atomic_write_text", "save_atomically"),
 }
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

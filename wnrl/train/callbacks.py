@@ -14,7 +14,8 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from wnrl.envs import sync_normalization
-from wnrl.train.record import atomic_write_text, latest_checkpoint, save_atomically
+from wnrl.train.record import latest_checkpoint
+from wnrl.train.rundir import atomic_write_text, save_atomically
 
 __all__ = [
     "EvalCurveCallback",

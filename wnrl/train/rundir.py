@@ -1,6 +1,9 @@
-"""A run directory as a place to write: its path checked, locked while a run writes it, and
-left consistent when the disk under it fails.
+"""A run directory as a place to write: its files written atomically, its path checked, locked
+while a run writes it, and left consistent when the disk under it fails.
 
+* :func:`save_atomically` and :func:`atomic_write_text`: the one atomic write of wnrl (temp file +
+  ``os.replace``): a file is whole or absent, never half-written (records, texts, models,
+  checkpoints, reports);
 * :func:`check_dir_path`: a path that cannot be a directory at all (a symbolic link loop, a name
   longer than a file system takes, a file above it, a dangling link) is one line before anything is
   written: the one check of every output directory (``wnrl train --out``, ``--video``, ``compare``
@@ -27,11 +30,11 @@ from __future__ import annotations
 import errno
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from wnrl.config import ConfigError
-from wnrl.train.record import atomic_write_text
 
 __all__ = [
     "LOCK_FILE",
@@ -40,12 +43,14 @@ __all__ = [
     "PATH_MAX",
     "DirLock",
     "RunDirClaim",
+    "atomic_write_text",
     "check_dir_path",
     "check_empty",
     "check_not_busy",
     "check_out_path",
     "is_empty",
     "output_failure",
+    "save_atomically",
     "unwritable",
     "why_not_writable",
 ]
@@ -58,6 +63,32 @@ OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG,
 NAME_MAX = 255
 PATH_MAX = 4096
 _PATH_ERRNOS = {errno.ENAMETOOLONG: "the name is too long for the file system"}
+
+
+def save_atomically(save: Callable[[Path], object], path: Path) -> None:
+    """``save(tmp)`` then rename ``tmp`` to ``path``: the one atomic write of wnrl (texts, models,
+    statistics, checkpoints). A failing write (a full disk) leaves neither a half-written ``path``
+    nor the temp file (``.STEM.tmpPID.SUFFIX``: the suffix kept, as SB3's ``save`` wants ``.zip``).
+
+    :param save: writes the content to the path it is given
+    :param path: the file (its folder must exist)
+    """
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (:func:`save_atomically`): never a half-written file.
+
+    :param path: the file (its folder must exist)
+    :param text: the content
+    """
+    save_atomically(lambda tmp: tmp.write_text(text), path)
 
 
 def _check_lengths(path: Path, label: str, fix: str) -> None:

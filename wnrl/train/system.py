@@ -20,10 +20,10 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from wnrl.config import RunConfig, dump_config
 from wnrl.train.callbacks import EvalCurveCallback
-from wnrl.train.record import Curve, Evaluation, RunRecord, atomic_write_text, save_atomically, write_record
+from wnrl.train.record import Curve, Evaluation, RunRecord, write_record
 from wnrl.train.resume import total_of_parts
 from wnrl.train.revision import SOURCE_REVISION
-from wnrl.train.rundir import RunDirClaim, unwritable
+from wnrl.train.rundir import RunDirClaim, atomic_write_text, save_atomically, unwritable
 
 __all__ = ["finish_run", "now", "restart_note", "system_info", "write_start", "write_system"]
 

@@ -29,7 +29,6 @@ from wnrl.harness.reports.scores import LR_KEY
 from wnrl.harness.reports.sections import lr_range_section, plan_section, too_few_seeds
 from wnrl.harness.reports.summary import Summary, analyse
 from wnrl.harness.reports.tables import (
-from wnrl.train.rundir import atomic_write_text
     PROBLEM_COLUMNS,
     aggregate_columns,
     group_columns,
@@ -37,6 +36,7 @@ from wnrl.train.rundir import atomic_write_text
     poi_columns,
     write_results_csv,
 )
+from wnrl.train.rundir import atomic_write_text
 
 __all__ = [
     "MIN_SEEDS",

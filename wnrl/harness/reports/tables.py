@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 from wnrl.harness.reports.rows import Row
 from wnrl.harness.reports.summary import GroupSummary
 from wnrl.harness.stats.aggregate import Interval
-from wnrl.train.record import atomic_write_text
+from wnrl.train.rundir import atomic_write_text
 
 __all__ = [
     "AGGREGATE_COLUMNS",

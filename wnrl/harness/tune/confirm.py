@@ -23,8 +23,7 @@ from wnrl.harness.sweeps.index import read_index, run_dir_of
 from wnrl.harness.sweeps.spec import Sweep, expand_sweep, show
 from wnrl.harness.tune.session import read_tuned
 from wnrl.harness.tune.spec import Tune, parse_tune
-from wnrl.train.record import atomic_write_text
-from wnrl.train.rundir import LOCK_FILE, DirLock, check_dir_path
+from wnrl.train.rundir import LOCK_FILE, DirLock, atomic_write_text, check_dir_path
 
 __all__ = ["CONFIRM_FILE", "confirm", "load_tuned_tune", "verdict"]
 

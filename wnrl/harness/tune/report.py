@@ -23,7 +23,7 @@ from wnrl.harness.sweeps.spec import show
 from wnrl.harness.tune import trials as tr
 from wnrl.harness.tune.spec import Tune
 from wnrl.harness.tune.storage import shown
-from wnrl.train.record import atomic_write_text
+from wnrl.train.rundir import atomic_write_text
 
 __all__ = ["complete_trials", "importances", "write_report"]
 

@@ -23,7 +23,8 @@ from wnrl.harness.sweeps.spec import show
 from wnrl.harness.tune import trials as tr
 from wnrl.harness.tune.objective import Scorer, curve_points
 from wnrl.harness.tune.spec import Cell, Param, Tune
-from wnrl.train.record import RunRecord, atomic_write_text
+from wnrl.train.record import RunRecord
+from wnrl.train.rundir import atomic_write_text
 
 __all__ = ["Live", "Tuner", "suggest"]
 

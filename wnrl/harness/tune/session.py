@@ -24,7 +24,7 @@ from wnrl.config import ConfigError, check_devices
 from wnrl.config.safe_yaml import YAMLRefused, yaml_load
 from wnrl.harness.tune.spec import Tune, load_tune
 from wnrl.harness.tune.storage import DB_FILE, check_studies, open_storage, open_studies, shown, storage_url
-from wnrl.train.record import atomic_write_text
+from wnrl.train.rundir import atomic_write_text
 
 __all__ = ["TUNE_FILE", "TUNED_FILE", "TuneOutcome", "read_record", "read_tuned", "tune", "write_tuned"]
 
