@@ -15,7 +15,7 @@ from torch import nn
 
 from wnrl.nn import WeightNormLinear
 from wnrl.policies import DataInitCallback, NormDQNPolicy, NormSACPolicy
-from wnrl.train.diagnostics import DiagnosticsCallback
+from wnrl.train.diagnostics_callback import DiagnosticsCallback
 from wnrl.train.mechanisms import (
     MechanismProbe,
     UpdateTracker,

@@ -29,8 +29,8 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from wnrl.config.schema import RunConfig
 from wnrl.nn import weight_norm_layers
 from wnrl.policies import DataInitCallback, NormActorCriticPolicy, NormDQNPolicy
-from wnrl.train.diagnostics import DiagnosticsCallback
-from wnrl.train.hparams import hparams_callback, run_hparams, sanitize_hparams
+from wnrl.train.diagnostics_callback import DiagnosticsCallback
+from wnrl.train.tb_hparams import hparams_callback, run_hparams, sanitize_hparams
 
 PPO_STEPS, PPO_ROLLOUT = 1024, 128  # n_envs=2 × n_steps=64: 8 rollouts, one dump after each
 PPO_LAYERS = ("policy_net_0", "policy_net_2", "value_net_0", "value_net_2")

@@ -37,8 +37,7 @@ from wnrl.envs import EnvError, env_slug, make_eval_env, make_vec_env
 from wnrl.policies import DataInitCallback
 from wnrl.train.budget import budget_warnings
 from wnrl.train.callbacks import EvalCurveCallback, RunCheckpointCallback, remove_checkpoints
-from wnrl.train.diagnostics import DiagnosticsCallback
-from wnrl.train.hparams import hparams_callback, run_hparams
+from wnrl.train.diagnostics_callback import DiagnosticsCallback
 from wnrl.train.progress import ProgressLineCallback
 from wnrl.train.record import (
     RunFields,
@@ -58,6 +57,7 @@ from wnrl.train.rundir import (
     output_failure,
 )
 from wnrl.train.system import finish_run, now, restart_note, system_info, write_start, write_system
+from wnrl.train.tb_hparams import hparams_callback, run_hparams
 
 __all__ = ["build_env", "build_eval_env", "load_run_config", "run_dir_for", "train"]
 

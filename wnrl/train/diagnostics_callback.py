@@ -1,5 +1,5 @@
 r"""TensorBoard diagnostics of a wnrl run: weight-norm statistics, gradient norms, BatchNorm
-running statistics and the mechanism metrics (the HParams summary is :mod:`wnrl.train.hparams`).
+running statistics and the mechanism metrics (the HParams summary is :mod:`wnrl.train.tb_hparams`).
 
 :class:`DiagnosticsCallback` records, every ``log_freq`` environment steps, under ``wnrl/``:
 
