@@ -28,7 +28,7 @@ _EXPORTS = {
         "SweepSpec",
     ),
     "wnrl.harness.api": ("compare", "report", "CompareOutcome"),
-    "wnrl.harness.run.execute": ("execute", "run_local", "run_ray", "run_task", "make_task", "plan_runs"),
+    "wnrl.harness.run.execute": ("execute", "run_local", "run_task", "make_task", "plan_runs"),
     "wnrl.harness.reports.build": (
         "build_report",
         "load_rows",

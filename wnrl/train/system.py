@@ -20,7 +20,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from wnrl.config import RunConfig, dump_config
 from wnrl.train.callbacks import EvalCurveCallback
-from wnrl.train.record import Curve, Evaluation, RunRecord, write_record
+from wnrl.train.record import Curve, Evaluation, RunFields, RunRecord, write_record
 from wnrl.train.resume import total_of_parts
 from wnrl.train.revision import SOURCE_REVISION
 from wnrl.train.rundir import RunDirClaim, atomic_write_text, save_atomically, unwritable
@@ -117,6 +117,7 @@ def finish_run(
     info: dict[str, Any],
     env: VecEnv,
     eval_env: VecEnv,
+    fields: RunFields | None = None,
 ) -> RunRecord:
     final = curve_cb.final_point()  # the curve's last point: one evaluation per step
     curve = Curve.model_validate(curve_cb.curve)
@@ -148,6 +149,8 @@ def finish_run(
         host=socket.gethostname(),
         ended=now(),
     )
+    if fields is not None:  # a sweep's run: its sweep fields are part of the one write
+        record = fields.finish(record)
     write_record(run_dir, record)
     atomic_write_text(
         run_dir / "system.json",

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from wnrl.config import ConfigError
-from wnrl.harness.run.execute import make_task, plan_runs
-from wnrl.harness.run.pool import PRUNE_FILE
+from wnrl.harness.run.execute import plan_runs
+from wnrl.harness.run.pool import Pool
+from wnrl.harness.run.task import PRUNE_FILE, Task, make_task
 from wnrl.harness.sweeps.spec import show
 from wnrl.harness.tune import trials as tr
 from wnrl.harness.tune.objective import Scorer, curve_points
@@ -95,13 +96,13 @@ class Tuner:
     :param tune: the tune
     :param tune_dir: the tune directory
     :param studies: study name -> Optuna study
-    :param pool: a :mod:`wnrl.harness.run.pool` pool
+    :param pool: the executor's pool (:func:`wnrl.harness.run.pool.make_pool`)
     :param workers: parallel runs
     :param progress: print one line per finished trial
     """
 
     def __init__(
-        self, tune: Tune, tune_dir: Path, studies: dict[str, Any], pool: Any, workers: int, progress: bool = True
+        self, tune: Tune, tune_dir: Path, studies: dict[str, Any], pool: Pool, workers: int, progress: bool = True
     ) -> None:
         self.tune, self.dir, self.studies, self.pool = tune, tune_dir, studies, pool
         self.workers, self.progress = workers, progress
@@ -148,8 +149,8 @@ class Tuner:
                 live.records[run.id] = rec
         self.trials.append(live)
         for run in todo:
-            task = {**make_task(run, directory, self.tune.source), "prune_file": str(directory / PRUNE_FILE)}
-            self.live[task["run_dir"]] = live
+            task = make_task(run, directory, self.tune.source, prune_file=directory / PRUNE_FILE)
+            self.live[str(task.run_dir)] = live
             self.pool.submit(task)
         if live.done:
             self._finish(live)
@@ -167,11 +168,11 @@ class Tuner:
                 tried = 0
 
     # -- runs ending ----------------------------------------------------------------------
-    def _on_run(self, task: dict[str, Any], record: RunRecord) -> None:
-        live = self.live.pop(task["run_dir"], None)
+    def _on_run(self, task: Task, record: RunRecord) -> None:
+        live = self.live.pop(str(task.run_dir), None)
         if live is None:
             return
-        live.records[task["id"]] = record
+        live.records[task.id] = record
         if live.done:
             self._finish(live)
 
