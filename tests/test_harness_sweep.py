@@ -12,6 +12,7 @@ import yaml
 from wnrl.cli import main
 from wnrl.config import ConfigError
 from wnrl.config.schema import NAME_PATTERN
+from wnrl.harness.sweeps.agent_args import HYPERPARAMS, POLICY_KWARGS
 from wnrl.harness.sweeps.spec import demo_sweep, expand_sweep, load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,6 +143,18 @@ def test_base_from_a_file_and_floats_like_1e_minus_3(tmp_path: Path) -> None:
             {"base": {**SWEEP["base"], "agent": {"algo": "ppo", "hyperparams": {"n_step": 3}}}},
             r"unknown key 'agent.hyperparams.n_step'; did you mean 'n_steps'\?",
         ),
+        (
+            {"base": {**SWEEP["base"], "agent": {"algo": "ppo", "policy_kwargs": {"ortho_int": False}}}},
+            r"unknown key 'agent.policy_kwargs.ortho_int'; did you mean 'ortho_init'\?",
+        ),
+        (
+            {"base": {**SWEEP["base"], "agent": {"algo": "ppo", "hyperparams": {"clip_range": "lin_x"}}}},
+            r"agent.hyperparams.clip_range: 'lin_x' is not a schedule; write lin_<number>",
+        ),
+        (
+            {"base": {**SWEEP["base"], "agent": {"algo": "dqn", "hyperparams": {"n_epochs": 3}}}},
+            r"unknown key 'agent.hyperparams.n_epochs'",
+        ),
         ({"base": "missing.yaml"}, r"base: .*missing.yaml: no such config file"),
         ({"grid": {"agent.norm": ["none", "none"]}}, r"have the same config; remove the duplicate value"),
         ({"base": {**SWEEP["base"], "env": {"id": "CartPol-v1"}}}, r"env.id: unknown environment 'CartPol-v1'"),
@@ -226,3 +239,16 @@ def test_builtin_demo_is_configs_sweeps_demo() -> None:
     algos = {r.grid["agent.algo"]: r.config for r in builtin.runs}
     assert algos["ppo"].env.n_envs == 8 and algos["ppo"].agent.hyperparams["n_epochs"] == 20
     assert algos["dqn"].agent.hyperparams["gradient_steps"] == 128
+
+
+def test_agent_names_known_without_sb3_are_the_ones_sb3_and_the_policies_take() -> None:
+    """Sweep validation accepts these names without importing SB3: they must be exactly what the
+    SB3 constructors and the wnrl policies take (after an SB3 upgrade or a new policy argument,
+    update ``wnrl/harness/sweeps/agent_args.py`` to the names this test prints)."""
+    from wnrl.agents.common import hyperparam_names, policy_kwarg_names
+    from wnrl.registry import ALGORITHMS
+
+    assert set(HYPERPARAMS) == set(POLICY_KWARGS) == set(ALGORITHMS)
+    for algo in ALGORITHMS:
+        assert HYPERPARAMS[algo] == set(hyperparam_names(algo)), (algo, sorted(hyperparam_names(algo)))
+        assert POLICY_KWARGS[algo] == set(policy_kwarg_names(algo)), (algo, policy_kwarg_names(algo))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
-import re
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium.envs.registration import EnvSpec, parse_env_id
 
+from wnrl.config.names import env_slug, split_env_id
 from wnrl.envs.sb3_envs import register_sb3_envs
 
 __all__ = [
@@ -70,15 +70,6 @@ def _quiet_sdl() -> None:
 
 _quiet_sdl()
 register_sb3_envs()
-
-
-def split_env_id(env_id: str) -> tuple[str | None, str]:
-    """``"pkg.mod:Name-v0"`` -> ``("pkg.mod", "Name-v0")``; ``"Name-v0"`` -> ``(None, "Name-v0")``.
-
-    :param env_id: Gymnasium environment id, or "module:id".
-    """
-    module, sep, bare = env_id.partition(":")
-    return (module, bare) if sep else (None, env_id)
 
 
 def _import_failure(module: str, env_id: str, exc: BaseException) -> str:
@@ -155,17 +146,6 @@ _MUJOCO = {
     "Swimmer",
     "Walker2d",
 }
-
-
-def env_slug(env_id: str) -> str:
-    """An env id as a directory-name part: ``CartPole-v1`` → ``cartpole``, ``MinAtar/Breakout-v1``
-    → ``minatar-breakout``, ``my_pkg.envs:Toy-v0`` → ``toy`` (no version, no module: run ids add a
-    hash of the whole config, which tells those apart).
-
-    :param env_id: Gymnasium environment id, or "module:id".
-    """
-    name = re.sub(r"-v\d+$", "", split_env_id(env_id)[1])
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "env"
 
 
 def env_family(env_id: str) -> str | None:

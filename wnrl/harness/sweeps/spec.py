@@ -25,7 +25,7 @@ Every run also gets ``name`` = the sweep name, ``train.progress_bar = false`` an
 one-line :class:`~wnrl.config.ConfigError` naming the sweep file and the key.
 
 Run ids are ``<env>-<grid values>-s<seed>-<sha1[:10]>`` (``mountaincarcontinuous-weight-s0-…``;
-:func:`wnrl.envs.env_slug`), the hash taken over the canonical JSON of the run's resolved config
+:func:`wnrl.config.names.env_slug`), the hash taken over the canonical JSON of the run's resolved config
 (its values that differ from the schema's defaults, less ``name`` and :data:`NOT_HASHED`, which only
 change how a run is watched): the same config always gets the same hash, any change to what a run
 does a new one (a changed sweep never reuses stale results), and a new schema key with a default
@@ -49,7 +49,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from wnrl.agents import check_hyperparams
 from wnrl.config import (
     ConfigError,
     RunConfig,
@@ -61,8 +60,8 @@ from wnrl.config import (
     validate_model,
 )
 from wnrl.config.keys import check_key
-from wnrl.config.names import name_problem
-from wnrl.envs import env_slug
+from wnrl.config.names import env_slug, name_problem
+from wnrl.harness.sweeps.agent_args import check_agent_args
 
 __all__ = [
     "MAX_RUNS",
@@ -321,7 +320,7 @@ def _resolve_run(base: dict[str, Any], changes: list[tuple[str, Any]], source: s
     """One run's validated config: ``base`` with ``changes`` applied (errors name the run)."""
     try:
         config = validate(apply_overrides(base, changes), source)
-        check_hyperparams(config.agent.algo, config.agent.hyperparams, config.agent.policy_kwargs)
+        check_agent_args(config.agent.algo, config.agent.hyperparams, config.agent.policy_kwargs)
     except ConfigError as e:
         raise ConfigError(f"{e} (in the run {label})") from None
     except ValueError as e:  # AgentError, and apply_overrides on a non-section
