@@ -305,3 +305,32 @@ def test_train_and_eval_import_nothing_of_the_harness(tmp_path: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code, str(cfg)], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_sweep_and_tune_validation_import_neither_torch_nor_sb3(tmp_path: Path) -> None:
+    """Reading and validating a sweep or a tune file (every shipped one, and a bad one of each) is
+    done before torch, SB3 or gymnasium is imported (the agent names come from
+    :mod:`wnrl.harness.sweeps.agent_args`, the run ids' env part from :mod:`wnrl.config.names`)."""
+    (tmp_path / "bad_sweep.yaml").write_text(
+        "base: {env: {id: CartPole-v1}, agent: {algo: ppo, hyperparams: {gamma: 2.0}}}\n"
+        "grid: {agent.norm: [none, weight]}\nseeds: 2\n"
+    )
+    (tmp_path / "bad_tune.yaml").write_text(
+        "base: {env: {id: CartPole-v1}, agent: {algo: ppo}, train: {total_timesteps: 1000}}\n"
+        "variants: {agent.norm: [none, weigth]}\nbudget: 2\n"
+    )
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom wnrl.config import ConfigError\n"
+        "from wnrl.harness.sweeps.spec import load_sweep\nfrom wnrl.harness.tune.spec import load_tune\n"
+        "for path in sorted(Path(sys.argv[1], 'configs', 'sweeps').glob('*.yaml')):\n    load_sweep(path)\n"
+        "for path in sorted(Path(sys.argv[1], 'configs', 'tune').glob('*.yaml')):\n    load_tune(path)\n"
+        "for load, bad in ((load_sweep, 'bad_sweep.yaml'), (load_tune, 'bad_tune.yaml')):\n"
+        "    try:\n        load(bad)\n    except ConfigError as e:\n        print(e)\n"
+        "    else:\n        raise AssertionError(bad)\n"
+        "heavy = [m for m in ('torch', 'stable_baselines3', 'gymnasium') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "hyperparams.gamma: must be a number in [0, 1], got 2.0" in proc.stdout
+    assert "agent.norm: unknown norm 'weigth'; did you mean 'weight'?" in proc.stdout
