@@ -100,15 +100,15 @@ def _groups_section(summary: Summary) -> list[str]:
     ]
 
 
-def _tasks_text(summary: Summary) -> str:
+def _cells_text(summary: Summary) -> str:
     """What the tasks are, in words.
 
     :param summary: the summary
     """
-    d, nt = summary.design, len(summary.scores.tasks)
-    if not d.task_keys:
+    d, nt = summary.design, len(summary.scores.cells)
+    if not d.cell_keys:
         return "a single task"
-    return f"the combinations of {', '.join(d.task_keys)} ({nt} task{'s' * (nt != 1)})"
+    return f"the combinations of {', '.join(d.cell_keys)} ({nt} task{'s' * (nt != 1)})"
 
 
 def _poi_section(summary: Summary) -> list[str]:
@@ -187,7 +187,7 @@ def _comparison_section(summary: Summary) -> list[str]:
     lines = [
         f"## `{mk}` compared over all tasks" if mk else "## All runs",
         "",
-        f"Tasks: {_tasks_text(summary)}; the runs of a task are its seeds.",
+        f"Tasks: {_cells_text(summary)}; the runs of a task are its seeds.",
         "",
     ]
     if summary.poi:
@@ -279,7 +279,7 @@ def _diagnostics(summary: Summary) -> list[str]:
 
     :param summary: the summary
     """
-    return diagnostics_section(summary.diagnostics, over_lrs=LR_KEY in summary.design.task_keys)
+    return diagnostics_section(summary.diagnostics, over_lrs=LR_KEY in summary.design.cell_keys)
 
 
 def render_markdown(

@@ -80,12 +80,12 @@ def compare_diagnostics(d: Design, rows: list[Row], reps: int, seed: int) -> dic
     :param seed: bootstrap seed
     """
     values = _reduced(rows)
-    tasks = list(dict.fromkeys(d.task(r) for r, _ in values))
+    every = list(dict.fromkeys(d.cell(r) for r, _ in values))
     out: dict[str, dict[str, Interval]] = {}
     for name in DIAGNOSTICS:
         cells = {
             m: [
-                {r.seed: v[name] for r, v in values if d.method(r) == m and d.task(r) == t and name in v} for t in tasks
+                {r.seed: v[name] for r, v in values if d.method(r) == m and d.cell(r) == c and name in v} for c in every
             ]
             for m in d.methods
         }
@@ -111,9 +111,9 @@ def eff_lr_by_lr(d: Design, rows: list[Row]) -> dict[str, dict[str, Any]]:
         if x is None or str(lr).startswith("lin_"):
             continue
         sub = [(r, v) for r, v in values if r.grid[LR_KEY] == lr]
-        tasks = list(dict.fromkeys(d.task(r, (LR_KEY,)) for r, _ in sub))
+        every = list(dict.fromkeys(d.cell(r, (LR_KEY,)) for r, _ in sub))
         cells = {
-            m: [{r.seed: v for r, v in sub if d.method(r) == m and d.task(r, (LR_KEY,)) == t} for t in tasks]
+            m: [{r.seed: v for r, v in sub if d.method(r) == m and d.cell(r, (LR_KEY,)) == c} for c in every]
             for m in d.methods
         }
         for m, mat in _common_matrices(cells).items():

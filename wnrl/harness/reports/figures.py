@@ -34,13 +34,13 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("_")[:100] or "all"
 
 
-def _task_label(d: Design, r: Row) -> str:
-    """``key=value, ...`` of a row's task keys (``all runs`` without task keys).
+def _cell_label(d: Design, r: Row) -> str:
+    """``key=value, ...`` of a row's cell keys (``all runs`` without cell keys).
 
     :param d: the design
     :param r: the row
     """
-    return ", ".join(f"{short_key(k, d.task_keys)}={r.value(k)}" for k in d.task_keys) or "all runs"
+    return ", ".join(f"{short_key(k, d.cell_keys)}={r.value(k)}" for k in d.cell_keys) or "all runs"
 
 
 def curves(d: Design, rows: list[Row]) -> Curves:
@@ -51,12 +51,12 @@ def curves(d: Design, rows: list[Row]) -> Curves:
     :param rows: the rows
     """
     out: Curves = {}
-    by_task: dict[str, dict[str, list[tuple[list[int], list[float]]]]] = {}
+    by_cell: dict[str, dict[str, list[tuple[list[int], list[float]]]]] = {}
     for r in finished(rows):
         c = r.record.curve if r.record is not None else None
         if c is not None and c.steps:
-            by_task.setdefault(_task_label(d, r), {}).setdefault(d.method(r), []).append((c.steps, c.mean))
-    for label, by_m in by_task.items():
+            by_cell.setdefault(_cell_label(d, r), {}).setdefault(d.method(r), []).append((c.steps, c.mean))
+    for label, by_m in by_cell.items():
         for m, cs in by_m.items():
             steps = np.asarray(cs[0][0], dtype=float)
             ys = [np.interp(steps, np.asarray(s, dtype=float), np.asarray(y, dtype=float)) for s, y in cs]

@@ -167,18 +167,19 @@ def load_rows(sweep_dir: Path) -> tuple[dict[str, Any], list[Row]]:
 
 @dataclass(frozen=True)
 class Design:
-    """What is compared: the method key, the task keys and the methods.
+    """What is compared: the method key, the cell keys and the methods.
 
     :param keys: the grid keys
     :param method_key: the grid key whose values are the methods (``None``: no grid)
-    :param task_keys: the other grid keys (their combinations are the tasks)
+    :param cell_keys: the other grid keys: their combinations are the cells (rliable's *tasks*, which
+        the report calls tasks; not a :class:`wnrl.harness.run.task.Task`, a worker's job)
     :param methods: the methods, in the order first seen
     :param baseline: the method the others are compared with (``none``, else the first)
     """
 
     keys: list[str]
     method_key: str | None
-    task_keys: list[str]
+    cell_keys: list[str]
     methods: list[str]
     baseline: str
 
@@ -189,13 +190,13 @@ class Design:
         """
         return row.value(self.method_key) if self.method_key else "all"
 
-    def task(self, row: Row, without: tuple[str, ...] = ()) -> tuple[str, ...]:
-        """The task of a row: its values of the task keys (except ``without``).
+    def cell(self, row: Row, without: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The cell of a row: its values of the cell keys (except ``without``).
 
         :param row: a row
-        :param without: task keys to leave out
+        :param without: cell keys to leave out
         """
-        return tuple(row.value(k) for k in self.task_keys if k not in without)
+        return tuple(row.value(k) for k in self.cell_keys if k not in without)
 
 
 def design(keys: list[str], rows: Sequence[Row]) -> Design:
@@ -209,7 +210,7 @@ def design(keys: list[str], rows: Sequence[Row]) -> Design:
     return Design(
         keys=keys,
         method_key=method_key,
-        task_keys=[k for k in keys if k != method_key],
+        cell_keys=[k for k in keys if k != method_key],
         methods=methods,
         baseline="none" if "none" in methods or not methods else methods[0],
     )

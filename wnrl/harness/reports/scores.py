@@ -5,7 +5,9 @@ statistics over tasks use, and the learning-rate sensitivity lines.
   from :data:`KNOWN_RANGES` (e.g. CartPole-v1: 0..500, the return range), otherwise the min/max
   final return over all finished runs of that environment in the sweep.
 * A method's (seeds × tasks) matrix uses the seeds that finished in every task (tasks where some
-  method has no finished run are left out; :class:`TaskScores` notes say so).
+  method has no finished run are left out; :class:`CellScores` notes say so). A task (rliable's
+  word, and the report's) is a *cell* here: a combination of the cell keys
+  (:class:`~wnrl.harness.reports.rows.Design`).
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ __all__ = [
     "KNOWN_RANGES",
     "LR_KEY",
     "Normalisation",
-    "TaskScores",
+    "CellScores",
     "lr_by_env",
     "envs_of",
     "lr_sensitivity",
     "lr_value",
     "normalisations",
     "seed_matrix",
-    "task_scores",
+    "cell_scores",
 ]
 
 #: Reference return ranges ``(low, high)`` that normalise an environment's scores: about a random
@@ -105,40 +107,40 @@ def seed_matrix(cells: list[dict[int, float]]) -> tuple[NDArray[np.float64] | No
 
 
 @dataclass
-class TaskScores:
-    """The (seeds × tasks) score matrices of the methods, over the tasks every method finished.
+class CellScores:
+    """The (seeds × tasks) score matrices of the methods, over the cells (tasks) every method finished.
 
-    :param tasks: the tasks kept (task key -> value)
+    :param cells: the cells kept (cell key -> value)
     :param raw: method -> final returns
     :param normalised: method -> normalised final returns
     :param notes: what was left out, and why
     """
 
-    tasks: list[dict[str, str]]
+    cells: list[dict[str, str]]
     raw: dict[str, NDArray[np.float64]] = field(default_factory=dict)
     normalised: dict[str, NDArray[np.float64]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
-def task_scores(d: Design, rows: list[Row], norm: dict[str, Normalisation]) -> TaskScores:
-    """The :class:`TaskScores` of a sweep.
+def cell_scores(d: Design, rows: list[Row], norm: dict[str, Normalisation]) -> CellScores:
+    """The :class:`CellScores` of a sweep.
 
     :param d: the design
     :param rows: all rows
     :param norm: the normalisation of each environment
     """
     done = finished(rows)
-    tasks = list(dict.fromkeys(d.task(r) for r in rows))
-    have = {(d.method(r), d.task(r)) for r in done}
-    kept = [t for t in tasks if all((m, t) in have for m in d.methods)]
-    out = TaskScores(tasks=[dict(zip(d.task_keys, t, strict=True)) for t in kept])
-    if len(kept) < len(tasks):
+    every = list(dict.fromkeys(d.cell(r) for r in rows))
+    have = {(d.method(r), d.cell(r)) for r in done}
+    kept = [c for c in every if all((m, c) in have for m in d.methods)]
+    out = CellScores(cells=[dict(zip(d.cell_keys, c, strict=True)) for c in kept])
+    if len(kept) < len(every):
         out.notes.append(
-            f"{len(tasks) - len(kept)} of {len(tasks)} tasks are left out of the "
+            f"{len(every) - len(kept)} of {len(every)} tasks are left out of the "
             "statistics over tasks: some method has no finished run there"
         )
     for m in d.methods:
-        cells = [{r.seed: r for r in done if d.method(r) == m and d.task(r) == t} for t in kept]
+        cells = [{r.seed: r for r in done if d.method(r) == m and d.cell(r) == c} for c in kept]
         raw, dropped = seed_matrix([{s: r.score for s, r in c.items()} for c in cells])
         normed, _ = seed_matrix([{s: norm[r.env_id](r.score) for s, r in c.items()} for c in cells])
         if raw is None or normed is None:
@@ -228,7 +230,7 @@ def _lr_scores(d: Design, sub: list[Row], norm: dict[str, Normalisation]) -> lis
     :param sub: finished rows of one line and learning rate
     :param norm: the normalisation of each environment
     """
-    tasks = list(dict.fromkeys(d.task(r, (LR_KEY,)) for r in sub))
-    cells = [{r.seed: norm[r.env_id](r.score) for r in sub if d.task(r, (LR_KEY,)) == t} for t in tasks]
+    every = list(dict.fromkeys(d.cell(r, (LR_KEY,)) for r in sub))
+    cells = [{r.seed: norm[r.env_id](r.score) for r in sub if d.cell(r, (LR_KEY,)) == c} for c in every]
     mat, _ = seed_matrix(cells)
     return mat.tolist() if mat is not None else [norm[r.env_id](r.score) for r in sub]

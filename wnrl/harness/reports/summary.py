@@ -32,13 +32,13 @@ from numpy.typing import NDArray
 from wnrl.harness.reports.diagnostics import compare_diagnostics, eff_lr_by_lr
 from wnrl.harness.reports.rows import Design, Row, count_statuses, design, finished
 from wnrl.harness.reports.scores import (
+    CellScores,
     Normalisation,
-    TaskScores,
+    cell_scores,
     envs_of,
     lr_by_env,
     lr_sensitivity,
     normalisations,
-    task_scores,
 )
 from wnrl.harness.stats import aggregate as stats
 from wnrl.harness.stats.aggregate import Interval
@@ -137,9 +137,9 @@ def group_summaries(d: Design, rows: list[Row], reps: int, seed: int) -> list[Gr
     out = [summarize_group(dict(zip(d.keys, g, strict=True)), members, reps, seed) for g, members in groups.items()]
     if d.method_key is None:
         return out
-    base = {d.task(members[0]): finished(members) for members in groups.values() if d.method(members[0]) == d.baseline}
+    base = {d.cell(members[0]): finished(members) for members in groups.values() if d.method(members[0]) == d.baseline}
     for i, members in enumerate(groups.values()):
-        x, y = finished(members), base.get(d.task(members[0]), [])
+        x, y = finished(members), base.get(d.cell(members[0]), [])
         if d.method(members[0]) != d.baseline and x and y:
             poi = stats.probability_of_improvement_ci(_column(x), _column(y), reps=reps, seed=seed)
             out[i] = replace(out[i], poi=poi)
@@ -187,7 +187,7 @@ def per_env(d: Design, rows: list[Row], norm: dict[str, Normalisation], reps: in
         return {}
     out = {}
     for env in envs:
-        scores = task_scores(d, [r for r in rows if r.env_id == env], norm)
+        scores = cell_scores(d, [r for r in rows if r.env_id == env], norm)
         if scores.normalised:
             iqm = {
                 m: stats.stratified_bootstrap_ci(x, stats.iqm, reps, seed=seed) for m, x in scores.normalised.items()
@@ -270,7 +270,7 @@ class Summary:
     session: dict[str, Any]
     groups: list[GroupSummary]
     normalisation: dict[str, Normalisation]
-    scores: TaskScores
+    scores: CellScores
     poi: dict[str, Interval]
     aggregate: dict[str, dict[str, Interval]]
     profiles: Profiles | None
@@ -288,7 +288,7 @@ class Summary:
         """The JSON-ready form (``summary.json``)."""
         out = {
             "method_key": self.design.method_key,
-            "task_keys": self.design.task_keys,
+            "task_keys": self.design.cell_keys,
             "methods": self.design.methods,
             "baseline": self.design.baseline,
             "reps": self.reps,
@@ -300,7 +300,7 @@ class Summary:
             "session": self.session,
             "groups": [{**asdict(g), "runs": g.runs, "n": g.n} for g in self.groups],
             "normalisation": {e: asdict(n) for e, n in self.normalisation.items()},
-            "tasks": self.scores.tasks,
+            "tasks": self.scores.cells,
             "notes": self.scores.notes,
             "poi": self.poi,
             "aggregate": self.aggregate,
@@ -369,7 +369,7 @@ def analyse(
     d = design(index["grid_keys"], rows)
     done = finished(rows)
     norm = normalisations(done)
-    scores = task_scores(d, rows, norm)
+    scores = cell_scores(d, rows, norm)
     records = [r.record for r in rows if r.record is not None]
     sensitivity = lr_sensitivity(d, rows, norm)
     return Summary(
