@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
+from sb3_contrib.crossq.policies import CrossQPolicy
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.dqn.policies import DQNPolicy
+from stable_baselines3.sac.policies import SACPolicy
+from stable_baselines3.td3.policies import TD3Policy
 from torch import nn
 
 from wnrl import agents
@@ -24,8 +27,11 @@ from wnrl.policies import (
     DataInitCallback,
     MinAtarCNN,
     NormActorCriticPolicy,
+    NormCrossQPolicy,
     NormDQNPolicy,
     NormNatureCNN,
+    NormSACPolicy,
+    NormTD3Policy,
 )
 
 FAST_PPO = dict(n_steps=64, batch_size=64, n_epochs=2)
@@ -119,6 +125,10 @@ def test_orthogonal_init_reaches_weight_norm_layers() -> None:
 
 
 NORM_OPTIONS = dict(norm="weight", norm_output=False, data_init=None, init_scale=1.0, init_batch=1024)
+#: The off-policy policies' options (SAC, TD3 and CrossQ), besides NORM_OPTIONS.
+OFF_POLICY_OPTIONS = dict(actor_norm=None, critic_norm=None, fast_optimizer=True)
+#: CrossQ's batch-renorm settings, SAC's and TD3's options (CrossQPolicy takes them itself).
+BRN_OPTIONS = dict(batch_norm_momentum=0.01, batch_norm_eps=0.001, renorm_warmup_steps=100_000)
 
 
 @pytest.mark.parametrize(
@@ -126,8 +136,11 @@ NORM_OPTIONS = dict(norm="weight", norm_output=False, data_init=None, init_scale
     [
         (NormActorCriticPolicy, ActorCriticPolicy, dict(bn_running_stats_in_update=False, fast_optimizer=True)),
         (NormDQNPolicy, DQNPolicy, dict(fast_optimizer=True)),
+        (NormSACPolicy, SACPolicy, dict(OFF_POLICY_OPTIONS, **BRN_OPTIONS)),
+        (NormTD3Policy, TD3Policy, dict(OFF_POLICY_OPTIONS, **BRN_OPTIONS)),
+        (NormCrossQPolicy, CrossQPolicy, dict(OFF_POLICY_OPTIONS, norm="batch_renorm")),
     ],
-    ids=["actor_critic", "dqn"],
+    ids=["actor_critic", "dqn", "sac", "td3", "crossq"],
 )
 def test_signature_is_sb3s_plus_typed_documented_keyword_only_options(cls, sb3_cls, extra) -> None:
     ours, sb3 = inspect.signature(cls).parameters, inspect.signature(sb3_cls).parameters
@@ -401,6 +414,24 @@ def test_cnn_policies_on_image_observations(norm: str, space: spaces.Box) -> Non
     assert len(dqn.q_net.q_net[0]) == 0 and ppo.mlp_extractor.latent_dim_pi == ppo.features_dim
     values, logp, _ = ppo.evaluate_actions(obs, torch.zeros(8))
     assert torch.isfinite(values).all() and torch.isfinite(logp).all()
+
+
+@pytest.mark.parametrize(
+    "cls, sb3_cls",
+    [(NormSACPolicy, SACPolicy), (NormTD3Policy, TD3Policy), (NormCrossQPolicy, CrossQPolicy)],
+    ids=["sac", "td3", "crossq"],
+)
+def test_off_policy_cnn_keeps_sb3s_default_hidden_layers(cls, sb3_cls) -> None:
+    """Unlike DQN's and PPO's (above), the off-policy policies keep SB3's default ``net_arch``
+    after a CNN chosen for the observations; a given one is used as it is."""
+    lr = lambda _: 1e-3  # noqa: E731
+    actions = spaces.Box(-1, 1, (2,))
+    policy = cls(MINATAR, actions, lr, norm="layer")
+    assert isinstance(policy.actor.features_extractor, MinAtarCNN)
+    stock = sb3_cls(MINATAR, actions, lr)
+    assert stock.actor.net_arch and policy.actor.net_arch == stock.actor.net_arch
+    assert stock.critic_kwargs["net_arch"] and policy.critic_kwargs["net_arch"] == stock.critic_kwargs["net_arch"]
+    assert cls(MINATAR, actions, lr, norm="layer", net_arch=[8]).actor.net_arch == [8]
 
 
 def test_a2c_and_continuous_actions_with_ppo() -> None:

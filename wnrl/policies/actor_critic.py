@@ -119,31 +119,10 @@ class NormActorCriticPolicy(NormPolicyMixin, ActorCriticPolicy):
         bn_running_stats_in_update: bool = False,
         fast_optimizer: bool = True,
     ) -> None:
-        self._init_norm(norm, norm_output, data_init, init_scale, init_batch, fast_optimizer)
+        sb3_args = self._sb3_args(locals())
         self.bn_running_stats_in_update = bool(bn_running_stats_in_update)
         self._rollout_stats: dict[nn.Module, dict[str, torch.Tensor]] = {}
-        features_extractor_class, features_extractor_kwargs, net_arch = self._norm_extractor_args(
-            observation_space, features_extractor_class, features_extractor_kwargs, net_arch, normalize_images
-        )
-        super().__init__(
-            observation_space,
-            action_space,
-            lr_schedule,
-            net_arch=net_arch,
-            activation_fn=activation_fn,
-            ortho_init=ortho_init,
-            use_sde=use_sde,
-            log_std_init=log_std_init,
-            full_std=full_std,
-            use_expln=use_expln,
-            squash_output=squash_output,
-            features_extractor_class=features_extractor_class,
-            features_extractor_kwargs=features_extractor_kwargs,
-            share_features_extractor=share_features_extractor,
-            normalize_images=normalize_images,
-            optimizer_class=optimizer_class,
-            optimizer_kwargs=optimizer_kwargs,
-        )
+        super().__init__(**sb3_args)
 
     def _build_mlp_extractor(self) -> None:
         self.mlp_extractor = NormMlpExtractor(self.features_dim, self.net_arch, self.activation_fn, self.norm).to(

@@ -8,8 +8,11 @@ Used as a mixin before the SB3 policy class (``class NormDQNPolicy(NormPolicyMix
 
 from __future__ import annotations
 
+import functools
+import inspect
 import warnings
-from typing import Any, Protocol, TypeVar, cast
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 import numpy as np
 import torch
@@ -37,6 +40,26 @@ __all__ = ["NormPolicyMixin", "SB3Policy"]
 NORM_EXTRACTORS = (NormNatureCNN, MinAtarCNN, NormCombinedExtractor)
 
 _NetArch = TypeVar("_NetArch")
+
+#: The packages whose policy classes wnrl's policies derive from.
+_SB3_PACKAGES = ("stable_baselines3", "sb3_contrib")
+
+
+def sb3_policy_class(cls: type) -> type:
+    """The SB3 (or sb3-contrib) policy class that the wnrl policy class ``cls`` derives from.
+
+    :param cls: a wnrl policy class (e.g. ``NormSACPolicy``: ``SACPolicy``)
+    """
+    return next(c for c in cls.__mro__ if c.__module__.partition(".")[0] in _SB3_PACKAGES)
+
+
+@functools.cache
+def init_parameters(cls: type) -> frozenset[str]:
+    """The names of ``cls``'s ``__init__`` arguments.
+
+    :param cls: a class
+    """
+    return frozenset(inspect.signature(cls).parameters)
 
 
 class SB3Policy(Protocol):
@@ -73,6 +96,45 @@ class NormPolicyMixin:
     init_batch: int
     fast_optimizer: bool
     data_init_done: torch.Tensor  # a buffer, registered by _after_build
+    #: A CNN chosen for ``net_arch=None`` gets ``net_arch=[]`` (:meth:`_norm_extractor_args`); the
+    #: off-policy policies keep SB3's default instead.
+    cnn_default_net_arch: ClassVar[bool] = True
+
+    def _sb3_args(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Store wnrl's options (:meth:`_init_options`) and return the SB3 policy's ``__init__``
+        arguments, with a normalized features extractor unless one was chosen
+        (:meth:`_norm_extractor_args`).
+
+        :param args: the policy's ``__init__`` arguments, its ``locals()`` on entry: SB3's
+            (passed on) and wnrl's keyword-only options (not passed on unless SB3 takes them too,
+            as CrossQ's batch-renorm settings)
+        """
+        self._init_options(args)
+        taken = init_parameters(sb3_policy_class(type(self)))
+        sb3 = {k: v for k, v in args.items() if k in taken}
+        net_arch = sb3["net_arch"] if self.cnn_default_net_arch else None
+        extractor, extractor_kwargs, net_arch = self._norm_extractor_args(
+            sb3["observation_space"],
+            sb3["features_extractor_class"],
+            sb3["features_extractor_kwargs"],
+            net_arch,
+            sb3["normalize_images"],
+        )
+        sb3.update(features_extractor_class=extractor, features_extractor_kwargs=extractor_kwargs)
+        if self.cnn_default_net_arch:
+            sb3["net_arch"] = net_arch
+        return sb3
+
+    def _init_options(self, args: Mapping[str, Any]) -> None:
+        """:meth:`_init_norm` with the policy's ``__init__`` arguments (as :meth:`_sb3_args`)."""
+        self._init_norm(
+            args["norm"],
+            args["norm_output"],
+            args["data_init"],
+            args["init_scale"],
+            args["init_batch"],
+            args["fast_optimizer"],
+        )
 
     def _init_norm(
         self,

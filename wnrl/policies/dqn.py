@@ -113,23 +113,9 @@ class NormDQNPolicy(NormPolicyMixin, DQNPolicy):
         init_batch: int = 1024,
         fast_optimizer: bool = True,
     ) -> None:
+        sb3_args = self._sb3_args(locals())
         self._data_init_hooks: list[Any] = []
-        self._init_norm(norm, norm_output, data_init, init_scale, init_batch, fast_optimizer)
-        features_extractor_class, features_extractor_kwargs, net_arch = self._norm_extractor_args(
-            observation_space, features_extractor_class, features_extractor_kwargs, net_arch, normalize_images
-        )
-        super().__init__(
-            observation_space,
-            action_space,
-            lr_schedule,
-            net_arch=net_arch,
-            activation_fn=activation_fn,
-            features_extractor_class=features_extractor_class,
-            features_extractor_kwargs=features_extractor_kwargs,
-            normalize_images=normalize_images,
-            optimizer_class=optimizer_class,
-            optimizer_kwargs=optimizer_kwargs,
-        )
+        super().__init__(**sb3_args)
 
     def _build(self, lr_schedule: Schedule) -> None:
         """SB3's ``DQNPolicy._build`` (online and target networks, the optimizer over the online

@@ -22,6 +22,7 @@ from torch import nn
 from wnrl.nn import data_dependent_init, project_weight_norm_
 from wnrl.nn.spectral import SpectralNormMixin
 from wnrl.policies.base import NormPolicyMixin
+from wnrl.policies.continuous import NormContinuousCritic, brn_kwargs
 from wnrl.policies.speed import arm_fused_check, fast_optimizer_kwargs
 from wnrl.registry import PROJECTED_NORMS, WEIGHT_NORMS, check_norm
 
@@ -53,6 +54,21 @@ class NormOffPolicyMixin(NormPolicyMixin):
     brn_kwargs: dict[str, Any]
     _data_init_arg: bool | None
     _initialising: bool
+    cnn_default_net_arch = False  # a CNN chosen here keeps SB3's default net_arch
+
+    def _init_options(self, args: Mapping[str, Any]) -> None:
+        """:meth:`_init_off_policy_norm` with the policy's ``__init__`` arguments (as ``_sb3_args``)."""
+        self._init_off_policy_norm(
+            args["norm"],
+            args["actor_norm"],
+            args["critic_norm"],
+            args["norm_output"],
+            args["data_init"],
+            args["init_scale"],
+            args["init_batch"],
+            brn_kwargs(args["batch_norm_momentum"], args["batch_norm_eps"], args["renorm_warmup_steps"]),
+            args["fast_optimizer"],
+        )
 
     def _init_off_policy_norm(
         self,
@@ -247,8 +263,6 @@ class NormOffPolicyMixin(NormPolicyMixin):
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> Any:
         """The critics (:class:`~wnrl.policies.continuous.NormContinuousCritic`) with :attr:`critic_norm`."""
-        from wnrl.policies.continuous import NormContinuousCritic
-
         kwargs = self._net_kwargs(self.critic_kwargs, features_extractor, self.critic_norm)
         return NormContinuousCritic(**kwargs).to(self.device)
 

@@ -17,7 +17,7 @@ from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.sac.policies import SACPolicy
 from torch import nn
 
-from wnrl.policies.continuous import NormContinuousCritic, NormSACActor, brn_kwargs
+from wnrl.policies.continuous import NormContinuousCritic, NormSACActor
 from wnrl.policies.off_policy import NormOffPolicyMixin
 
 __all__ = ["NormSACPolicy"]
@@ -82,35 +82,4 @@ class NormSACPolicy(NormOffPolicyMixin, SACPolicy):
         renorm_warmup_steps: int = 100_000,
         fast_optimizer: bool = True,
     ) -> None:
-        self._init_off_policy_norm(
-            norm,
-            actor_norm,
-            critic_norm,
-            norm_output,
-            data_init,
-            init_scale,
-            init_batch,
-            brn_kwargs(batch_norm_momentum, batch_norm_eps, renorm_warmup_steps),
-            fast_optimizer,
-        )
-        features_extractor_class, features_extractor_kwargs, _ = self._norm_extractor_args(
-            observation_space, features_extractor_class, features_extractor_kwargs, None, normalize_images
-        )
-        super().__init__(
-            observation_space,
-            action_space,
-            lr_schedule,
-            net_arch=net_arch,
-            activation_fn=activation_fn,
-            use_sde=use_sde,
-            log_std_init=log_std_init,
-            use_expln=use_expln,
-            clip_mean=clip_mean,
-            features_extractor_class=features_extractor_class,
-            features_extractor_kwargs=features_extractor_kwargs,
-            normalize_images=normalize_images,
-            optimizer_class=optimizer_class,
-            optimizer_kwargs=optimizer_kwargs,
-            n_critics=n_critics,
-            share_features_extractor=share_features_extractor,
-        )
+        super().__init__(**self._sb3_args(locals()))
