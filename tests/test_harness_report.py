@@ -613,3 +613,30 @@ def test_per_environment_iqm_and_probability_of_improvement(tmp_path: Path) -> N
                 assert by_env[env]["poi"][f"{norm} vs none"] == pytest.approx(list(poi))
     assert "### Per environment" in text
     assert "| method | CartPole-v1: IQM | CartPole-v1: P(X > none) | MountainCarContinuous-v0: IQM |" in text
+
+
+def test_wnrl_report_reads_each_run_record_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """``wnrl report`` reads every run's result.json once (rows, summary, diagnostics, figures and
+    tables all use the one :class:`~wnrl.harness.reports.rows.Row` read), and curve.json at most once."""
+    sweep_dir, rows = make_sweep_dir(tmp_path / "sweep")
+    reads: dict[tuple[str, Path], int] = {}
+    read_text, read_bytes = Path.read_text, Path.read_bytes
+
+    def counted(real: Any) -> Any:
+        def read(self: Path, *args: Any, **kwargs: Any) -> Any:
+            if self.name in ("result.json", "curve.json"):
+                key = (self.name, self.parent.resolve())
+                reads[key] = reads.get(key, 0) + 1
+            return real(self, *args, **kwargs)
+
+        return read
+
+    monkeypatch.setattr(Path, "read_text", counted(read_text))
+    monkeypatch.setattr(Path, "read_bytes", counted(read_bytes))
+    assert main(["report", str(sweep_dir), "--reps", "50"]) == 0
+    capsys.readouterr()
+    records = {run_dir for name, run_dir in reads if name == "result.json"}
+    assert records == {(sweep_dir / "runs" / r["id"]).resolve() for r in rows}
+    assert set(reads.values()) == {1}, {k: n for k, n in reads.items() if n != 1}
