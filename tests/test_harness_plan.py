@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from wnrl.cli import main
-from wnrl.harness.stats.seeds import iqm_width, plan, poi_power, poi_se, seeds_for_effect
+from wnrl.harness.stats.seeds import iqm_width, plan_seeds, poi_power, poi_se, seeds_for_effect
 
 
 def test_poi_standard_error_is_the_mann_whitney_normal_approximation() -> None:
@@ -44,7 +44,7 @@ def test_power_is_the_test_level_without_an_effect_and_one_with_separated_arms()
 
 def test_plan_pairs_every_method_with_the_baseline() -> None:
     x = {"none": np.zeros((3, 1)), "weight": np.ones((3, 1))}
-    methods, pairs = plan(x, x, "none", width=0.1)
+    methods, pairs = plan_seeds(x, x, "none", width=0.1)
     assert [m.method for m in methods] == ["none", "weight"]
     assert [p.pair for p in pairs] == ["weight vs none"] and pairs[0].poi == 1.0
 

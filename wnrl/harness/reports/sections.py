@@ -1,5 +1,5 @@
 """The report's sections on the statistics of :mod:`wnrl.harness.stats`: how many seeds
-(:func:`plan_section`, from :func:`wnrl.harness.stats.seeds.plan`) and the learning-rate ranges
+(:func:`plan_section`, from :func:`wnrl.harness.stats.seeds.plan_seeds`) and the learning-rate ranges
 (:func:`lr_range_section`, from :func:`wnrl.harness.stats.lr_range.lr_ranges`). The statistics
 compute; this module writes them as markdown."""
 
@@ -41,7 +41,7 @@ def plan_section(
     methods: list[MethodPlan], pairs: list[PairPlan], width: float, target_poi: float, why_not: str | None = None
 ) -> list[str]:
     """The report's "How many seeds?" section: the precision and power plans of
-    :func:`wnrl.harness.stats.seeds.plan`.
+    :func:`wnrl.harness.stats.seeds.plan_seeds`.
 
     :param methods: the per-method plans
     :param pairs: the per-pair plans

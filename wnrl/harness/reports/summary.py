@@ -43,7 +43,7 @@ from wnrl.harness.reports.scores import (
 from wnrl.harness.stats import aggregate as stats
 from wnrl.harness.stats.aggregate import Interval
 from wnrl.harness.stats.lr_range import lr_ranges
-from wnrl.harness.stats.seeds import MethodPlan, PairPlan, plan
+from wnrl.harness.stats.seeds import MethodPlan, PairPlan, plan_seeds
 from wnrl.train.record import RunRecord
 
 __all__ = [
@@ -255,7 +255,7 @@ class Summary:
         :func:`per_env`)
     :param eff_lr_by_lr: the effective learning rate per method and learning rate (see
         :func:`wnrl.harness.reports.diagnostics.eff_lr_by_lr`)
-    :param seed_plan: how many seeds (see :func:`wnrl.harness.stats.seeds.plan`)
+    :param seed_plan: how many seeds (see :func:`wnrl.harness.stats.seeds.plan_seeds`)
     :param plan_width: the plan's target IQM interval width
     :param plan_poi: the probability of improvement the plan's power is for
     """
@@ -393,7 +393,7 @@ def analyse(
         diagnostics=compare_diagnostics(d, rows, reps, seed),
         by_env=per_env(d, rows, norm, reps, seed),
         eff_lr_by_lr=eff_lr_by_lr(d, rows),
-        seed_plan=plan(scores.normalised, scores.raw, d.baseline, plan_width, plan_poi, seed=seed)
+        seed_plan=plan_seeds(scores.normalised, scores.raw, d.baseline, plan_width, plan_poi, seed=seed)
         if scores.normalised
         else ([], []),
         plan_width=plan_width,

@@ -39,7 +39,7 @@ __all__ = [
     "PairPlan",
     "fewest_seeds",
     "iqm_width",
-    "plan",
+    "plan_seeds",
     "poi_power",
     "poi_se",
     "seeds_for_effect",
@@ -173,7 +173,7 @@ def fewest_seeds(scores: Mapping[str, NDArray[np.float64]]) -> int:
     return min((int(x.shape[0]) for x in scores.values()), default=MIN_PLAN_SEEDS)
 
 
-def plan(
+def plan_seeds(
     normalised: dict[str, NDArray[np.float64]],
     raw: dict[str, NDArray[np.float64]],
     baseline: str,
