@@ -195,6 +195,26 @@ class WeightNormMixin(nn.Module):
         self.v.copy_(weight)
         self.g.copy_(torch.linalg.vector_norm(weight.flatten(1), dim=1))
 
+    @torch.no_grad()
+    def _copy_from(self, plain: nn.Linear | nn.Conv2d) -> None:
+        """Compute exactly ``plain``'s function: ``v = w``, ``g = ‖w_i‖``, its bias copied.
+
+        :param plain: the layer of the same shape to take the weight and bias of
+        """
+        self.reset_from_weight(plain.weight.detach())
+        if plain.bias is not None and self.bias is not None:
+            self.bias.copy_(plain.bias)
+
+    @torch.no_grad()
+    def _copy_to(self, plain: nn.Linear | nn.Conv2d) -> None:
+        """Give ``plain`` (of the same shape) this layer's effective weight and bias.
+
+        :param plain: the plain layer to fold into
+        """
+        plain.weight.copy_(self.weight)
+        if self.bias is not None and plain.bias is not None:
+            plain.bias.copy_(self.bias)
+
     def _apply(self, fn: Any, recurse: bool = True) -> Any:
         self._cache = None  # do not keep the old storages alive across .to() / .cuda()
         return super()._apply(fn, recurse)
@@ -284,10 +304,7 @@ class WeightNormLinear(WeightNormMixin):
         """Weight-norm layer computing exactly ``linear``'s function (``v = w``, ``g = ‖w_i‖``)."""
         w = linear.weight
         layer = cls(linear.in_features, linear.out_features, linear.bias is not None, device=w.device, dtype=w.dtype)
-        layer.reset_from_weight(w.detach())
-        if linear.bias is not None and layer.bias is not None:
-            with torch.no_grad():
-                layer.bias.copy_(linear.bias)
+        layer._copy_from(linear)
         return layer
 
     @torch.no_grad()
@@ -295,9 +312,7 @@ class WeightNormLinear(WeightNormMixin):
         """Fold into a plain :class:`torch.nn.Linear` with the same function (for export)."""
         v = self.v
         lin = nn.Linear(self.in_features, self.out_features, self.bias is not None, device=v.device, dtype=v.dtype)
-        lin.weight.copy_(self.weight)
-        if self.bias is not None:
-            lin.bias.copy_(self.bias)
+        self._copy_to(lin)
         return lin
 
 
@@ -373,10 +388,7 @@ class WeightNormConv2d(WeightNormMixin):
             device=w.device,
             dtype=w.dtype,
         )
-        layer.reset_from_weight(w.detach())
-        if conv.bias is not None and layer.bias is not None:
-            with torch.no_grad():
-                layer.bias.copy_(conv.bias)
+        layer._copy_from(conv)
         return layer
 
     @torch.no_grad()
@@ -395,7 +407,5 @@ class WeightNormConv2d(WeightNormMixin):
             device=v.device,
             dtype=v.dtype,
         )
-        conv.weight.copy_(self.weight)
-        if self.bias is not None and conv.bias is not None:
-            conv.bias.copy_(self.bias)
+        self._copy_to(conv)
         return conv
