@@ -7,7 +7,7 @@ from typing import Any
 
 from wnrl.harness.reports.rows import STATUS_TEXT
 from wnrl.harness.reports.summary import Summary
-from wnrl.harness.sweeps.spec import show
+from wnrl.harness.sweeps.values import show
 
 __all__ = ["header_lines"]
 

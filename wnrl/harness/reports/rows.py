@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 
 from wnrl.config import ConfigError
 from wnrl.harness.sweeps.index import read_index, run_dir_of
-from wnrl.harness.sweeps.spec import show
+from wnrl.harness.sweeps.values import show
 from wnrl.train.record import Curve, RecordError, RunRecord, read_record
 
 __all__ = [

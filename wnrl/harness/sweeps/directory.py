@@ -22,7 +22,8 @@ from typing import Any
 
 from wnrl.config import ConfigError, read_yaml
 from wnrl.harness.sweeps.index import RUN_FILES, SWEEP_OUTPUTS, read_index, run_dir_of
-from wnrl.harness.sweeps.spec import NOT_HASHED, Sweep, expand_sweep, show
+from wnrl.harness.sweeps.spec import NOT_HASHED, Sweep, expand_sweep
+from wnrl.harness.sweeps.values import show
 from wnrl.train.rundir import check_dir_path
 
 __all__ = ["check_out", "merge", "prepare", "reuse_ids", "sweep_parts"]

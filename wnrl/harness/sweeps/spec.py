@@ -62,6 +62,7 @@ from wnrl.config import (
 from wnrl.config.keys import check_key
 from wnrl.config.names import env_slug, name_problem
 from wnrl.harness.sweeps.agent_args import check_agent_args
+from wnrl.harness.sweeps.values import MAX_SEEDS, checked_name, grid_values, seed_list, show
 
 __all__ = [
     "MAX_RUNS",
@@ -77,18 +78,8 @@ __all__ = [
     "show",
 ]
 
-#: Upper bounds that catch a typo (``seeds: 1000000``) before a minute of silent expansion.
-MAX_SEEDS = 10_000
+#: An upper bound that catches a typo before a minute of silent expansion (and :data:`MAX_SEEDS`).
 MAX_RUNS = 100_000
-
-
-def show(v: Any) -> str:
-    """A grid value as run ids, messages and reports write it: strings as they are, anything else
-    as JSON.
-
-    :param v: the value
-    """
-    return v if isinstance(v, str) else json.dumps(v)
 
 
 @dataclass(frozen=True)
@@ -205,10 +196,7 @@ class SweepSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str | None) -> str | None:
-        problem = None if v is None else name_problem(v)
-        if problem:
-            raise ValueError(problem)
-        return v
+        return checked_name(v)
 
     @field_validator("base", mode="before")
     @classmethod
@@ -220,32 +208,12 @@ class SweepSpec(BaseModel):
     @field_validator("seeds", mode="before")
     @classmethod
     def _seeds(cls, v: Any) -> list[int]:
-        if isinstance(v, int) and not isinstance(v, bool):
-            if v < 1:
-                raise ValueError(f"must be at least 1 (the number of seeds), got {v}")
-            if v > MAX_SEEDS:
-                raise ValueError(f"{v} seeds is more than {MAX_SEEDS}; give fewer seeds")
-            return list(range(v))
-        if isinstance(v, list) and v and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v):
-            if len(set(v)) != len(v):
-                raise ValueError(f"{v} repeats a seed; give each seed once")
-            return list(v)
-        raise ValueError(
-            f"give a number of seeds (e.g. 5) or a list of non-negative integers (e.g. [0, 1, 2]), got {v!r}"
-        )
+        return seed_list(v)
 
     @field_validator("grid", mode="before")
     @classmethod
     def _grid(cls, v: Any) -> dict[str, list[Any]]:
-        if v is None:
-            return {}
-        if not isinstance(v, dict):
-            raise ValueError("must map dotted config keys to lists of values, e.g. grid: {agent.norm: [none, weight]}")
-        for key, values in v.items():
-            check_key(key, "grid")
-            if not isinstance(values, list) or not values:
-                raise ValueError(f"{key}: give a non-empty list of values, e.g. {key}: [{show(values)}]")
-        return v
+        return grid_values(v, "grid", "{agent.norm: [none, weight]}")
 
     @field_validator("per", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from wnrl.harness.reports.palette import color_for
-from wnrl.harness.sweeps.spec import show
+from wnrl.harness.sweeps.values import show
 from wnrl.harness.tune import trials as tr
 from wnrl.harness.tune.spec import Tune
 from wnrl.harness.tune.storage import shown

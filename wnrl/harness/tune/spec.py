@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from wnrl.config import ConfigError, read_yaml, resolve_path, validate_model
 from wnrl.config.keys import check_key
 from wnrl.config.names import name_problem
 from wnrl.harness.reports.scores import LR_KEY
-from wnrl.harness.sweeps.spec import MAX_SEEDS, Sweep, expand_sweep, show
+from wnrl.harness.sweeps.spec import Sweep, expand_sweep
+from wnrl.harness.sweeps.values import checked_name, grid_values, seed_list, show
 from wnrl.harness.tune.models import DEFAULT_SPACE, Objective, Param, Pruner, Sampler
 
 __all__ = [
@@ -53,32 +54,12 @@ __all__ = [
 ]
 
 _EXAMPLE = "agent.hyperparams.learning_rate"  # the third example key of an unknown-key error
-
-
-def _grid(v: Any, where: str, example: str) -> dict[str, list[Any]]:
-    if v is None:
-        return {}
-    if not isinstance(v, dict):
-        raise ValueError(f"must map dotted config keys to lists of values, e.g. {where}: {example}")
-    for key, values in v.items():
-        check_key(key, where, _EXAMPLE)
-        if not isinstance(values, list) or not values:
-            raise ValueError(f"{key}: give a non-empty list of values, e.g. {key}: [{show(values)}]")
-    return v
-
-
-def _seed_list(v: Any, what: str) -> list[int]:
-    if isinstance(v, int) and not isinstance(v, bool):
-        if v < 1:
-            raise ValueError(f"must be at least 1 (the number of {what}), got {v}")
-        if v > MAX_SEEDS:
-            raise ValueError(f"{v} is more than {MAX_SEEDS}; give fewer seeds")
-        return list(range(v))
-    if isinstance(v, list) and v and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v):
-        if len(set(v)) != len(v):
-            raise ValueError(f"{v} repeats a seed; give each seed once")
-        return list(v)
-    raise ValueError(f"give a number of seeds (e.g. 3) or a list of non-negative integers, got {v!r}")
+#: An example value of each grid-like entry, for its messages.
+_GRID_EXAMPLES = {
+    "variants": "{agent.norm: [none, weight]}",
+    "groups": "{agent.algo: [ppo, dqn]}",
+    "tasks": "{env.noise.obs_std: [0.0, 0.2]}",
+}
 
 
 class TuneSpec(BaseModel):
@@ -124,25 +105,12 @@ class TuneSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str | None) -> str | None:
-        problem = None if v is None else name_problem(v)
-        if problem:
-            raise ValueError(problem)
-        return v
+        return checked_name(v)
 
-    @field_validator("variants", mode="before")
+    @field_validator("variants", "groups", "tasks", mode="before")
     @classmethod
-    def _variants(cls, v: Any) -> Any:
-        return _grid(v, "variants", "{agent.norm: [none, weight]}")
-
-    @field_validator("groups", mode="before")
-    @classmethod
-    def _groups(cls, v: Any) -> Any:
-        return _grid(v, "groups", "{agent.algo: [ppo, dqn]}")
-
-    @field_validator("tasks", mode="before")
-    @classmethod
-    def _tasks(cls, v: Any) -> Any:
-        return _grid(v, "tasks", "{env.noise.obs_std: [0.0, 0.2]}")
+    def _grids(cls, v: Any, info: ValidationInfo) -> Any:
+        return grid_values(v, str(info.field_name), _GRID_EXAMPLES[str(info.field_name)], _EXAMPLE)
 
     @field_validator("space", mode="before")
     @classmethod
@@ -171,12 +139,12 @@ class TuneSpec(BaseModel):
     @field_validator("seeds", mode="before")
     @classmethod
     def _seeds(cls, v: Any) -> list[int]:
-        return _seed_list(v, "seeds of a trial")
+        return seed_list(v, "seeds of a trial")
 
     @field_validator("confirm_seeds", mode="before")
     @classmethod
     def _confirm(cls, v: Any) -> Any:
-        return v if isinstance(v, int) and not isinstance(v, bool) and v >= 1 else _seed_list(v, "seeds")
+        return v if isinstance(v, int) and not isinstance(v, bool) and v >= 1 else seed_list(v)
 
     @field_validator("sampler", "pruner", mode="before")
     @classmethod
