@@ -20,7 +20,8 @@ import yaml
 
 from wnrl.cli import main
 from wnrl.harness.run.execute import WORKER_DIED, plan_runs, run_local, run_task
-from wnrl.train.record import RESULT_FILE, RunRecord, latest_checkpoint, read_record, write_record
+from wnrl.harness.run.task import Task
+from wnrl.train.record import RESULT_FILE, RunFields, RunRecord, latest_checkpoint, read_record, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -315,7 +316,7 @@ def _stop_child(marker: str, ready: str, grace: float, record_seconds: float) ->
     tasks._run = slow_run  # type: ignore[assignment]
     tasks.STOP_GRACE_SECONDS = grace
     tasks.install_stop_handler()
-    tasks.run_task({})
+    tasks.run_task(_fake_task(Path(marker).parent, "stop"))
 
 
 @pytest.mark.parametrize("record_seconds", [0.5, 60.0], ids=["records", "stuck"])
@@ -344,29 +345,27 @@ def test_a_stopped_worker_records_through_a_second_sigterm_and_never_hangs(
     assert marker.exists() == (record_seconds < 2.0)
 
 
-def _fake_task(tmp: Path, run_id: str) -> dict[str, Any]:
-    return {
-        "id": run_id,
-        "run_dir": str(tmp / "runs" / run_id),
-        "grid": {},
-        "seed": 0,
-        "source": "x",
-        "config": {"env": {"id": "CartPole-v1"}, "agent": {"algo": "ppo", "norm": "none"}, "train": {"device": "cpu"}},
-    }
+def _fake_task(tmp: Path, run_id: str) -> Task:
+    from wnrl.config import validate
+
+    config = validate(
+        {"env": {"id": "CartPole-v1"}, "agent": {"algo": "ppo"}, "train": {"device": "cpu", "total_timesteps": 64}}, "x"
+    )
+    return Task(id=run_id, run_dir=tmp / "runs" / run_id, config=config, source="x")
 
 
-def _die_or_finish(task: dict[str, Any]) -> RunRecord:
-    if task["id"] == "die":
+def _die_or_finish(task: Task) -> RunRecord:
+    if task.id == "die":
         os.kill(os.getpid(), signal.SIGKILL)
     # the worker's pid and thread setting travel in `host` / `error` of the record
     result = RunRecord(
-        id=task["id"],
+        id=task.id,
         status="finished",
         final={"mean": 1.0, "std": 0.0},
         host=str(os.getpid()),
         error=os.environ.get("OMP_NUM_THREADS"),
     )
-    write_record(Path(task["run_dir"]), result)
+    write_record(task.run_dir, result)
     return result
 
 
@@ -383,10 +382,8 @@ def test_a_killed_worker_fails_its_run_and_a_new_pool_goes_on(tmp_path: Path) ->
     assert by_id["a"].host != by_id["b"].host  # a fresh pool (new pid) after the crash
 
 
-def _report_gpu(task: dict[str, Any]) -> RunRecord:
-    return RunRecord(
-        id=task["id"], status="finished", error=os.environ.get("CUDA_VISIBLE_DEVICES"), host=str(os.getpid())
-    )
+def _report_gpu(task: Task) -> RunRecord:
+    return RunRecord(id=task.id, status="finished", error=os.environ.get("CUDA_VISIBLE_DEVICES"), host=str(os.getpid()))
 
 
 def test_gpu_slots_pin_each_worker_to_one_gpu(tmp_path: Path) -> None:
@@ -403,7 +400,7 @@ def test_nan_return_is_a_failed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     import wnrl.train
     from wnrl.harness.sweeps.spec import expand_sweep
 
-    def diverged(config: Any, out: Path, **kwargs: Any) -> RunRecord:
+    def diverged(config: Any, out: Path, fields: RunFields, **kwargs: Any) -> RunRecord:
         record = RunRecord(
             status="finished",
             final={"mean": float("nan"), "std": 0.0},
@@ -411,6 +408,7 @@ def test_nan_return_is_a_failed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             curve={"steps": [1], "mean": [0.0], "std": [0.0]},
             steps=1,
         )
+        record = fields.finish(record)  # as train's one write does with a sweep run's fields
         write_record(out, record)
         return record
 
@@ -421,6 +419,34 @@ def test_nan_return_is_a_failed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     result = run_task(make_task(run, tmp_path, "n.yaml"))
     assert result.status == "failed" and "not finite" in result.error
     assert read_record(tmp_path / "runs" / run.id).status == "failed"
+
+
+def test_a_runs_result_json_is_written_once_with_its_sweep_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``train`` writes the sweep run's id, grid values and whole-run timings in its one write of
+    ``result.json``; the worker does not write it again."""
+    import wnrl.train.record
+    from wnrl.harness.run.execute import make_task
+    from wnrl.harness.sweeps.spec import expand_sweep
+
+    writes: list[Path] = []
+    real = wnrl.train.record.write_record
+
+    def counted(run_dir: Path, record: RunRecord) -> Path:
+        writes.append(run_dir)
+        return real(run_dir, record)
+
+    for module in ("wnrl.train.system", "wnrl.harness.run.task"):
+        monkeypatch.setattr(f"{module}.write_record", counted)
+    ppo = {"n_steps": 64, "batch_size": 64, "n_epochs": 2}
+    base = {**TINY_BASE, "agent": {**TINY_BASE["agent"], "hyperparams": ppo}}
+    run = expand_sweep({"name": "w", "base": base, "seeds": 1, "grid": {"agent.algo": ["ppo"]}}, "w").runs[0]
+    result = run_task(make_task(run, tmp_path, "w.yaml"))
+    assert result.status == "finished" and writes == [tmp_path.resolve() / "runs" / run.id]
+    on_disk = read_record(tmp_path / "runs" / run.id)
+    assert on_disk == result and on_disk.id == run.id and on_disk.grid == {"agent.algo": "ppo"}
+    assert on_disk.wall_seconds is not None and on_disk.wall_seconds >= on_disk.seconds
 
 
 def test_plan_deletes_partial_runs(tmp_path: Path) -> None:

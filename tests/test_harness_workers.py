@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from wnrl.harness.run.backends import run_local, worker_context
+from wnrl.harness.run.backends import worker_context
+from wnrl.harness.run.pool import run_local
 
 
 def _probe(task: dict[str, Any]) -> dict[str, Any]:

@@ -188,32 +188,34 @@ def test_a_pruned_run_that_fails_on_its_way_out_counts_as_pruned(
     """The prune signal can land inside a checkpoint's zip writer, whose own RuntimeError then
     replaces ``Pruned`` (seen in CI under load): a run that failed once its trial's PRUNE file
     exists is recorded as pruned, not as a failure of the trial."""
-    from wnrl.harness.run import pool
-    from wnrl.harness.run.task import failed_result
+    from wnrl.config import validate
+    from wnrl.harness.run import task as tasks
+    from wnrl.harness.run.task import Task, failed_result
     from wnrl.train.record import write_record
 
     run_dir, flag = tmp_path / "runs" / "r", tmp_path / "PRUNE"
-    task = {"id": "r", "run_dir": str(run_dir), "grid": {}, "seed": 0, "source": "t.yaml", "prune_file": str(flag)}
-    task["config"] = {"env": {"id": "CartPole-v1"}, "agent": {"algo": "ppo", "norm": "none"}}
+    data = {"env": {"id": "CartPole-v1"}, "agent": {"algo": "ppo"}, "train": {"total_timesteps": 64}}
+    config = validate(data, "t.yaml")
+    task = Task(id="r", run_dir=run_dir, config=config, source="t.yaml", prune_file=flag)
 
-    def cut_short(t: dict[str, Any]) -> Any:
+    def cut_short(t: Task) -> Any:
         flag.write_text("pruned\n")  # the tuner prunes; the run's exit raises something else
         record = failed_result(t, "RuntimeError: [enforce fail at inline_container.cc:672] unexpected pos")
         write_record(run_dir, record)
         return record
 
-    monkeypatch.setattr(pool, "run_task", cut_short)
-    record = pool.tune_task(task)
+    monkeypatch.setattr(tasks, "_run_stoppable", cut_short)
+    record = tasks.run_task(task)
     assert str(record.error).startswith("Pruned") and str(read_record(run_dir).error).startswith("Pruned")
     flag.unlink()
 
-    def plain_failure(t: dict[str, Any]) -> Any:  # no prune: a real failure stays one
+    def plain_failure(t: Task) -> Any:  # no prune: a real failure stays one
         record = failed_result(t, "TypeError: bad")
         write_record(run_dir, record)
         return record
 
-    monkeypatch.setattr(pool, "run_task", plain_failure)
-    assert pool.tune_task(task).error == "TypeError: bad"
+    monkeypatch.setattr(tasks, "_run_stoppable", plain_failure)
+    assert tasks.run_task(task).error == "TypeError: bad"
 
 
 def test_tuning_on_ray_uses_the_budget_and_writes_the_same_records(tmp_path: Path) -> None:
