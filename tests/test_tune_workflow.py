@@ -136,6 +136,37 @@ def test_a_confirmation_refused_by_its_second_part_leaves_the_directory_as_it_wa
     assert snapshot(out) == before
 
 
+def test_a_confirmation_runs_its_sweeps_without_reading_a_sweep_file(
+    readme: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run of the tuned half removed: the confirmation runs it again from the sweep it built in
+    memory (no sweep file is read: it was written as YAML and read back by `compare`), and the
+    half's index.json still names that sweep's file (rewritten) and the command that reruns it."""
+    from wnrl.harness.sweeps import spec
+
+    out = Path("sweeps") / "cartpole_small-confirm"  # where the README's confirmation wrote it
+    shutil.copytree(readme / out, out)
+    gone = sorted((out / "tuned" / "runs").iterdir())[0]
+    shutil.rmtree(gone)
+    before = json.loads((out / "tuned" / "index.json").read_text())
+    records = {p.name: p.read_text() for p in out.glob("*.sweep.yaml")}
+    for path in out.glob("*.sweep.yaml"):
+        path.write_text("not: the sweep\n")
+
+    def no_file(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a sweep file was read: {args}")
+
+    monkeypatch.setattr(spec, "read_yaml", no_file)
+    tunes = str(readme / "tunes" / "cartpole_small")
+    assert main(["compare", "--tuned", tunes, "--out", str(out), "--workers", "1"]) == 0
+    assert (gone / "result.json").is_file()
+    after = json.loads((out / "tuned" / "index.json").read_text())
+    assert [after[k] for k in ("source", "command", "runs")] == [before[k] for k in ("source", "command", "runs")]
+    assert after["sessions"][:-1] == before["sessions"] and after["sessions"][-1]["ran"] == 1
+    rewritten = [n for n in sorted(records) if (out / n).read_text() == records[n]]
+    assert len(rewritten) == 1 and rewritten[0].startswith("tuned-")  # the record of the part that ran again
+
+
 def test_rerunning_a_finished_confirmation_adds_no_record(readme: Path, tmp_path: Path) -> None:
     """Rerunning the documented confirmation into a study directory (its halves there, no
     confirm.json) left an untracked confirm.json there; only a new confirmation writes one."""

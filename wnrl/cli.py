@@ -17,6 +17,7 @@ from wnrl.config import ConfigError
 
 if TYPE_CHECKING:
     from wnrl.config import RunConfig
+    from wnrl.harness.api import ExecOptions
 
 __all__ = ["main"]
 
@@ -153,24 +154,30 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _execution(args: argparse.Namespace) -> ExecOptions:
+    """``--workers``, ``--backend``, ``--address`` (and ``compare``'s ``--runs-per-gpu``) as one object."""
+    from wnrl.harness.api import ExecOptions
+
+    return ExecOptions(args.workers, args.backend, args.address, getattr(args, "runs_per_gpu", 1))
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     """``wnrl compare``: exit 0 when every run finished, 1 when some failed."""
-    from wnrl.harness.api import compare
+    from wnrl.harness.api import CompareOptions, compare_with
 
-    outcome = compare(
-        args.sweep,
+    seeds = _parse_seeds(args.seeds, args.tuned)
+    options = CompareOptions(
+        sweep=args.sweep,
         out=args.out,
-        workers=args.workers,
-        backend=args.backend,
-        address=args.address,
-        runs_per_gpu=args.runs_per_gpu,
+        execution=_execution(args),
         retry_failed=args.retry_failed,
-        overrides=args.set,
+        overrides=tuple(args.set or ()),
         write_report=not args.no_report,
         add=args.add,
         tuned=args.tuned,
-        seeds=_parse_seeds(args.seeds, args.tuned),
+        seeds=None if seeds is None else tuple(seeds),
     )
+    outcome = compare_with(options)
     d = outcome.sweep_dir
     print(
         f"Sweep: ran {len(outcome.ran)} runs in {outcome.wall_seconds:.0f} s; "
@@ -206,18 +213,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """``wnrl tune TUNE.yaml``: exit 0 when every trial of this call ran (failed trials included)."""
-    from wnrl.harness.tune.session import tune
+    from wnrl.harness.tune.session import tune_with
 
-    outcome = tune(
-        args.tune,
-        out=args.out,
-        workers=args.workers,
-        backend=args.backend,
-        address=args.address,
-        storage=args.storage,
-        progress=not args.quiet,
-        write_report=not args.no_report,
-    )
+    outcome = tune_with(args.tune, args.out, _execution(args), args.storage, not args.quiet, not args.no_report)
     failed = sum(t.get("state") == "failed" for t in outcome.trials)
     print(
         f"Tune: {len(outcome.trials)} trials finished by this process in {outcome.wall_seconds:.0f} s "

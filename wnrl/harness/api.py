@@ -1,129 +1,69 @@
-"""The harness as a Python API: :func:`compare` (run a sweep, then report) and :func:`report`.
-
-``wnrl compare`` and ``wnrl report`` are thin argument parsing over these two functions::
+"""The harness as a Python API: :func:`compare` (run a sweep, then report), :func:`report`,
+:func:`seed_plan` and :func:`tune`, the functions under ``wnrl compare``, ``wnrl report`` and
+``wnrl tune``::
 
     from wnrl.harness import compare, report
     outcome = compare("configs/sweeps/demo.yaml", out="sweeps/demo", workers=2)
     report("sweeps/demo")
 
-:func:`compare`:
-
-1. reads and validates every run of the sweep and checks ``OUT`` (nothing is written on bad
-   input: ``ConfigError``): ``OUT`` is new, empty or holds the same sweep; a directory holding
-   another sweep (or another version of this one) is refused unless ``add=True``, which adds
-   these runs to it (see :mod:`wnrl.harness.sweeps.directory`);
-2. writes ``OUT/index.json`` and skips the runs that already have a result (a sweep is resumed
-   by running the same call again);
-3. runs the rest on the backend (see :mod:`wnrl.harness.run.execute`);
-4. writes the report (``OUT/report.md``, ``results.csv``, ``figures/``) unless ``write_report=False``.
+A thin layer: :func:`compare_with` takes the options as one typed :class:`CompareOptions` (what
+``wnrl compare`` builds) and hands a loaded sweep to :func:`wnrl.harness.comparison.compare_sweep`,
+or a tune directory to :func:`wnrl.harness.tune.confirm.confirm`; :func:`compare` is its keyword form.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shlex
-import sys
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wnrl.config import ConfigError, check_devices
+from wnrl.config import ConfigError
+from wnrl.harness.comparison import CompareOptions, CompareOutcome, compare_command, compare_sweep, write_report
 from wnrl.harness.run.options import ExecOptions
 from wnrl.harness.sweeps.lock import sweep_lock
-from wnrl.train.record import RecordError, RunRecord, read_record
-from wnrl.train.rundir import atomic_write_text, check_dir_path
-from wnrl.train.stop import sigterm_as_interrupt
+from wnrl.train.rundir import check_dir_path
 
-__all__ = ["CompareOutcome", "compare", "compare_command", "report", "seed_plan", "sweep_lock", "tune"]
+if TYPE_CHECKING:
+    from wnrl.harness.tune.session import TuneOutcome
+
+__all__ = [
+    "CompareOptions",
+    "CompareOutcome",
+    "ExecOptions",
+    "compare",
+    "compare_command",
+    "compare_with",
+    "report",
+    "seed_plan",
+    "sweep_lock",
+    "tune",
+]
 
 
-@dataclass
-class CompareOutcome:
-    """What :func:`compare` did.
+def compare_with(options: CompareOptions) -> CompareOutcome:
+    """Run a sweep (resuming what is done) and write its report, or confirm a tune (``options.tuned``).
 
-    :param sweep_dir: the sweep directory
-    :param ran: the records of the runs started by this call, in the order they ended
-    :param failed: the records of every failed run of the sweep (this call's and earlier ones)
-    :param total: runs in the sweep
-    :param report: the path of ``report.md`` (``None`` when not written)
-    :param wall_seconds: wall time of the runs of this call
+    :param options: what to run and how (see :class:`CompareOptions`)
+    :raises ConfigError: on bad input, before anything is written
     """
+    options.execution.check()  # cheap: before expanding the sweep
+    if options.tuned is not None:
+        from wnrl.harness.tune.confirm import confirm
 
-    sweep_dir: Path
-    ran: list[RunRecord] = field(default_factory=list)
-    failed: list[RunRecord] = field(default_factory=list)
-    total: int = 0
-    report: Path | None = None
-    wall_seconds: float = 0.0
+        return confirm(
+            options.tuned,
+            options.out,
+            list(options.seeds) if options.seeds is not None else None,
+            options.write_report,
+            retry_failed=options.retry_failed,
+            progress=options.progress,
+            execution=options.execution,
+        )
+    if options.seeds is not None:
+        raise ConfigError("seeds: only with tuned (a sweep file sets its seeds under `seeds:`)")
+    from wnrl.harness.sweeps.spec import load_sweep
 
-    @property
-    def ok(self) -> bool:
-        """Whether every run of the sweep finished."""
-        return not self.failed
-
-
-def compare_command(
-    sweep: str | Path | None,
-    sweep_dir: Path,
-    workers: int | None = None,
-    backend: str = "local",
-    address: str | None = None,
-    runs_per_gpu: int = 1,
-    overrides: list[str] | None = None,
-    add: bool = False,
-) -> str:
-    """The ``wnrl compare`` command line that reproduces a sweep (recorded in ``index.json``)."""
-    parts = ["wnrl", "compare"] + ([str(sweep)] if sweep else []) + ["--out", str(sweep_dir)]
-    if workers:
-        parts += ["--workers", str(workers)]
-    if backend != "local":
-        parts += ["--backend", backend] + (["--address", address] if address else [])
-    if runs_per_gpu != 1:
-        parts += ["--runs-per-gpu", str(runs_per_gpu)]
-    for item in overrides or []:
-        parts += ["--set", item]
-    return shlex.join(parts + (["--add"] if add else []))
-
-
-def _check_envs(sweep: Any) -> None:
-    from wnrl.envs import EnvError, ensure_registered
-
-    for env_id in dict.fromkeys(r.config.env.id for r in sweep.runs):
-        try:
-            ensure_registered(env_id)
-        except EnvError as e:
-            raise ConfigError(f"{sweep.source}: env.id: {e}") from None
-
-
-def _sessions(sweep_dir: Path) -> list[dict[str, Any]]:
-    try:
-        old = json.loads((sweep_dir / "index.json").read_text())
-        return list(old.get("sessions", [])) if isinstance(old, dict) else []
-    except (OSError, ValueError):
-        return []
-
-
-def _write_index(sweep_dir: Path, index: dict[str, Any]) -> None:
-    atomic_write_text(sweep_dir / "index.json", json.dumps(index, indent=2))
-
-
-def _failed_runs(sweep: Any, sweep_dir: Path) -> list[RunRecord]:
-    out = []
-    for run in sweep.runs:
-        try:
-            record = read_record(sweep_dir / "runs" / run.id)
-        except RecordError:
-            continue
-        if record is not None and not record.finished:
-            out.append(record)
-    return out
-
-
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    return compare_sweep(load_sweep(options.sweep, list(options.overrides)), options)
 
 
 def compare(
@@ -141,7 +81,9 @@ def compare(
     tuned: str | Path | None = None,
     seeds: list[int] | None = None,
 ) -> CompareOutcome:
-    """Run a sweep (resuming what is done) and write its report.
+    """Run a sweep (resuming what is done) and write its report: :func:`compare_with`, with the
+    fields of :class:`CompareOptions` as keywords (``workers``, ``backend``, ``address`` and
+    ``runs_per_gpu``: those of its :class:`ExecOptions`).
 
     :param sweep: a sweep file (``None``: the built-in demo sweep)
     :param out: the sweep directory (default: ``sweeps/<sweep name>``)
@@ -149,81 +91,21 @@ def compare(
     :param backend: ``local`` (process pool) or ``ray``
     :param address: Ray cluster address (``ray`` backend; default: a local instance)
     :param runs_per_gpu: runs sharing one GPU
-    :param retry_failed: rerun the runs that failed earlier
-    :param overrides: ``KEY=VALUE`` strings applied to every run's base config (``--set``)
-    :param write_report: write ``report.md``, ``results.csv`` and the figures at the end
-    :param progress: ``None``: a bar on a terminal, a line per run otherwise; ``False``: silent
-    :param add: add the runs to ``out`` when it holds another sweep or another version of this
-        one (``--add``): its runs are kept and the report covers all of them
-    :param tuned: a tune directory (``--tuned``): confirm its tuned settings against the shared
-        ones on fresh seeds instead (see :func:`wnrl.harness.tune.confirm.confirm`; ``sweep`` unused)
-    :param seeds: with ``tuned``: confirm on these seeds only, a stage added to ``out``
-        (``--seeds``; default: the tune file's ``confirm_seeds``)
+    :param retry_failed: see :class:`CompareOptions`, as the rest
+    :param overrides: ``--set``
+    :param write_report: write the report at the end
+    :param progress: the progress display
+    :param add: ``--add``
+    :param tuned: ``--tuned``: confirm a tune directory instead (:func:`wnrl.harness.tune.confirm.confirm`)
+    :param seeds: ``--seeds``, with ``tuned`` only
     :raises ConfigError: on bad input, before anything is written
     """
-    if tuned is not None:
-        from wnrl.harness.tune.confirm import confirm
-
-        opts = {"workers": workers, "backend": backend, "address": address, "runs_per_gpu": runs_per_gpu}
-        return confirm(tuned, out, seeds, write_report, retry_failed=retry_failed, progress=progress, **opts)
-    if seeds is not None:
-        raise ConfigError("seeds: only with tuned (a sweep file sets its seeds under `seeds:`)")
-    from wnrl.harness.run.execute import describe_plan, execute, make_task, plan_runs
-    from wnrl.harness.sweeps.directory import prepare
-    from wnrl.harness.sweeps.spec import load_sweep
-
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    ExecOptions(workers, backend, address, runs_per_gpu).check()  # cheap: before expanding the sweep
-    loaded = load_sweep(sweep, overrides)
-    _check_envs(loaded)
-    if backend == "local" or address is None:  # the runs use this machine's devices (a Ray cluster: its own)
-        check_devices((r.config.train.device for r in loaded.runs), loaded.source)
-    sweep_dir = Path(out) if out else Path("sweeps") / loaded.name
-    prepare(loaded, sweep_dir, add)  # every check of --out, before the lock writes anything
-    if write_report and sweep_dir.is_dir():  # report.md, figures, ... of the right kind
-        from wnrl.harness.reports.outpaths import check_report_outputs
-
-        check_report_outputs(sweep_dir, f"--out {sweep_dir}", writable=False)
-    command = compare_command(sweep, sweep_dir, workers, backend, address, runs_per_gpu, overrides, add)
-    outcome = CompareOutcome(sweep_dir, total=len(loaded.runs))
-    with sweep_lock(sweep_dir):
-        loaded, spec = prepare(loaded, sweep_dir, add)  # again: another process may have written it
-        sessions = _sessions(sweep_dir)
-        index = {**spec, "command": command, "sessions": sessions}
-        _write_index(sweep_dir, index)
-        todo, counts = plan_runs(loaded.runs, sweep_dir, retry_failed)
-        doing = (
-            f"running {len(todo)} on the {backend} backend with {min(workers, len(todo))} workers"
-            if todo
-            else "nothing to run"
-        )
-        more = len(index["runs"]) - len(loaded.runs)
-        also = f" (beside {more} runs of the sweeps already there)" if more > 0 else ""
-        _say(
-            f"Sweep {loaded.name}: {len(loaded.runs)} runs in {sweep_dir}{also}; {counts['finished']} "
-            f"finished earlier{describe_plan(counts)}; {doing}"
-        )
-        started = time.time()
-        tasks = [make_task(r, sweep_dir, loaded.source) for r in todo]
-        with sigterm_as_interrupt():
-            outcome.ran = execute(tasks, backend, workers, address, runs_per_gpu, progress)
-        outcome.wall_seconds = time.time() - started
-        sessions.append(
-            {
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-                "wall_seconds": round(outcome.wall_seconds, 1),
-                "command": command,
-                "backend": backend,
-                "workers": workers,
-                "ran": len(tasks),
-                "failed": sum(not r.finished for r in outcome.ran),
-            }
-        )
-        _write_index(sweep_dir, {**index, "sessions": sessions})
-    outcome.failed = _failed_runs(loaded, sweep_dir)
-    if write_report:
-        outcome.report = report(sweep_dir)
-    return outcome
+    execution = ExecOptions(workers, backend, address, runs_per_gpu)
+    stage = None if seeds is None else tuple(seeds)
+    sets = tuple(overrides or ())
+    return compare_with(
+        CompareOptions(sweep, out, execution, retry_failed, sets, write_report, progress, add, tuned, stage)
+    )
 
 
 def report(sweep_dir: str | Path, reps: int = 2000) -> Path:
@@ -234,19 +116,7 @@ def report(sweep_dir: str | Path, reps: int = 2000) -> Path:
     :returns: the path of ``report.md``
     :raises ConfigError: when it is not a sweep directory or ``reps`` < 1
     """
-    from wnrl.harness.reports.build import build_report
-
-    if reps < 1:
-        raise ConfigError(f"--reps {reps}: must be at least 1 (2000 is usual)")
-    where = Path(sweep_dir)
-    check_dir_path(where, str(where), "give the directory that `wnrl compare` wrote")
-    try:
-        return build_report(where, reps=reps)
-    except OSError as e:  # what the checks before writing cannot foresee (a full disk, ...)
-        raise ConfigError(
-            f"{e.filename or where}: {e.strerror or e} while writing the report; free space or fix the "
-            f"directory's permissions, then run wnrl report {where} again"
-        ) from None
+    return write_report(sweep_dir, reps)
 
 
 def seed_plan(sweep_dir: str | Path, width: float = 0.1, target_poi: float = 0.6, only: Sequence[str] = ()) -> str:
@@ -278,13 +148,13 @@ def seed_plan(sweep_dir: str | Path, width: float = 0.1, target_poi: float = 0.6
     return plan_report(Path(sweep_dir), width, target_poi, only=filters)
 
 
-def tune(tune_file: str | Path, out: str | Path | None = None, **options: Any) -> Any:
+def tune(tune_file: str | Path, out: str | Path | None = None, **options: Any) -> TuneOutcome:
     """Tune every variant of a tune file with the same budget (``wnrl tune``).
 
     :param tune_file: the tune file (see :mod:`wnrl.harness.tune.spec`)
     :param out: the tune directory (default: ``tunes/<name>``)
     :param options: ``workers``, ``backend``, ``address``, ``storage``, ``progress``, ``write_report``
-    :returns: a :class:`wnrl.harness.tune.session.TuneOutcome`
+        (see :func:`wnrl.harness.tune.session.tune`)
     :raises ConfigError: on bad input, before anything is written
     """
     from wnrl.harness.tune.session import tune as _tune

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from wnrl.config import ConfigError
+from wnrl.harness.comparison import CompareOptions, CompareOutcome, compare_sweep
+from wnrl.harness.comparison import write_report as write_sweep_report
+from wnrl.harness.run.options import ExecOptions
 from wnrl.harness.sweeps.directory import prepare, reuse_ids
 from wnrl.harness.sweeps.index import read_index, run_dir_of
 from wnrl.harness.sweeps.spec import Sweep, expand_sweep, show
@@ -25,12 +29,30 @@ from wnrl.harness.tune.session import read_tuned
 from wnrl.harness.tune.spec import Tune, parse_tune
 from wnrl.train.rundir import LOCK_FILE, DirLock, atomic_write_text, check_dir_path
 
-__all__ = ["CONFIRM_FILE", "confirm", "load_tuned_tune", "verdict"]
+__all__ = ["CONFIRM_FILE", "ConfirmPart", "confirm", "confirmation_parts", "load_tuned_tune", "verdict"]
 
 #: What marks a confirmation directory (written under its lock once every part's checks passed,
 #: in a new one only): its tune.
 CONFIRM_FILE = "confirm.json"
 _HALVES = ("default", "tuned")
+
+
+@dataclass(frozen=True)
+class ConfirmPart:
+    """One sweep of a confirmation (see :func:`confirmation_parts`).
+
+    :param file: the name of its sweep file in the confirmation directory (a record)
+    :param data: its sweep mapping (written to ``file``)
+    :param sets: the tuned values applied to every run, as ``--set`` items
+    :param half: ``default`` or ``tuned``: the sweep directory it is added to
+    :param sweep: the sweep, expanded from ``data`` and ``sets``
+    """
+
+    file: str
+    data: dict[str, Any]
+    sets: list[str]
+    half: str
+    sweep: Sweep
 
 
 def load_tuned_tune(tune_dir: str | Path) -> tuple[Tune, dict[str, Any]]:
@@ -85,18 +107,28 @@ def _check_seeds(tune: Tune, seeds: list[int], where: str) -> None:
         )
 
 
-def _sweeps(tune: Tune, tuned: dict[str, Any], seeds: list[int]) -> tuple[dict[str, Any], list[Any]]:
+def confirmation_parts(tune: Tune, tuned: dict[str, Any], seeds: list[int]) -> list[ConfirmPart]:
+    """The sweeps of a confirmation: every variant at the shared settings, then each variant ×
+    group at its own best values of ``tuned.yaml`` (as ``--set`` items).
+
+    :param tune: the tune
+    :param tuned: its ``tuned.yaml`` (checked by :func:`load_tuned_tune`)
+    :param seeds: the confirmation seeds
+    :raises ConfigError: when a sweep does not expand
+    """
     grid = {**tune.spec.variants, **tune.spec.groups, **tune.spec.tasks}
-    base = tune.base  # shared by the sweeps below, which are only dumped and expanded from copies (confirm)
+    base = tune.base  # shared by the mappings below, which are only dumped and expanded from copies
     default = {"name": f"{tune.name}-default", "base": base, "per": tune.per_for(grid), "grid": grid, "seeds": seeds}
-    cells = []
+    shared = expand_sweep(copy.deepcopy(default), "<confirmation: shared settings>")
+    parts = [ConfirmPart("default.sweep.yaml", default, [], "default", shared)]
     best = {e["study"]: e for e in tuned["best"]}
     for cell in tune.cells:
         g = {**{k: [v] for k, v in cell.variant.items()}, **{k: [v] for k, v in cell.group.items()}, **tune.spec.tasks}
         data = {"name": f"{tune.name}-tuned", "base": base, "per": tune.per_for(g), "grid": g, "seeds": seeds}
         sets = [f"{k}={json.dumps(v)}" for k, v in best[cell.study_name]["params"].items()]
-        cells.append((cell, data, sets))
-    return default, cells
+        sweep = expand_sweep(copy.deepcopy(data), f"<confirmation: {cell.label}>", overrides=sets)
+        parts.append(ConfirmPart(f"tuned-{cell.slug}.sweep.yaml", data, sets, "tuned", sweep))
+    return parts
 
 
 def confirm(
@@ -104,8 +136,11 @@ def confirm(
     out: str | Path | None = None,
     seeds: list[int] | None = None,
     write_report: bool = True,
-    **options: Any,
-) -> Any:
+    *,
+    retry_failed: bool = False,
+    progress: bool | None = None,
+    execution: ExecOptions | None = None,
+) -> CompareOutcome:
     """Run the confirmation of a tune directory (resuming what is done).
 
     Both halves are added to what ``out`` holds (as ``--add``: runs there are kept, a run whose grid
@@ -114,43 +149,41 @@ def confirm(
     runs seed block by seed block, with the same n in every cell after each block; the reports
     cover every run there.
 
+    Each part's sweep is built here and run as it is (:func:`~wnrl.harness.comparison.compare_sweep`);
+    its mapping is also written beside the halves (``default.sweep.yaml``, ``tuned-<variant>.sweep.yaml``),
+    the file that its ``index.json`` names and its recorded command reruns.
+
     :param tune_dir: a directory written by ``wnrl tune``
     :param out: the confirmation directory (default: ``sweeps/<tune name>-confirm``)
     :param seeds: the confirmation seeds (default: the tune file's ``confirm_seeds``)
     :param write_report: write the reports
-    :param options: passed to :func:`wnrl.harness.api.compare` (workers, backend, ...)
-    :returns: a :class:`~wnrl.harness.api.CompareOutcome` over both sweeps (``sweep_dir``: ``out``)
+    :param retry_failed: rerun the runs that failed earlier
+    :param progress: ``None``: a bar on a terminal, a line per run otherwise; ``False``: silent
+    :param execution: workers, backend, address, runs per GPU (default: every CPU core, locally)
+    :returns: the outcome over both sweeps (``sweep_dir``: ``out``)
     :raises ConfigError: on bad input (seeds used in tuning included), before anything is written
     """
-    from wnrl.harness.api import CompareOutcome, report
     from wnrl.harness.sweeps.lock import sweep_lock
 
     tune, tuned = load_tuned_tune(tune_dir)
     seeds = list(seeds) if seeds is not None else tune.confirm_seeds
     _check_seeds(tune, seeds, f"--tuned {tune_dir}")
-    default, cells = _sweeps(tune, tuned, seeds)
-    shared = expand_sweep(copy.deepcopy(default), "<confirmation: shared settings>")
-    parts: list[tuple[str, dict[str, Any], list[str], str, Sweep]] = [
-        ("default.sweep.yaml", default, [], "default", shared)
-    ]
-    for cell, data, sets in cells:
-        sweep = expand_sweep(copy.deepcopy(data), f"<confirmation: {cell.label}>", overrides=sets)
-        parts.append((f"tuned-{cell.slug}.sweep.yaml", data, sets, "tuned", sweep))
+    parts = confirmation_parts(tune, tuned, seeds)
     root = Path(out) if out else Path("sweeps") / f"{tune.name}-confirm"
     _check_root(root)  # before anything is written
-    _check_parts(root, [(part, sweep) for _, _, _, part, sweep in parts])
+    _check_parts(root, [(p.half, p.sweep) for p in parts])
+    options = CompareOptions(
+        execution=execution or ExecOptions(), retry_failed=retry_failed, progress=progress, add=True
+    )
     path = None
     with sweep_lock(root):  # before planning: a second confirmation must not clear this one's runs
         _check_root(root)
         if not _is_confirmation(root.resolve()):  # a new one (a confirmation there keeps its record)
             record = {"tune_dir": str(tune_dir), "tune": tune.name, "source": tune.source, "digest": tune.digest}
             atomic_write_text(root / CONFIRM_FILE, json.dumps(record, indent=2))
-        done = [
-            _run_part(root, name, data, sets, root / part, sweep, write_report and part == "default", options)
-            for name, data, sets, part, sweep in parts
-        ]
+        done = [_run_part(root, p, replace(options, write_report=write_report and p.half == "default")) for p in parts]
         if write_report:
-            report(root / "tuned")
+            write_sweep_report(root / "tuned")
             path = write_confirmation(tune, tuned, root, Path(tune_dir))
     return CompareOutcome(
         root,
@@ -238,27 +271,24 @@ def _finished_there(sweep: Sweep, sweep_dir: Path) -> bool:
     return not todo and not counts["failed"]
 
 
-def _run_part(
-    root: Path,
-    name: str,
-    data: dict[str, Any],
-    sets: list[str],
-    sweep_dir: Path,
-    sweep: Sweep,
-    write_report: bool,
-    options: dict[str, Any],
-) -> Any:
-    """One sweep of a confirmation, added to ``sweep_dir``; when all its runs are already there
-    (a stage run before), nothing is run or rewritten: the directory's index, sessions and report
-    stay those of the runs that made it."""
-    from wnrl.harness.api import CompareOutcome, compare, report
+def _run_part(root: Path, part: ConfirmPart, options: CompareOptions) -> CompareOutcome:
+    """One sweep of a confirmation, added to ``root / part.half``; when all its runs are already
+    there (a stage run before), nothing is run or rewritten: the directory's index, sessions and
+    report stay those of the runs that made it.
 
-    if _finished_there(sweep, sweep_dir):
-        if write_report and not (sweep_dir / "summary.json").exists():
-            report(sweep_dir)
-        return CompareOutcome(sweep_dir, total=len(sweep.runs))
-    atomic_write_text(root / name, yaml.safe_dump(data, sort_keys=False))
-    return compare(root / name, out=sweep_dir, overrides=sets, add=True, write_report=write_report, **options)
+    :param root: the confirmation directory
+    :param part: the part
+    :param options: how it runs (its sweep file, directory and ``--set`` are the part's)
+    """
+    sweep_dir = root / part.half
+    if _finished_there(part.sweep, sweep_dir):
+        if options.write_report and not (sweep_dir / "summary.json").exists():
+            write_sweep_report(sweep_dir)
+        return CompareOutcome(sweep_dir, total=len(part.sweep.runs))
+    path = root / part.file  # the record of the sweep that its index.json names
+    atomic_write_text(path, yaml.safe_dump(part.data, sort_keys=False))
+    options = replace(options, sweep=path, out=sweep_dir, overrides=tuple(part.sets))
+    return compare_sweep(replace(part.sweep, source=str(path)), options)
 
 
 def verdict(interval: Any) -> str:

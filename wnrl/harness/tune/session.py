@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +21,12 @@ import yaml
 
 from wnrl.config import ConfigError, check_devices
 from wnrl.config.safe_yaml import YAMLRefused, yaml_load
+from wnrl.harness.run.options import ExecOptions
 from wnrl.harness.tune.spec import Tune, load_tune
 from wnrl.harness.tune.storage import DB_FILE, check_studies, open_storage, open_studies, shown, storage_url
 from wnrl.train.rundir import atomic_write_text
 
-__all__ = ["TUNE_FILE", "TUNED_FILE", "TuneOutcome", "read_record", "read_tuned", "tune", "write_tuned"]
+__all__ = ["TUNE_FILE", "TUNED_FILE", "TuneOutcome", "read_record", "read_tuned", "tune", "tune_with", "write_tuned"]
 
 TUNE_FILE = "tune.json"
 TUNED_FILE = "tuned.yaml"
@@ -124,7 +124,8 @@ def tune(
     progress: bool = True,
     write_report: bool = True,
 ) -> TuneOutcome:
-    """Tune every variant with the same budget (resuming what is done).
+    """Tune every variant with the same budget (resuming what is done): :func:`tune_with` with the
+    execution options as keywords.
 
     :param path: the tune file
     :param out: the tune directory (default: ``tunes/<name>``)
@@ -137,11 +138,32 @@ def tune(
     :param write_report: write the tuning report at the end
     :raises ConfigError: on bad input, before anything is written
     """
-    from wnrl.harness.run.options import ExecOptions
+    return tune_with(path, out, ExecOptions(workers, backend, address), storage, progress, write_report)
+
+
+def tune_with(
+    path: str | Path,
+    out: str | Path | None,
+    execution: ExecOptions,
+    storage: str | None = None,
+    progress: bool = True,
+    write_report: bool = True,
+) -> TuneOutcome:
+    """Tune every variant with the same budget (resuming what is done).
+
+    :param path: the tune file
+    :param out: the tune directory (``None``: ``tunes/<name>``)
+    :param execution: workers (``None``: CPU cores), backend and address (``runs_per_gpu`` unused)
+    :param storage: an Optuna storage URL or ``journal:PATH`` (default: the tune file's, else
+        SQLite in the tune directory)
+    :param progress: one line per finished trial
+    :param write_report: write the tuning report at the end
+    :raises ConfigError: on bad input, before anything is written
+    """
     from wnrl.train.stop import sigterm_as_interrupt
 
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    ExecOptions(workers, backend, address).check()
+    execution.check()
+    workers, backend, address = execution.n_workers, execution.backend, execution.address
     loaded = load_tune(path)
     _check_envs(loaded)
     if backend == "local" or address is None:  # the trials use this machine's devices (a Ray cluster: its own)
@@ -172,7 +194,7 @@ def tune(
 
     outcome = TuneOutcome(tune_dir, storage=shown(url))
     started = time.time()
-    tuner = Tuner(loaded, tune_dir, studies, make_pool(backend, workers, address), workers, progress)
+    tuner = Tuner(loaded, tune_dir, studies, make_pool(execution), workers, progress)
     try:
         with sigterm_as_interrupt():
             outcome.trials = tuner.run()
