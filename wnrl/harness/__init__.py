@@ -2,7 +2,10 @@
 (rliable-style) and figures.
 
 * :mod:`wnrl.harness.api`: :func:`compare` (run a sweep and report) and :func:`report`, the
-  Python API under ``wnrl compare`` / ``wnrl report``
+  Python API under ``wnrl compare`` / ``wnrl report`` (:func:`compare_with` takes the options as
+  one :class:`CompareOptions`)
+* :mod:`wnrl.harness.comparison`: the core of ``compare`` (a loaded sweep run into its directory,
+  then reported), which the confirmation of a tune calls too
 * :mod:`wnrl.harness.sweeps.spec`: sweep files → validated runs with stable ids
 * :mod:`wnrl.harness.run.execute`: local process pool / Ray tasks, resumable, failure-isolated
 * :mod:`wnrl.harness.reports.build`: results.csv, report.md, figures of a sweep directory
@@ -27,7 +30,15 @@ _EXPORTS = {
         "demo_sweep",
         "SweepSpec",
     ),
-    "wnrl.harness.api": ("compare", "report", "CompareOutcome"),
+    "wnrl.harness.api": (
+        "compare",
+        "compare_with",
+        "report",
+        "seed_plan",
+        "CompareOptions",
+        "CompareOutcome",
+        "ExecOptions",
+    ),
     "wnrl.harness.run.execute": ("execute", "run_local", "run_task", "make_task", "plan_runs"),
     "wnrl.harness.reports.build": (
         "build_report",
