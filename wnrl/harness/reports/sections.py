@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from wnrl.harness.reports.tables import Column, markdown_table
 from wnrl.harness.stats.lr_range import FRACTION
 from wnrl.harness.stats.seeds import CANDIDATE_SEEDS, MIN_PLAN_SEEDS, MethodPlan, PairPlan, fewest_seeds
 
@@ -52,32 +53,31 @@ def plan_section(
     if not methods:
         return ["## How many seeds?", "", why_not, ""] if why_not else []
     shown = (5, 10, 20, 50)
+    at = " / ".join(map(str, shown))
+    method_columns: list[Column[MethodPlan]] = [
+        Column("method", lambda m: m.method),
+        Column("seeds now", lambda m: m.seeds),
+        Column("IQM 95% CI width now", lambda m: f"{m.width_now:.3f}"),
+        Column(f"width at {at} seeds", lambda m: " / ".join(f"{m.widths[n]:.3f}" for n in shown)),
+        Column(f"seeds for width ≤ {width:g}", lambda m: _fmt_seeds(m.seeds_needed)),
+    ]
     lines = [
         "## How many seeds?",
         "",
         "Estimated by resampling the seeds at hand (docs/harness.md, `wnrl.harness.stats.seeds`); "
         "rough with few seeds.",
         "",
-        f"| method | seeds now | IQM 95% CI width now | width at {' / '.join(map(str, shown))} seeds "
-        f"| seeds for width ≤ {width:g} |",
-        "|---|---|---|---|---|",
+        *markdown_table(method_columns, methods),
     ]
-    for m in methods:
-        at = " / ".join(f"{m.widths[n]:.3f}" for n in shown)
-        lines.append(f"| {m.method} | {m.seeds} | {m.width_now:.3f} | {at} | {_fmt_seeds(m.seeds_needed)} |")
     if pairs:
-        lines += [
-            "",
-            f"| pair | observed P(X > Y) | power at {' / '.join(map(str, shown))} seeds "
-            f"| seeds for 80% power (observed effect) | seeds for 80% power (P = {target_poi:g}) |",
-            "|---|---|---|---|---|",
+        pair_columns: list[Column[PairPlan]] = [
+            Column("pair", lambda p: p.pair),
+            Column("observed P(X > Y)", lambda p: f"{p.poi:.3f}"),
+            Column(f"power at {at} seeds", lambda p: " / ".join(f"{p.power[n]:.3f}" for n in shown)),
+            Column("seeds for 80% power (observed effect)", lambda p: _fmt_seeds(p.seeds_for_observed)),
+            Column(f"seeds for 80% power (P = {target_poi:g})", lambda p: _fmt_seeds(p.seeds_for_target)),
         ]
-        for p in pairs:
-            power = " / ".join(f"{p.power[n]:.3f}" for n in shown)
-            lines.append(
-                f"| {p.pair} | {p.poi:.3f} | {power} | {_fmt_seeds(p.seeds_for_observed)} "
-                f"| {_fmt_seeds(p.seeds_for_target)} |"
-            )
+        lines += ["", *markdown_table(pair_columns, pairs)]
     return [*lines, ""]
 
 
@@ -114,14 +114,11 @@ def _range_table(ranges: Mapping[str, Mapping[str, Any]]) -> list[str]:
 
     :param ranges: ``{line: LrRange as a dict}``
     """
-    lines = [
-        f"| method | best learning rate | best IQM | within {FRACTION:.0%} of it | width (decades) [95% CI] |",
-        "|---|---|---|---|---|",
+    columns: list[Column[tuple[str, Mapping[str, Any]]]] = [
+        Column("method", lambda it: it[0]),
+        Column("best learning rate", lambda it: f"{it[1]['best_lr']:g}"),
+        Column("best IQM", lambda it: f"{it[1]['best_iqm']:.3f}"),
+        Column(f"within {FRACTION:.0%} of it", lambda it: f"{it[1]['lo']:g} to {it[1]['hi']:g}"),
+        Column("width (decades) [95% CI]", lambda it: "{:.2f} [{:.2f}, {:.2f}]".format(*it[1]["decades"])),
     ]
-    for line, r in ranges.items():
-        point, lo, hi = r["decades"]
-        lines.append(
-            f"| {line} | {r['best_lr']:g} | {r['best_iqm']:.3f} | {r['lo']:g} to {r['hi']:g} | "
-            f"{point:.2f} [{lo:.2f}, {hi:.2f}] |"
-        )
-    return [*lines, ""]
+    return [*markdown_table(columns, ranges.items()), ""]
