@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
-from wnrl.train.rundir import atomic_write_text
+from wnrl.train.rundir import atomic_write_text, read_json
 
 __all__ = [
     "RESULT_FILE",
@@ -269,20 +269,13 @@ def read_record(run_dir: Path) -> RunRecord | None:
     """
     path = run_dir / RESULT_FILE
     try:
-        text = path.read_text()
+        data = read_json(path, lambda what: RecordError(f"{path}: {what}"))
     except FileNotFoundError:
         return None
-    except OSError as e:
-        raise RecordError(f"{path}: cannot be read ({e.strerror})") from None
     try:
-        return RunRecord.model_validate(json.loads(text))
-    except ValueError as e:  # json.JSONDecodeError and pydantic's ValidationError
-        what = (
-            "not valid JSON (truncated?)"
-            if not isinstance(e, ValidationError)
-            else f"not a run record ({_first_error(e)})"
-        )
-        raise RecordError(f"{path}: {what}") from None
+        return RunRecord.model_validate(data)
+    except ValidationError as e:
+        raise RecordError(f"{path}: not a run record ({_first_error(e)})") from None
 
 
 def _first_error(e: ValidationError) -> str:

@@ -4,6 +4,8 @@ while a run writes it, and left consistent when the disk under it fails.
 * :func:`save_atomically` and :func:`atomic_write_text`: the one atomic write of wnrl (temp file +
   ``os.replace``): a file is whole or absent, never half-written (records, texts, models,
   checkpoints, reports);
+* :func:`read_json`: the read of a JSON file wnrl wrote (one line when it cannot be read or
+  was cut short);
 * :func:`check_dir_path`: a path that cannot be a directory at all (a symbolic link loop, a name
   longer than a file system takes, a file above it, a dangling link) is one line before anything is
   written: the one check of every output directory (``wnrl train --out``, ``--video``, ``compare``
@@ -50,6 +52,7 @@ __all__ = [
     "check_out_path",
     "is_empty",
     "output_failure",
+    "read_json",
     "save_atomically",
     "unwritable",
     "why_not_writable",
@@ -89,6 +92,28 @@ def atomic_write_text(path: Path, text: str) -> None:
     :param text: the content
     """
     save_atomically(lambda tmp: tmp.write_text(text), path)
+
+
+def read_json(path: Path, problem: Callable[[str], Exception]) -> Any:
+    """The JSON in ``path``, a file that wnrl wrote itself (a run's ``result.json``, a sweep's
+    ``index.json``): one line when it is there but cannot be read or was cut short.
+
+    :param path: the file
+    :param problem: makes the exception to raise from what is wrong (``cannot be read (...)``,
+        ``not valid JSON (truncated?)``)
+    :raises FileNotFoundError: when there is no such file (the caller's ``None``: a JSON ``null``
+        is a value, not an absent file)
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        raise problem(f"cannot be read ({e.strerror})") from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise problem("not valid JSON (truncated?)") from None
 
 
 def _check_lengths(path: Path, label: str, fix: str) -> None:

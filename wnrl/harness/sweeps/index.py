@@ -11,13 +11,13 @@ one-line :class:`~wnrl.config.ConfigError`, never a traceback later on.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from wnrl.config import ConfigError
 from wnrl.config.schema import NAME_PATTERN
+from wnrl.train.rundir import read_json
 
 __all__ = ["INDEX_FILE", "RUN_FILES", "SWEEP_OUTPUTS", "check_index", "index_problem", "read_index", "run_dir_of"]
 
@@ -105,15 +105,9 @@ def read_index(sweep_dir: Path) -> dict[str, Any] | None:
     """
     path = sweep_dir / INDEX_FILE
     try:
-        text = path.read_text()
+        data = read_json(path, lambda what: ConfigError(f"{path}: {what}; {_FIX}"))
     except FileNotFoundError:
         return None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot be read ({e.strerror}); {_FIX}") from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise ConfigError(f"{path}: not valid JSON (truncated?); {_FIX}") from None
     return check_index(data, path)
 
 
