@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # nn ← policies ← agents ← train ← harness ← cli; registry, config and envs are leaves.
 LAYERS = {"nn": 1, "policies": 2, "agents": 3, "train": 4, "harness": 5, "cli": 6}
-LEAVES = {"registry", "config", "envs"}
+LEAVES = {"registry", "_lazy", "config", "envs"}
 
 
 def _package_of(path: Path) -> str:
@@ -52,7 +52,7 @@ def allowed(here: str, target: str) -> bool:
     """Whether package ``here`` may import package ``target``."""
     if target == here:
         return True
-    if here in ("registry", "wnrl"):
+    if here in ("registry", "_lazy", "wnrl"):
         return False
     if here in LEAVES:
         return target == "registry"
