@@ -114,7 +114,9 @@ def test_label_colours_are_consistent_and_colour_blind_safe():
         palette.reset_label_colors()
 
 
-def test_figures_have_titles_axis_labels_and_legends(tmp_path, scores, monkeypatch):
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """The figures the plots save, in order (each still written to its file)."""
     figs = []
     real_save = P._save
 
@@ -123,6 +125,11 @@ def test_figures_have_titles_axis_labels_and_legends(tmp_path, scores, monkeypat
         return real_save(fig, path)
 
     monkeypatch.setattr(P, "_save", capture)
+    return figs
+
+
+def test_figures_have_titles_axis_labels_and_legends(tmp_path, scores, saved_figures):
+    figs = saved_figures
     P.plot_intervals(S.aggregate_methods(scores, reps=50), tmp_path / "a.png", "Agg")
     axes = figs[-1].axes
     assert figs[-1]._suptitle.get_text() == "Agg"
@@ -143,17 +150,10 @@ def test_figures_have_titles_axis_labels_and_legends(tmp_path, scores, monkeypat
         assert ax.get_legend() is not None
 
 
-def test_plots_draw_the_numbers_of_stats(tmp_path, monkeypatch):
+def test_plots_draw_the_numbers_of_stats(tmp_path, saved_figures):
     # plots only draws: the curve line and band are stats.curve_ci's, the sensitivity markers
     # and error bars stats.sensitivity_ci's.
-    figs = []
-    real_save = P._save
-
-    def capture(fig, path):
-        figs.append(fig)
-        return real_save(fig, path)
-
-    monkeypatch.setattr(P, "_save", capture)
+    figs = saved_figures
     rng = np.random.default_rng(7)
     steps, returns = np.arange(6.0), rng.normal(size=(5, 6)).cumsum(axis=1)
     P.plot_learning_curves({"w": (steps, returns)}, tmp_path / "c.png", "LC", reps=300, seed=2)

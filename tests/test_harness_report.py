@@ -153,6 +153,16 @@ def make_sweep_dir(root: Path, lr: bool = False) -> tuple[Path, list[dict[str, A
     return root, rows
 
 
+def _env_range(done: list[dict[str, Any]], env: str) -> tuple[float, float]:
+    """The report's normalisation range of ``env``: CartPole's known one, else its runs' min/max.
+
+    :param done: the finished runs
+    :param env: the environment
+    """
+    finals = [r["final"] for r in done if r["env"] == env]
+    return (0.0, 500.0) if env == "CartPole-v1" else (min(finals), max(finals))
+
+
 def _fmt(v: tuple[float, float, float], d: int) -> str:
     return f"{v[0]:.{d}f} [{v[1]:.{d}f}, {v[2]:.{d}f}]"
 
@@ -290,8 +300,7 @@ def test_learning_rate_sensitivity_figure_and_cli(tmp_path: Path, capsys: pytest
     assert list(by_env) == list(ENVS)
     done = [r for r in rows if r["status"] == "finished"]
     for env in ENVS:
-        finals = [r["final"] for r in done if r["env"] == env]
-        low, high = (0.0, 500.0) if env == "CartPole-v1" else (min(finals), max(finals))
+        low, high = _env_range(done, env)
         own = by_env[env]["sensitivity"]["weight"]
         for x in (1e-4, 1e-3):
             sub = [r for r in done if r["env"] == env and r["grid"]["agent.norm"] == "weight"]
@@ -598,8 +607,7 @@ def test_per_environment_iqm_and_probability_of_improvement(tmp_path: Path) -> N
     assert list(by_env) == list(ENVS)
     done = [r for r in rows if r["status"] == "finished"]
     for env in ENVS:
-        finals = [r["final"] for r in done if r["env"] == env]
-        low, high = (0.0, 500.0) if env == "CartPole-v1" else (min(finals), max(finals))
+        low, high = _env_range(done, env)
         sub = [r for r in done if r["env"] == env]
         tasks = [(n,) for n in (0.0, 0.2)]
         of = lambda r: (r["grid"]["env.noise.obs_std"],)  # noqa: E731
