@@ -124,8 +124,7 @@ def test_a_shipped_shared_settings_sweep_is_the_one_the_confirmation_runs() -> N
     run ids; a stage file a subset), or the confirmation could not reuse them: an edit to either
     file alone fails here."""
     from wnrl.harness.sweeps.spec import load_sweep
-    from wnrl.harness.tune.confirm import _sweeps
-    from wnrl.harness.tune.spec import expand_sweep
+    from wnrl.harness.tune.confirm import confirmation_parts
 
     root = Path(__file__).resolve().parents[1]
     tunes = {t.name: t for t in map(load_tune, sorted((root / "configs" / "tune").glob("*.yaml")))}
@@ -137,8 +136,7 @@ def test_a_shipped_shared_settings_sweep_is_the_one_the_confirmation_runs() -> N
         if tune is None:
             continue
         nothing_tuned = {"best": [{"study": c.study_name, "params": {}} for c in tune.cells]}
-        default, _ = _sweeps(tune, nothing_tuned, tune.confirm_seeds)
-        expected = expand_sweep(default, "<confirmation: shared settings>")
+        expected = confirmation_parts(tune, nothing_tuned, tune.confirm_seeds)[0].sweep  # the shared settings
         assert list(sweep.grid) == list(expected.grid), f
         assert {r.id for r in sweep.runs} <= {r.id for r in expected.runs}, f
         checked += 1
