@@ -25,7 +25,6 @@ from wnrl.harness.reports.figures import make_figures
 from wnrl.harness.reports.header import header_lines
 from wnrl.harness.reports.outpaths import check_report_outputs
 from wnrl.harness.reports.rows import Row, load_rows, select_rows
-from wnrl.harness.reports.scores import LR_KEY
 from wnrl.harness.reports.sections import lr_range_section, plan_section, too_few_seeds
 from wnrl.harness.reports.summary import Summary, analyse
 from wnrl.harness.reports.tables import (
@@ -36,6 +35,7 @@ from wnrl.harness.reports.tables import (
     poi_columns,
     write_results_csv,
 )
+from wnrl.harness.sweeps.values import LR_KEY
 from wnrl.train.rundir import atomic_write_text
 
 __all__ = [

@@ -37,9 +37,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wnrl.harness.reports.rows import Design, Row, finished
-from wnrl.harness.reports.scores import LR_KEY, lr_value, seed_matrix
+from wnrl.harness.reports.scores import lr_value, seed_matrix
 from wnrl.harness.stats import aggregate as stats
 from wnrl.harness.stats.aggregate import Interval
+from wnrl.harness.sweeps.values import LR_KEY
 
 __all__ = ["DIAGNOSTICS", "compare_diagnostics", "diagnostics_section", "eff_lr_by_lr", "reduce_diagnostics"]
 

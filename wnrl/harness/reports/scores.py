@@ -21,11 +21,11 @@ from numpy.typing import NDArray
 
 from wnrl.harness.reports.rows import Design, Row, finished
 from wnrl.harness.stats.lr_range import lr_ranges
+from wnrl.harness.sweeps.values import LR_KEY
 from wnrl.registry import schedule_start
 
 __all__ = [
     "KNOWN_RANGES",
-    "LR_KEY",
     "Normalisation",
     "CellScores",
     "lr_by_env",
@@ -50,7 +50,6 @@ KNOWN_RANGES: dict[str, tuple[float, float]] = {
     "Pendulum-v1": (-1600.0, 0.0),
     "LunarLander-v3": (-300.0, 300.0),
 }
-LR_KEY = "agent.hyperparams.learning_rate"
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ from typing import Any
 from wnrl.config.keys import check_key
 from wnrl.config.names import name_problem
 
-__all__ = ["MAX_SEEDS", "checked_name", "grid_values", "seed_list", "show"]
+__all__ = ["LR_KEY", "MAX_SEEDS", "checked_name", "grid_values", "seed_list", "show"]
 
 #: An upper bound that catches a typo (``seeds: 1000000``) before a minute of silent expansion.
 MAX_SEEDS = 10_000
+#: The learning rate's key: a grid may vary it, a tune file's default space searches it.
+LR_KEY = "agent.hyperparams.learning_rate"
 
 
 def show(v: Any) -> str:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from wnrl.harness.reports.scores import LR_KEY
+from wnrl.harness.sweeps.values import LR_KEY
 
 __all__ = ["DEFAULT_SPACE", "Objective", "Param", "Pruner", "Sampler"]
 

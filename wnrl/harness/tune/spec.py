@@ -38,9 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from wnrl.config import ConfigError, read_yaml, resolve_path, validate_model
 from wnrl.config.keys import check_key
 from wnrl.config.names import name_problem
-from wnrl.harness.reports.scores import LR_KEY
 from wnrl.harness.sweeps.spec import Sweep, expand_sweep
-from wnrl.harness.sweeps.values import checked_name, grid_values, seed_list, show
+from wnrl.harness.sweeps.values import LR_KEY, checked_name, grid_values, seed_list, show
 from wnrl.harness.tune.models import DEFAULT_SPACE, Objective, Param, Pruner, Sampler
 
 __all__ = [
