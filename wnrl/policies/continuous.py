@@ -92,7 +92,41 @@ def _target_pass(module: nn.Module) -> contextlib.AbstractContextManager[None]:
     return contextlib.nullcontext()
 
 
-class NormSACActor(_BatchNormModes, SACActor):
+class _NormActor(_BatchNormModes):
+    """What the SAC and TD3 actors share: SB3's ``BasePolicy`` set up (squashed output) without
+    SB3's plain MLP, and the norm options, saved with the constructor parameters."""
+
+    norm: str
+    norm_output: bool
+    brn_kwargs: dict[str, Any]
+
+    def _init_actor(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Box,
+        features_extractor: nn.Module,
+        normalize_images: bool,
+    ) -> None:
+        """SB3's ``BasePolicy.__init__`` with a squashed output, as SB3's actors call it (not
+        ``Actor.__init__``: it would build, and draw the init of, SB3's plain MLP first); the
+        arguments are the actor's.
+        """
+        BasePolicy.__init__(
+            cast(BasePolicy, self),
+            observation_space,
+            action_space,
+            features_extractor=features_extractor,
+            normalize_images=normalize_images,
+            squash_output=True,
+        )
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data: dict[str, Any] = cast(Any, super())._get_constructor_parameters()
+        data.update(norm=self.norm, norm_output=self.norm_output, brn_kwargs=self.brn_kwargs)
+        return data
+
+
+class NormSACActor(_NormActor, SACActor):
     """SB3's SAC (and sb3-contrib's CrossQ) squashed-Gaussian actor with normalized hidden layers
     (``latent_pi``); the arguments up to ``normalize_images`` are SB3's ``Actor``'s.
 
@@ -120,19 +154,11 @@ class NormSACActor(_BatchNormModes, SACActor):
         norm_output: bool = False,
         brn_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
-        # Not Actor.__init__: it would build (and draw the init of) SB3's plain MLP first.
-        BasePolicy.__init__(
-            self,
-            observation_space,
-            action_space,
-            features_extractor=features_extractor,
-            normalize_images=normalize_images,
-            squash_output=True,
-        )
-        self.use_sde, self.sde_features_extractor = use_sde, None
+        self._init_actor(observation_space, action_space, features_extractor, normalize_images)
         self.net_arch, self.features_dim, self.activation_fn = net_arch, features_dim, activation_fn
-        self.log_std_init, self.use_expln, self.full_std, self.clip_mean = log_std_init, use_expln, full_std, clip_mean
         self.norm, self.norm_output, self.brn_kwargs = check_norm(norm), norm_output, dict(brn_kwargs or {})
+        self.use_sde, self.sde_features_extractor = use_sde, None
+        self.log_std_init, self.use_expln, self.full_std, self.clip_mean = log_std_init, use_expln, full_std, clip_mean
         action_dim = get_action_dim(self.action_space)
         self.latent_pi, last = make_mlp(features_dim, net_arch, norm, activation_fn, self.brn_kwargs)
         if use_sde:
@@ -170,13 +196,8 @@ class NormSACActor(_BatchNormModes, SACActor):
         """The output layers (never data-initialised)."""
         return [self.mu, cast(nn.Module, self.log_std)]
 
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()
-        data.update(norm=self.norm, norm_output=self.norm_output, brn_kwargs=self.brn_kwargs)
-        return data
 
-
-class NormTD3Actor(_BatchNormModes, TD3Actor):
+class NormTD3Actor(_NormActor, TD3Actor):
     """SB3's TD3 deterministic actor, ``mu = Sequential(hidden (normalized), head, Tanh)``; the
     arguments up to ``normalize_images`` are SB3's, the rest as :class:`NormSACActor`."""
 
@@ -194,14 +215,7 @@ class NormTD3Actor(_BatchNormModes, TD3Actor):
         norm_output: bool = False,
         brn_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
-        BasePolicy.__init__(
-            self,
-            observation_space,
-            action_space,
-            features_extractor=features_extractor,
-            normalize_images=normalize_images,
-            squash_output=True,
-        )
+        self._init_actor(observation_space, action_space, features_extractor, normalize_images)
         self.net_arch, self.features_dim, self.activation_fn = net_arch, features_dim, activation_fn
         self.norm, self.norm_output, self.brn_kwargs = check_norm(norm), norm_output, dict(brn_kwargs or {})
         hidden, last = make_mlp(features_dim, net_arch, norm, activation_fn, self.brn_kwargs)
@@ -215,11 +229,6 @@ class NormTD3Actor(_BatchNormModes, TD3Actor):
     def heads(self) -> list[nn.Module]:
         """The output layer (never data-initialised)."""
         return [self.mu[1]]
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()
-        data.update(norm=self.norm, norm_output=self.norm_output, brn_kwargs=self.brn_kwargs)
-        return data
 
 
 class NormContinuousCritic(_BatchNormModes, ContinuousCritic):
