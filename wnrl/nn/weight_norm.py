@@ -171,6 +171,26 @@ class WeightNormMixin(nn.Module):
         return self._refresh(v, g)
 
     @torch.no_grad()
+    def _init_parameters(
+        self, v_shape: tuple[int, ...], bias: bool, init_std: float | None, device: Any, dtype: Any
+    ) -> None:
+        """Create ``v`` (``v_shape``), ``g`` and ``bias`` (one per output unit, ``bias=False``:
+        none), in that order, and initialise them (:meth:`reset_parameters`).
+
+        :param v_shape: the plain layer's weight shape, output units first
+        :param bias: whether the layer has a bias
+        :param init_std: ``None`` (the plain layer's init) or the std of ``v ~ N(0, init_std²)``
+        :param device: the parameters' device
+        :param dtype: the parameters' dtype
+        """
+        kw = {"device": device, "dtype": dtype}
+        self.v = TrackedParameter(torch.empty(v_shape, **kw))
+        self.g = TrackedParameter(torch.empty(v_shape[0], **kw))
+        self.register_parameter("bias", nn.Parameter(torch.empty(v_shape[0], **kw)) if bias else None)
+        self.init_std = init_std
+        self._cache = None
+        self.reset_parameters()
+
     def reset_parameters(self) -> None:
         """``v`` and ``bias`` as the plain layer (or ``v ~ N(0, init_std²)``, ``b = 0``), then
         ``g = ‖v_i‖`` so the effective weight equals ``v``."""
@@ -284,14 +304,8 @@ class WeightNormLinear(WeightNormMixin):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        kw = {"device": device, "dtype": dtype}
         self.in_features, self.out_features = in_features, out_features
-        self.v = TrackedParameter(torch.empty(out_features, in_features, **kw))
-        self.g = TrackedParameter(torch.empty(out_features, **kw))
-        self.register_parameter("bias", nn.Parameter(torch.empty(out_features, **kw)) if bias else None)
-        self.init_std = init_std
-        self._cache = None
-        self.reset_parameters()
+        self._init_parameters((out_features, in_features), bias, init_std, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self._forward_weight(), self._parameters["bias"])
@@ -347,17 +361,12 @@ class WeightNormConv2d(WeightNormMixin):
             raise ValueError("in_channels and out_channels must be divisible by groups")
         if padding_mode != "zeros":
             raise ValueError("WeightNormConv2d supports padding_mode='zeros' only")
-        kw = {"device": device, "dtype": dtype}
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride, self.dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
         self.padding = padding if isinstance(padding, str) else _pair(padding)
         self.padding_mode = padding_mode
-        self.v = TrackedParameter(torch.empty(out_channels, in_channels // groups, *self.kernel_size, **kw))
-        self.g = TrackedParameter(torch.empty(out_channels, **kw))
-        self.register_parameter("bias", nn.Parameter(torch.empty(out_channels, **kw)) if bias else None)
-        self.init_std = init_std
-        self._cache = None
-        self.reset_parameters()
+        v_shape = (out_channels, in_channels // groups, *self.kernel_size)
+        self._init_parameters(v_shape, bias, init_std, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv2d(
