@@ -5,18 +5,19 @@
     python benchmarks/harness_scaling.py --workers 1,2,4 --runs 16 --steps 4096 --repeat 3 --out scaling.md
 
 Each setting runs the whole grid (PPO on CartPole-v1, ``--steps`` environment steps per run, final
-evaluation only) in a fresh sweep directory through :func:`wnrl.harness.run.execute.run_local`, pool
-start-up included. The settings are interleaved within each of ``--repeat`` repetitions (default
-3) and the median wall time counts (the speedup is the median of the per-repetition ratios), so
-drifting load on a shared machine hits all settings alike. Speedup = wall time with 1 worker /
-wall time with N; the target is speedup ≥ 0.9 × N. Per-run overhead = a run's whole wall time in
-its worker (``wall_seconds``: config check, env and model build, final evaluation, writing the
-record) minus its ``learn`` time (``seconds``); the target is ≤ 0.5 s. The pool's worker processes
-are reused across runs (``ProcessPoolExecutor`` without ``max_tasks_per_child``) and forked from
-a fork server that imported torch, SB3 and wnrl once (:func:`wnrl.harness.run.backends.worker_context`).
-That server starts once per sweep process, whatever the number of workers: it is started (and
-timed, "fork server start-up") before the measurements, as the first ``wnrl compare`` pool of a
-process starts it. Prints a markdown table (and writes it to ``--out``).
+evaluation only) in a fresh sweep directory through :func:`wnrl.harness.run.pool.run_all` on a
+:class:`~wnrl.harness.run.pool.LocalPool`, pool start-up included. The settings are interleaved
+within each of ``--repeat`` repetitions (default 3) and the median wall time counts (the speedup is
+the median of the per-repetition ratios), so drifting load on a shared machine hits all settings
+alike. Speedup = wall time with 1 worker / wall time with N; the target is speedup ≥ 0.9 × N.
+Per-run overhead = a run's whole wall time in its worker (``wall_seconds``: config check, env and
+model build, final evaluation, writing the record) minus its ``learn`` time (``seconds``); the
+target is ≤ 0.5 s. The pool's worker processes are reused across runs (``ProcessPoolExecutor``
+without ``max_tasks_per_child``) and forked from a fork server that imported torch, SB3 and wnrl
+once (:func:`wnrl.harness.run.backends.worker_context`). That server starts once per sweep process,
+whatever the number of workers: it is started (and timed, "fork server start-up") before the
+measurements, as the first ``wnrl compare`` pool of a process starts it. Prints a markdown table
+(and writes it to ``--out``).
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ def measure(workers: int, runs: int, steps: int) -> dict:
     :param steps: environment steps per run
     :returns: wall time, per-run training seconds, failures
     """
-    from wnrl.harness.run.execute import make_task, run_local
+    from wnrl.harness.run.options import ExecOptions
+    from wnrl.harness.run.pool import LocalPool, run_all
+    from wnrl.harness.run.task import make_task
     from wnrl.harness.sweeps.spec import expand_sweep
     from wnrl.train.record import RunRecord
 
@@ -78,7 +81,7 @@ def measure(workers: int, runs: int, steps: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="wnrl-scaling-") as tmp:
         tasks = [make_task(r, Path(tmp), "<scaling>") for r in sweep.runs]
         start = time.perf_counter()
-        run_local(tasks, workers, on_done)
+        run_all(LocalPool(ExecOptions(workers=min(workers, len(tasks)))), tasks, on_done)
         wall = time.perf_counter() - start
     failed = [r for r in results if not r.finished]
     if failed:

@@ -19,7 +19,9 @@ import pytest
 import yaml
 
 from wnrl.cli import main
-from wnrl.harness.run.execute import WORKER_DIED, plan_runs, run_local, run_task
+from wnrl.harness.run.execute import WORKER_DIED, plan_runs, run_task
+from wnrl.harness.run.options import ExecOptions
+from wnrl.harness.run.pool import LocalPool, run_all
 from wnrl.harness.run.task import Task
 from wnrl.train.record import RESULT_FILE, RunFields, RunRecord, latest_checkpoint, read_record, write_record
 
@@ -373,7 +375,7 @@ def _die_or_finish(task: Task) -> RunRecord:
 def test_a_killed_worker_fails_its_run_and_a_new_pool_goes_on(tmp_path: Path) -> None:
     tasks = [_fake_task(tmp_path, i) for i in ("a", "die", "b", "c")]
     done: list[RunRecord] = []
-    run_local(tasks, workers=1, on_done=done.append, fn=_die_or_finish)
+    run_all(LocalPool(ExecOptions(workers=1), _die_or_finish), tasks, done.append)
     by_id = {r.id: r for r in done}
     assert sorted(by_id) == ["a", "b", "c", "die"]
     assert by_id["die"].status == "failed" and by_id["die"].error == WORKER_DIED
@@ -389,7 +391,7 @@ def _report_gpu(task: Task) -> RunRecord:
 def test_gpu_slots_pin_each_worker_to_one_gpu(tmp_path: Path) -> None:
     tasks = [_fake_task(tmp_path, str(i)) for i in range(6)]
     done: list[RunRecord] = []
-    run_local(tasks, workers=8, on_done=done.append, fn=_report_gpu, gpus=2, runs_per_gpu=2)
+    run_all(LocalPool(ExecOptions(workers=8, runs_per_gpu=2), _report_gpu, gpus=2), tasks, done.append)
     gpu_of = {r.host: r.error for r in done}
     assert len(done) == 6 and len(gpu_of) <= 4  # pool size = gpus * runs_per_gpu
     assert set(gpu_of.values()) <= {"0", "1"}

@@ -8,34 +8,47 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from wnrl.harness.run.backends import worker_context
-from wnrl.harness.run.pool import run_local
+from wnrl.harness.run.options import ExecOptions
+from wnrl.harness.run.pool import LocalPool, run_all
+from wnrl.harness.run.task import Task
+from wnrl.train.record import RunRecord
 
 
-def _probe(task: dict[str, Any]) -> dict[str, Any]:
-    """Runs in a worker (top level, so the worker imports it from this module)."""
-    return {
-        "id": task["id"],
+def _probe(task: Task) -> RunRecord:
+    """Runs in a worker (top level, so the worker imports it from this module); what it sees
+    travels back in the record's ``grid``."""
+    seen = {
         "var": os.environ.get("WNRL_WORKER_PROBE"),
         "path": any(p.endswith("PROBE_DIR") for p in sys.path),
         "threads": os.environ.get("OMP_NUM_THREADS"),
     }
+    return RunRecord(id=task.id, status="finished", grid=seen)
+
+
+def _tasks(tmp: Path, *ids: str) -> list[Task]:
+    from wnrl.config import validate
+
+    config = validate(
+        {"env": {"id": "CartPole-v1"}, "agent": {"algo": "ppo"}, "train": {"device": "cpu", "total_timesteps": 64}}, "x"
+    )
+    return [Task(id=i, run_dir=tmp / "runs" / i, config=config, source="x") for i in ids]
 
 
 def test_workers_get_the_sweeps_environment_and_path_of_now(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    got: list[dict[str, Any]] = []
-    run_local([{"id": "first"}], 1, got.append, fn=_probe)  # the fork server is running from here on
+    got: list[RunRecord] = []
+    # the fork server is running from here on
+    run_all(LocalPool(ExecOptions(workers=1), _probe), _tasks(tmp_path, "first"), got.append)
     monkeypatch.setenv("WNRL_WORKER_PROBE", "set later")
     monkeypatch.syspath_prepend(str(tmp_path / "PROBE_DIR"))
-    run_local([{"id": "a"}, {"id": "b"}], 2, got.append, fn=_probe)
-    first, *later = got
+    run_all(LocalPool(ExecOptions(workers=2), _probe), _tasks(tmp_path, "a", "b"), got.append)
+    first, *later = (g.grid for g in got)
     assert first["var"] is None and not first["path"]
     assert len(later) == 2 and all(g["var"] == "set later" and g["path"] for g in later)
-    assert all(g["threads"] == "1" for g in got)
+    assert all(g["threads"] == "1" for g in (first, *later))
 
 
 def test_cuda_sweeps_spawn_their_workers() -> None:

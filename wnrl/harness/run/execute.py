@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from wnrl.harness.run.options import ExecOptions
-from wnrl.harness.run.pool import make_pool, run_all, run_local
+from wnrl.harness.run.pool import make_pool, run_all
 from wnrl.harness.run.task import WORKER_DIED, Task, failed_result, killed, make_task, record_failure, run_task
 from wnrl.train.record import RESULT_FILE, RecordError, RunRecord, latest_checkpoint, read_record, resumable
 
@@ -67,7 +67,6 @@ __all__ = [
     "make_task",
     "plan_runs",
     "record_failure",
-    "run_local",
     "run_task",
 ]
 

@@ -25,7 +25,7 @@ from wnrl.harness.run.options import ExecOptions
 from wnrl.harness.run.task import WORKER_DIED, OnDone, Task, one_line, record_failure, run_task
 from wnrl.train.record import RunRecord
 
-__all__ = ["Done", "LocalPool", "Pool", "RayPool", "make_pool", "run_all", "run_local"]
+__all__ = ["Done", "LocalPool", "Pool", "RayPool", "make_pool", "run_all"]
 
 #: A task that ended, with its record.
 Done = list[tuple[Task, RunRecord]]
@@ -240,19 +240,3 @@ def run_all(pool: Pool, tasks: Iterable[Task], on_done: OnDone) -> None:
         pool.close(kill=True)
         raise
     pool.close()
-
-
-def run_local(
-    tasks: list[Task], workers: int, on_done: OnDone, fn: TaskFn = run_task, gpus: int = 0, runs_per_gpu: int = 1
-) -> None:
-    """:func:`run_all` on a :class:`LocalPool` of ``workers`` processes (at most one per task).
-
-    :param tasks: the tasks
-    :param workers: pool size
-    :param on_done: callback with each record
-    :param fn: the task function
-    :param gpus: GPUs to spread the workers over (0: CPU only)
-    :param runs_per_gpu: workers sharing one GPU
-    """
-    options = ExecOptions(workers=max(1, min(workers, len(tasks))), runs_per_gpu=runs_per_gpu)
-    run_all(LocalPool(options, fn, gpus), tasks, on_done)
