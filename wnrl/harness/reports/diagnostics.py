@@ -162,7 +162,7 @@ def diagnostics_section(diagnostics: Mapping[str, Mapping[str, Interval]], over_
     lines = [
         "### Mechanism diagnostics",
         "",
-        "Per run, reduced to numbers every norm has (`wnrl/harness/reports/diagnostics.py`; definitions in "
+        "Per run, reduced to numbers every norm has (definitions in "
         "`docs/diagnostics.md`); IQM over the runs [95% stratified bootstrap CI]. "
         + "; ".join(f"`{n}`: {DIAGNOSTICS[n][2]}" for n in names)
         + "."

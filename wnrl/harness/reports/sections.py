@@ -64,8 +64,7 @@ def plan_section(
     lines = [
         "## How many seeds?",
         "",
-        "Estimated by resampling the seeds at hand (docs/harness.md, `wnrl.harness.stats.seeds`); "
-        "rough with few seeds.",
+        'Estimated by resampling the seeds at hand (docs/harness.md, "How many seeds?"); rough with few seeds.',
         "",
         *markdown_table(method_columns, methods),
     ]
