@@ -330,7 +330,9 @@ def test_train_and_eval_import_nothing_of_the_harness(tmp_path: Path) -> None:
 def test_sweep_and_tune_validation_import_neither_torch_nor_sb3(tmp_path: Path) -> None:
     """Reading and validating a sweep or a tune file (every shipped one, and a bad one of each) is
     done before torch, SB3 or gymnasium is imported (the agent names come from
-    :mod:`wnrl.harness.sweeps.agent_args`, the run ids' env part from :mod:`wnrl.config.names`)."""
+    :mod:`wnrl.harness.sweeps.agent_args`, the run ids' env part from :mod:`wnrl.config.names`).
+    With an SB3 release other than the one the name tables were read from, validation imports SB3
+    (the tables are not trusted then): the messages must be the same either way."""
     (tmp_path / "bad_sweep.yaml").write_text(
         "base: {env: {id: CartPole-v1}, agent: {algo: ppo, hyperparams: {gamma: 2.0}}}\n"
         "grid: {agent.norm: [none, weight]}\nseeds: 2\n"
@@ -347,8 +349,9 @@ def test_sweep_and_tune_validation_import_neither_torch_nor_sb3(tmp_path: Path) 
         "for load, bad in ((load_sweep, 'bad_sweep.yaml'), (load_tune, 'bad_tune.yaml')):\n"
         "    try:\n        load(bad)\n    except ConfigError as e:\n        print(e)\n"
         "    else:\n        raise AssertionError(bad)\n"
+        "from wnrl.harness.sweeps.agent_args import tables_current\n"
         "heavy = [m for m in ('torch', 'stable_baselines3', 'gymnasium') if m in sys.modules]\n"
-        "assert not heavy, heavy\n"
+        "assert not heavy or not tables_current(), heavy\n"
     )
     proc = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]

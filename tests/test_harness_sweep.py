@@ -245,8 +245,14 @@ def test_agent_names_known_without_sb3_are_the_ones_sb3_and_the_policies_take() 
     """Sweep validation accepts these names without importing SB3: they must be exactly what the
     SB3 constructors and the wnrl policies take (after an SB3 upgrade or a new policy argument,
     update ``wnrl/harness/sweeps/agent_args.py`` to the names this test prints)."""
+    from importlib.metadata import version
+
     from wnrl.agents.common import hyperparam_names, policy_kwarg_names
+    from wnrl.harness.sweeps.agent_args import MADE_WITH, tables_current
     from wnrl.registry import ALGORITHMS
+
+    installed = {dist: version(dist) for dist in MADE_WITH}
+    assert tables_current() == (installed == dict(MADE_WITH))
 
     assert set(HYPERPARAMS) == set(POLICY_KWARGS) == set(ALGORITHMS)
     for algo in ALGORITHMS:

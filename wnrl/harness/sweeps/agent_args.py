@@ -7,17 +7,36 @@ checks that they do, against the SB3 installed). :func:`check_agent_args` accept
 here without importing anything, and hands every other case (a typo, a malformed ``lin_``
 schedule, or an argument only a newer SB3 has) to :func:`wnrl.agents.check_hyperparams`, which
 refuses it with its own message or accepts it: as strict as that check, with the same messages.
+The tables are used only with the SB3 and sb3-contrib releases they were read from
+(:data:`MADE_WITH`): with another release installed (an argument may have come or gone), every
+check goes to :func:`wnrl.agents.check_hyperparams`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
 from types import MappingProxyType
 from typing import Any
 
 from wnrl.registry import SCHEDULED, parse_schedule
 
-__all__ = ["HYPERPARAMS", "POLICY_KWARGS", "check_agent_args"]
+__all__ = ["HYPERPARAMS", "MADE_WITH", "POLICY_KWARGS", "check_agent_args", "tables_current"]
+
+#: The releases the tables were read from (``tests/test_harness_sweep.py`` prints the names to
+#: put here after an upgrade).
+MADE_WITH: Mapping[str, str] = MappingProxyType({"stable-baselines3": "2.9.2", "sb3-contrib": "2.9.2"})
+
+
+@functools.cache
+def tables_current() -> bool:
+    """Whether the installed SB3 and sb3-contrib are the releases of :data:`MADE_WITH` (read from
+    the installed metadata, without importing either)."""
+    try:
+        return all(version(dist) == release for dist, release in MADE_WITH.items())
+    except PackageNotFoundError:
+        return False
 
 
 def _names(text: str) -> frozenset[str]:
@@ -132,7 +151,8 @@ def check_agent_args(algo: str, hyperparams: Mapping[str, Any], policy_kwargs: M
     """
     names, policy_names = HYPERPARAMS.get(algo), POLICY_KWARGS.get(algo)
     if (
-        names is not None
+        tables_current()
+        and names is not None
         and policy_names is not None
         and names.issuperset(hyperparams)
         and policy_names.issuperset(policy_kwargs)
