@@ -1,8 +1,10 @@
 r"""The one typed record of a run (``result.json``): its shape, how it is read and written.
 
-:class:`RunRecord` is written by ``wnrl train`` (into the run directory) and by the sweep
-executor (adding the run's sweep id, grid values and whole-run timings), and read by the report
-and the plots: one shape, one JSON form, from the run to the report.
+:class:`RunRecord` is written once per run by ``wnrl train`` (into the run directory; a sweep's
+worker passes its :class:`RunFields`, the run's sweep id, grid values and whole-run timings, which
+are part of that one write), by the sweep executor only for a run that failed before ``train``
+could write it, and read by the report and the plots: one shape, one JSON form, from the run to
+the report.
 
 ``result.json`` is written last and atomically (temp file + ``os.replace``): a run directory
 without one did not finish. Older files (written before this record existed) load unchanged:
@@ -241,12 +243,8 @@ class RunFields:
         """
         score, auc = record.score, record.auc
         if score is None or auc is None or not (math.isfinite(score) and math.isfinite(auc)):
-            try:
-                raise FloatingPointError(
-                    f"the final evaluation return ({score}) or the AUC ({auc}) is not finite: training diverged"
-                )
-            except FloatingPointError as e:
-                return self.failed(f"{type(e).__name__}: {' '.join(str(e).split())}", traceback.format_exc())
+            error = f"the final evaluation return ({score}) or the AUC ({auc}) is not finite: training diverged"
+            return self.failed(f"FloatingPointError: {error}", "".join(traceback.format_stack()))
         return record.model_copy(
             update={
                 **self.base(),
