@@ -6,14 +6,16 @@ later, a variable set later)."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from wnrl.harness.run.backends import worker_context
 from wnrl.harness.run.options import ExecOptions
-from wnrl.harness.run.pool import LocalPool, run_all
+from wnrl.harness.run.pool import LocalPool, run_all, running
 from wnrl.harness.run.task import Task
 from wnrl.train.record import RunRecord
 
@@ -49,6 +51,31 @@ def test_workers_get_the_sweeps_environment_and_path_of_now(monkeypatch: pytest.
     assert first["var"] is None and not first["path"]
     assert len(later) == 2 and all(g["var"] == "set later" and g["path"] for g in later)
     assert all(g["threads"] == "1" for g in (first, *later))
+
+
+def _sleep(task: Task) -> RunRecord:
+    time.sleep(20)
+    return RunRecord(id=task.id, status="finished")
+
+
+def test_running_closes_the_pool_and_on_an_exception_terminates_the_runs_in_flight(tmp_path: Path) -> None:
+    pool = LocalPool(ExecOptions(workers=1), _probe)
+    with running(pool):
+        pool.submit(_tasks(tmp_path, "a")[0])
+        assert [record.id for _task, record in pool.poll(None)] == ["a"]
+    with pytest.raises(RuntimeError):  # shut down
+        pool.pool.submit(os.getpid)
+    slow = LocalPool(ExecOptions(workers=1), _sleep)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), running(slow):
+        slow.submit(_tasks(tmp_path, "b")[0])
+        slow.poll(1.0)
+        workers = list(slow.pool._processes.values())
+        raise KeyboardInterrupt
+    for worker in workers:
+        worker.join(10)
+    assert workers and all(w.exitcode == 128 + signal.SIGTERM for w in workers)  # its stop handler ran
+    assert time.monotonic() - started < 15  # not waited for
 
 
 def test_cuda_sweeps_spawn_their_workers() -> None:

@@ -6,18 +6,19 @@ Both backends run ``fn(task)`` (:func:`wnrl.harness.run.task.run_task`: it write
 ``result.json``) and give back each task with its record as it ends. A task that raises, or
 whose process dies, becomes a failed record the same way on both
 (:func:`wnrl.harness.run.task.record_failure`: ``one_line`` of the exception, or
-:data:`~wnrl.harness.run.task.WORKER_DIED`). Stopping (Ctrl-C, SIGTERM) is
-:meth:`LocalPool.close` / :meth:`RayPool.close` with ``kill``: the workers are terminated (each
-records its run's part) or the Ray tasks cancelled.
+:data:`~wnrl.harness.run.task.WORKER_DIED`). Stopping (Ctrl-C, SIGTERM) is :func:`running`,
+for both: :meth:`LocalPool.close` / :meth:`RayPool.close` with ``kill``: the workers are
+terminated (each records its run's part) or the Ray tasks cancelled.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any
 
 from wnrl.harness.run.backends import connect_ray, init_worker, terminate_pool, worker_args, worker_context
@@ -25,7 +26,7 @@ from wnrl.harness.run.options import ExecOptions
 from wnrl.harness.run.task import WORKER_DIED, OnDone, Task, one_line, record_failure, run_task
 from wnrl.train.record import RunRecord
 
-__all__ = ["Done", "LocalPool", "Pool", "RayPool", "make_pool", "run_all"]
+__all__ = ["Done", "LocalPool", "Pool", "RayPool", "make_pool", "run_all", "running"]
 
 #: A task that ended, with its record.
 Done = list[tuple[Task, RunRecord]]
@@ -222,21 +223,33 @@ def make_pool(options: ExecOptions, fn: TaskFn = run_task, gpus: int = 0, use_gp
     return LocalPool(options, fn, gpus)
 
 
+@contextmanager
+def running(pool: Pool) -> Iterator[Pool]:
+    """Hold ``pool`` open for a ``with`` block, then close it: cleanly when the block ends, with
+    ``close(kill=True)`` when it raises (Ctrl-C, SIGTERM as one: the runs in flight are stopped),
+    the exception going on. The one place where a pool is stopped, for ``compare`` and ``tune``.
+
+    :param pool: the pool
+    """
+    try:
+        yield pool
+    except BaseException:
+        pool.close(kill=True)
+        raise
+    pool.close()
+
+
 def run_all(pool: Pool, tasks: Iterable[Task], on_done: OnDone) -> None:
-    """Run ``tasks`` on ``pool`` and close it; ``on_done(record)`` is called as each one ends. An
-    exception (Ctrl-C, SIGTERM as one) stops the runs in flight (``close(kill=True)``).
+    """Run ``tasks`` on ``pool`` and close it (:func:`running`); ``on_done(record)`` is called as
+    each one ends.
 
     :param pool: the pool
     :param tasks: the tasks
     :param on_done: callback with each record
     """
-    try:
+    with running(pool):
         for task in tasks:
             pool.submit(task)
         while pool.pending:
             for _task, record in pool.poll(None):
                 on_done(record)
-    except BaseException:
-        pool.close(kill=True)
-        raise
-    pool.close()

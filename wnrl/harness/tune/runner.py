@@ -18,7 +18,7 @@ from typing import Any
 
 from wnrl.config import ConfigError
 from wnrl.harness.run.execute import plan_runs
-from wnrl.harness.run.pool import Pool
+from wnrl.harness.run.pool import Pool, running
 from wnrl.harness.run.task import PRUNE_FILE, Task, make_task
 from wnrl.harness.sweeps.spec import show
 from wnrl.harness.tune import trials as tr
@@ -273,21 +273,20 @@ class Tuner:
         :returns: the trials this process finished (``trial.json`` contents)
         """
         try:
-            while True:
-                self._fill()
-                if not self.trials:
-                    break
-                for task, record in self.pool.poll(0.5):
-                    self._on_run(task, record)
-                for live in list(self.trials):
-                    if not live.pruned:
-                        self._report(live)
-                self._heartbeat()
+            with running(self.pool):  # stops the runs in flight first on an exception
+                while True:
+                    self._fill()
+                    if not self.trials:
+                        break
+                    for task, record in self.pool.poll(0.5):
+                        self._on_run(task, record)
+                    for live in list(self.trials):
+                        if not live.pruned:
+                            self._report(live)
+                    self._heartbeat()
         except BaseException:
-            self.pool.close(kill=True)
             self._interrupt()
             raise
-        self.pool.close()
         return self.finished
 
     def _interrupt(self) -> None:
