@@ -50,11 +50,11 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from wnrl.harness.run.options import ExecOptions
 from wnrl.harness.run.pool import make_pool, run_all
 from wnrl.harness.run.task import WORKER_DIED, Task, failed_result, killed, make_task, record_failure, run_task
+from wnrl.harness.sweeps.spec import SweepRun
 from wnrl.train.record import RESULT_FILE, RecordError, RunRecord, latest_checkpoint, read_record, resumable
 
 __all__ = [
@@ -110,7 +110,9 @@ def _restart(run_dir: Path, result: RunRecord | None, counts: dict[str, int]) ->
         shutil.rmtree(run_dir)
 
 
-def plan_runs(runs: list[Any], sweep_dir: Path, retry_failed: bool = False) -> tuple[list[Any], dict[str, int]]:
+def plan_runs(
+    runs: list[SweepRun], sweep_dir: Path, retry_failed: bool = False
+) -> tuple[list[SweepRun], dict[str, int]]:
     """Decide which runs to start and clean up what a killed sweep left behind.
 
     Finished runs are kept. A run that did not finish continues from its newest checkpoint when

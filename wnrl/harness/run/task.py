@@ -19,6 +19,7 @@ from wnrl.train.record import RecordError, RunFields, RunRecord, read_record, re
 
 if TYPE_CHECKING:
     from wnrl.config import RunConfig
+    from wnrl.harness.sweeps.spec import SweepRun
 
 __all__ = [
     "KILLED",
@@ -281,7 +282,7 @@ def _run_prunable(task: Task, flag: Path) -> RunRecord:
     return record
 
 
-def make_task(run: Any, sweep_dir: Path, source: str, prune_file: Path | None = None) -> Task:
+def make_task(run: SweepRun, sweep_dir: Path, source: str, prune_file: Path | None = None) -> Task:
     """The task of a :class:`~wnrl.harness.sweeps.spec.SweepRun`.
 
     :param run: the sweep run
