@@ -14,36 +14,12 @@ stats.iqm(scores)``.
 
 from __future__ import annotations
 
-from wnrl._lazy import lazy_exports
+import importlib
+from typing import Any
 
-_EXPORTS = {
-    "wnrl.harness.stats.aggregate": (
-        "CURVE_STATISTICS",
-        "Interval",
-        "CurveBand",
-        "MAX_BOOTSTRAP_ELEMENTS",
-        "METRICS",
-        "STATISTICS",
-        "STATISTIC_LABELS",
-        "as_score_matrix",
-        "iqm",
-        "mean",
-        "median",
-        "median_of_values",
-        "optimality_gap",
-        "normalize_scores",
-        "statistic",
-        "stratified_bootstrap_ci",
-        "probability_of_improvement",
-        "probability_of_improvement_ci",
-        "performance_profile",
-        "curve_ci",
-        "sensitivity_ci",
-        "aggregate",
-        "aggregate_methods",
-        "pairwise_probability_of_improvement",
-        "performance_profiles",
-        "summarize_runs",
-    ),
-}
-__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+def __getattr__(name: str) -> Any:
+    aggregate = importlib.import_module("wnrl.harness.stats.aggregate")
+    if name in aggregate.__all__:
+        return getattr(aggregate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
