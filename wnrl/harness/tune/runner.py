@@ -20,19 +20,19 @@ from wnrl.config import ConfigError
 from wnrl.harness.run.execute import plan_runs
 from wnrl.harness.run.pool import Pool, running
 from wnrl.harness.run.task import PRUNE_FILE, Task, make_task
-from wnrl.harness.sweeps.spec import show
+from wnrl.harness.sweeps.spec import SweepRun, show
 from wnrl.harness.tune import trials as tr
 from wnrl.harness.tune.objective import Scorer, curve_points
-from wnrl.harness.tune.spec import Cell, Param, Tune
+from wnrl.harness.tune.spec import Param, Study, Tune
 from wnrl.train.record import RunRecord
 from wnrl.train.rundir import atomic_write_text
 
-__all__ = ["Live", "Tuner", "suggest"]
+__all__ = ["Live", "Tuner", "sample_params"]
 
 HEARTBEAT = 30.0
 
 
-def suggest(trial: Any, space: dict[str, Param]) -> dict[str, Any]:
+def sample_params(trial: Any, space: dict[str, Param]) -> dict[str, Any]:
     """The trial's value of every key of the space (sampled, or fixed for a queued retry).
 
     :param trial: an Optuna trial
@@ -67,11 +67,11 @@ class Live:
     :param records: run id -> record, as runs end
     """
 
-    cell: Cell
+    cell: Study
     trial: Any
     params: dict[str, Any]
     directory: Path
-    runs: list[Any]
+    runs: list[SweepRun]
     records: dict[str, RunRecord] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
     reported: int = 0
@@ -117,17 +117,17 @@ class Tuner:
         self.next_cell = 0
 
     # -- starting trials ------------------------------------------------------------------
-    def trial_dir(self, cell: Cell, slot: int) -> Path:
+    def trial_dir(self, cell: Study, slot: int) -> Path:
         """The directory of a trial slot."""
         return self.dir / "studies" / cell.slug / f"trial-{slot:04d}"
 
-    def _start(self, cell: Cell) -> bool:
+    def _start(self, cell: Study) -> bool:
         study = self.studies[cell.study_name]
         trial = tr.claim(study, self.tune.budget)
         if trial is None:
             self.full.add(cell.study_name)
             return False
-        params = suggest(trial, self.tune.spec.space)
+        params = sample_params(trial, self.tune.spec.space)
         directory = self.trial_dir(cell, int(trial.user_attrs["wnrl_slot"]))
         try:
             runs = self.tune.trial_sweep(cell, params).runs

@@ -227,7 +227,7 @@ def write_tuned(tune: Tune, studies: dict[str, Any], tune_dir: Path, url: str) -
     :param url: the storage URL
     """
     from wnrl.harness.tune import trials as tr
-    from wnrl.harness.tune.runner import suggest
+    from wnrl.harness.tune.runner import sample_params
 
     entries = []
     for cell in tune.cells:
@@ -235,7 +235,7 @@ def write_tuned(tune: Tune, studies: dict[str, Any], tune_dir: Path, url: str) -
         best = _best(study)
         params = None
         if best is not None:  # decode categorical values (lists travel as JSON text)
-            params = suggest(_Fixed(best["params"]), tune.spec.space)
+            params = sample_params(_Fixed(best["params"]), tune.spec.space)
         entries.append(
             {
                 "study": cell.study_name,

@@ -44,8 +44,8 @@ from wnrl.harness.tune.models import DEFAULT_SPACE, Objective, Param, Pruner, Sa
 
 __all__ = [
     "DEFAULT_SPACE",
-    "Cell",
     "Param",
+    "Study",
     "Tune",
     "TuneSpec",
     "load_tune",
@@ -194,7 +194,7 @@ def _label(combo: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
-class Cell:
+class Study:
     """One study: a variant × a group.
 
     :param variant: the variant's values
@@ -242,7 +242,7 @@ class Tune:
     spec: TuneSpec
     base: dict[str, Any]
     digest: str
-    cells: list[Cell] = field(default_factory=list)
+    cells: list[Study] = field(default_factory=list)
     confirm_seeds: list[int] = field(default_factory=list)
     recorded: dict[str, Any] = field(default_factory=dict)
 
@@ -252,7 +252,7 @@ class Tune:
         b = self.spec.budget
         return next(iter(b.values())) if isinstance(b, dict) else b
 
-    def trial_sweep(self, cell: Cell, params: dict[str, Any], seeds: list[int] | None = None) -> Sweep:
+    def trial_sweep(self, cell: Study, params: dict[str, Any], seeds: list[int] | None = None) -> Sweep:
         """The runs of one trial: the cell's values, every task, ``params``, every seed.
 
         :param cell: the study
@@ -344,8 +344,8 @@ def parse_tune(data: Any, source: str = "<tune>", base_dir: Path | None = None) 
     tune = Tune(name, source, spec, copy.deepcopy(base), digest, confirm_seeds=_confirm_seeds(spec), recorded=recorded)
     for variant in _combos(spec.variants):
         for group in _combos(spec.groups):
-            tune.cells.append(Cell(variant, group, ""))
-    tune.cells = [Cell(c.variant, c.group, f"{name}/{c.slug}") for c in tune.cells]
+            tune.cells.append(Study(variant, group, ""))
+    tune.cells = [Study(c.variant, c.group, f"{name}/{c.slug}") for c in tune.cells]
     mid = {k: _midpoint(p) for k, p in spec.space.items()}
     for cell in tune.cells:
         tune.trial_sweep(cell, mid)  # every run config valid before anything is written

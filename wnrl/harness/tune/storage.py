@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from wnrl.config import ConfigError
-from wnrl.harness.tune.spec import Cell, Tune
+from wnrl.harness.tune.spec import Study, Tune
 
 __all__ = ["DB_FILE", "check_studies", "make_pruner", "make_sampler", "open_storage", "open_studies", "storage_url"]
 
@@ -188,7 +188,7 @@ def open_studies(tune: Tune, storage: Any) -> dict[str, Any]:
     return out
 
 
-def _attrs(tune: Tune, cell: Cell) -> dict[str, Any]:
+def _attrs(tune: Tune, cell: Study) -> dict[str, Any]:
     return {
         "wnrl_digest": tune.digest,
         "wnrl_source": tune.source,
