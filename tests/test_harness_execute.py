@@ -7,6 +7,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -251,7 +252,7 @@ def test_a_run_killed_mid_way_continues_from_its_last_checkpoint(tmp_path: Path)
 
     from wnrl.harness.sweeps.spec import expand_sweep
 
-    todo, counts = plan_runs(expand_sweep(sweep, "cont").runs, out)
+    todo, counts, _ = plan_runs(expand_sweep(sweep, "cont").runs, out)
     assert counts["resumed"] == 1 and len(todo) == 1 and run_dir.exists(), "kept, to continue"
     assert main(["compare", str(path), "--out", str(out), "--workers", "1", "--no-report"]) == 0
     record = read_record(run_dir)
@@ -460,7 +461,7 @@ def test_plan_deletes_partial_runs(tmp_path: Path) -> None:
     (tmp_path / "runs" / runs[2].id / "tb").mkdir(parents=True)  # killed mid-run
     (tmp_path / "runs" / runs[3].id).mkdir(parents=True)
     (tmp_path / "runs" / runs[3].id / RESULT_FILE).write_text('{"status": "finis')  # truncated
-    todo, counts = plan_runs(runs, tmp_path)
+    todo, counts, _ = plan_runs(runs, tmp_path)
     assert [r.id for r in todo] == [runs[2].id, runs[3].id]
     assert not (tmp_path / "runs" / runs[2].id).exists() and not (tmp_path / "runs" / runs[3].id).exists()
     assert counts == {
@@ -473,7 +474,7 @@ def test_plan_deletes_partial_runs(tmp_path: Path) -> None:
         "corrupt": 1,
         "todo": 2,
     }
-    todo, counts = plan_runs(runs, tmp_path, retry_failed=True)
+    todo, counts, _ = plan_runs(runs, tmp_path, retry_failed=True)
     assert [r.id for r in todo] == [runs[1].id, runs[2].id, runs[3].id] and counts["retried"] == 1
 
 
@@ -494,7 +495,7 @@ def test_retry_failed_continues_only_runs_stopped_from_outside(tmp_path: Path) -
         write_record(run_dir, RunRecord(status="failed", error=error))
     disk = {"status": "failed", "error": "No space left on device while writing model.zip"}
     (tmp_path / "runs" / runs[2].id / "system.json").write_text(json.dumps(disk))
-    todo, counts = plan_runs(runs, tmp_path, retry_failed=True)
+    todo, counts, _ = plan_runs(runs, tmp_path, retry_failed=True)
     assert [r.id for r in todo] == [r.id for r in runs]
     assert (counts["retried"], counts["resumed"], counts["continued"]) == (1, 1, 1), counts
     assert not (tmp_path / "runs" / runs[0].id).exists(), "a training error starts again from step 0"
@@ -516,3 +517,22 @@ def test_ray_missing_and_busy_directory_are_one_line_errors(
     with sweep_lock(tmp_path / "busy"):
         assert main(["compare", str(path), "--out", str(tmp_path / "busy")]) == 2
     assert "another `wnrl compare` is running" in capsys.readouterr().err
+
+
+def test_compare_lists_every_failed_run_from_the_records_it_has(
+    failing: tuple[Path, Path, int], tmp_path: Path
+) -> None:
+    """``CompareOutcome.failed`` holds the failed runs kept from earlier sessions and those of
+    this call, in the sweep's order, from the records ``plan_runs`` and the pool returned (no
+    second read of every ``result.json``)."""
+    from wnrl.harness.api import compare
+
+    path, out, _ = failing
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    failed_ids = [r["id"] for r in json.loads((copy / "index.json").read_text())["runs"] if r["grid"]["env.kwargs"]]
+    again = compare(path, out=copy, workers=1, write_report=False, progress=False)
+    assert again.ran == [] and [r.id for r in again.failed] == failed_ids and not again.ok
+    retried = compare(path, out=copy, workers=2, retry_failed=True, write_report=False, progress=False)
+    assert len(retried.ran) == 4 and [r.id for r in retried.failed] == failed_ids
+    assert all("not_an_arg" in str(r.error) for r in retried.failed)

@@ -39,7 +39,7 @@ _EXPORTS = {
         "CompareOutcome",
         "ExecOptions",
     ),
-    "wnrl.harness.run.execute": ("execute", "run_local", "run_task", "make_task", "plan_runs"),
+    "wnrl.harness.run.execute": ("execute", "run_task", "make_task", "plan_runs"),
     "wnrl.harness.reports.build": (
         "build_report",
         "load_rows",

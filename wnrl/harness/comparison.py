@@ -32,7 +32,7 @@ from wnrl.config import ConfigError, check_devices
 from wnrl.harness.run.options import ExecOptions
 from wnrl.harness.sweeps.lock import sweep_lock
 from wnrl.harness.sweeps.spec import Sweep
-from wnrl.train.record import RecordError, RunRecord, read_record
+from wnrl.train.record import RunRecord
 from wnrl.train.rundir import atomic_write_text, check_dir_path
 from wnrl.train.stop import sigterm_as_interrupt
 
@@ -135,18 +135,6 @@ def _write_index(sweep_dir: Path, index: dict[str, Any]) -> None:
     atomic_write_text(sweep_dir / "index.json", json.dumps(index, indent=2))
 
 
-def _failed_runs(sweep: Sweep, sweep_dir: Path) -> list[RunRecord]:
-    out = []
-    for run in sweep.runs:
-        try:
-            record = read_record(sweep_dir / "runs" / run.id)
-        except RecordError:
-            continue
-        if record is not None and not record.finished:
-            out.append(record)
-    return out
-
-
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -188,7 +176,7 @@ def compare_sweep(loaded: Sweep, options: CompareOptions) -> CompareOutcome:
         sessions = _sessions(sweep_dir)
         index = {**spec, "command": command, "sessions": sessions}
         _write_index(sweep_dir, index)
-        todo, counts = plan_runs(loaded.runs, sweep_dir, options.retry_failed)
+        todo, counts, kept = plan_runs(loaded.runs, sweep_dir, options.retry_failed)
         doing = (
             f"running {len(todo)} on the {run.backend} backend with {min(workers, len(todo))} workers"
             if todo
@@ -217,7 +205,10 @@ def compare_sweep(loaded: Sweep, options: CompareOptions) -> CompareOutcome:
             }
         )
         _write_index(sweep_dir, {**index, "sessions": sessions})
-    outcome.failed = _failed_runs(loaded, sweep_dir)
+    order = {r.id: i for i, r in enumerate(loaded.runs)}  # the records at hand, not read again
+    outcome.failed = sorted(
+        [*kept, *(r for r in outcome.ran if not r.finished)], key=lambda r: order.get(r.id or "", 0)
+    )
     if options.write_report:
         outcome.report = write_report(sweep_dir)
     return outcome

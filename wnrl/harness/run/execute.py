@@ -50,6 +50,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from wnrl.harness.run.options import ExecOptions
 from wnrl.harness.run.pool import make_pool, run_all
@@ -110,9 +111,20 @@ def _restart(run_dir: Path, result: RunRecord | None, counts: dict[str, int]) ->
         shutil.rmtree(run_dir)
 
 
-def plan_runs(
-    runs: list[SweepRun], sweep_dir: Path, retry_failed: bool = False
-) -> tuple[list[SweepRun], dict[str, int]]:
+class RunPlan(NamedTuple):
+    """What :func:`plan_runs` decided.
+
+    :param todo: the runs to start
+    :param counts: how many runs it found in each state (see :func:`plan_runs`)
+    :param failed: the records of the failed runs it keeps (not started again)
+    """
+
+    todo: list[SweepRun]
+    counts: dict[str, int]
+    failed: list[RunRecord]
+
+
+def plan_runs(runs: list[SweepRun], sweep_dir: Path, retry_failed: bool = False) -> RunPlan:
     """Decide which runs to start and clean up what a killed sweep left behind.
 
     Finished runs are kept. A run that did not finish continues from its newest checkpoint when
@@ -127,14 +139,14 @@ def plan_runs(
     :param runs: the sweep's runs
     :param sweep_dir: the sweep directory
     :param retry_failed: rerun failed runs
-    :returns: ``(runs to start, counts)`` with counts ``finished``, ``failed`` (kept),
+    :returns: ``(runs to start, counts, failed records kept)`` with counts ``finished``, ``failed`` (kept),
         ``retried`` (failed runs started again from step 0), ``continued`` (runs stopped by their
         disk, continued from their checkpoint), ``partial`` (runs stopped or killed without a
         checkpoint: started again), ``resumed`` (runs stopped or killed that continue from their
         checkpoint), ``corrupt``, ``todo``
     """
     counts = dict.fromkeys(("finished", "failed", "retried", "continued", "partial", "resumed", "corrupt"), 0)
-    todo = []
+    todo, failed = [], []
     for run in runs:
         run_dir = sweep_dir / "runs" / run.id
         try:
@@ -149,11 +161,12 @@ def plan_runs(
             continue
         if result is not None and not (retry_failed or killed(result)):
             counts["failed"] += 1
+            failed.append(result)
             continue
         _restart(run_dir, result, counts)
         todo.append(run)
     counts["todo"] = len(todo)
-    return todo, counts
+    return RunPlan(todo, counts, failed)
 
 
 def describe_plan(counts: dict[str, int]) -> str:

@@ -267,7 +267,7 @@ def _finished_there(sweep: Sweep, sweep_dir: Path) -> bool:
         index = read_index(sweep_dir)
         if index is None:
             return False
-        todo, counts = plan_runs(reuse_ids(sweep, index).runs, sweep_dir)
+        todo, counts, _ = plan_runs(reuse_ids(sweep, index).runs, sweep_dir)
     return not todo and not counts["failed"]
 
 

@@ -138,7 +138,7 @@ class Tuner:
             return True
         live = Live(cell, trial, params, directory, runs)
         (directory / PRUNE_FILE).unlink(missing_ok=True)
-        todo, _ = plan_runs(runs, directory, retry_failed=True)
+        todo, _, _ = plan_runs(runs, directory, retry_failed=True)
         from wnrl.train.record import read_record
 
         ids = {r.id for r in todo}
