@@ -190,7 +190,7 @@ def compare_sweep(loaded: Sweep, options: CompareOptions) -> CompareOutcome:
         )
         started = time.time()
         tasks = [make_task(r, sweep_dir, loaded.source) for r in todo]
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(deferred=True):  # stops at the loop's next check
             outcome.ran = execute(tasks, run, options.progress)
         outcome.wall_seconds = time.time() - started
         sessions.append(

@@ -25,6 +25,7 @@ from wnrl.harness.run.backends import connect_ray, init_worker, terminate_pool, 
 from wnrl.harness.run.options import ExecOptions
 from wnrl.harness.run.task import WORKER_DIED, OnDone, Task, one_line, record_failure, run_task
 from wnrl.train.record import RunRecord
+from wnrl.train.stop import check_stop
 
 __all__ = ["Done", "LocalPool", "Pool", "RayPool", "make_pool", "run_all", "running"]
 
@@ -251,5 +252,6 @@ def run_all(pool: Pool, tasks: Iterable[Task], on_done: OnDone) -> None:
         for task in tasks:
             pool.submit(task)
         while pool.pending:
-            for _task, record in pool.poll(None):
+            for _task, record in pool.poll(1.0):
                 on_done(record)
+            check_stop()  # a SIGTERM whose interrupt was lost in a finalizer

@@ -26,6 +26,7 @@ from wnrl.harness.tune.objective import Scorer, curve_points
 from wnrl.harness.tune.spec import Param, Study, Tune
 from wnrl.train.record import RunRecord
 from wnrl.train.rundir import atomic_write_text
+from wnrl.train.stop import check_stop
 
 __all__ = ["Live", "Tuner", "sample_params"]
 
@@ -280,6 +281,7 @@ class Tuner:
                         break
                     for task, record in self.pool.poll(0.5):
                         self._on_run(task, record)
+                    check_stop()  # a SIGTERM whose interrupt was lost in a finalizer (SQLAlchemy's)
                     for live in list(self.trials):
                         if not live.pruned:
                             self._report(live)

@@ -196,7 +196,7 @@ def tune_with(
     started = time.time()
     tuner = Tuner(loaded, tune_dir, studies, make_pool(execution), workers, progress)
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(deferred=True):  # stops at the loop's next check
             outcome.trials = tuner.run()
     finally:
         outcome.wall_seconds = time.time() - started
