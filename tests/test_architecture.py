@@ -252,6 +252,13 @@ def test_every_package_folder_is_installed() -> None:
     assert listed == on_disk
 
 
+def _python(code: str, arg: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter (``sys.argv[1]`` is ``arg``), which must exit 0."""
+    proc = subprocess.run([sys.executable, "-c", code, str(arg)], capture_output=True, text=True, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
 def test_config_validation_imports_neither_torch_nor_sb3(tmp_path: Path) -> None:
     """A config error is answered before torch is imported (``wnrl train bad.yaml``)."""
     bad = tmp_path / "bad.yaml"
@@ -261,8 +268,7 @@ def test_config_validation_imports_neither_torch_nor_sb3(tmp_path: Path) -> None
         "assert rc == 2, rc\nheavy = [m for m in ('torch', 'stable_baselines3', 'gymnasium') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(bad)], capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    proc = _python(code, bad, tmp_path)
     assert "agent.norm: unknown norm 'weigth'; did you mean 'weight'?" in proc.stderr
 
 
@@ -323,8 +329,7 @@ def test_train_and_eval_import_nothing_of_the_harness(tmp_path: Path) -> None:
         "assert main(['eval', 'run', '--episodes', '1']) == 0\n"
         "harness = sorted(m for m in sys.modules if m.startswith('wnrl.harness'))\nassert not harness, harness\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(cfg)], capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _python(code, cfg, tmp_path)
 
 
 def test_sweep_and_tune_validation_import_neither_torch_nor_sb3(tmp_path: Path) -> None:
@@ -353,7 +358,6 @@ def test_sweep_and_tune_validation_import_neither_torch_nor_sb3(tmp_path: Path) 
         "heavy = [m for m in ('torch', 'stable_baselines3', 'gymnasium') if m in sys.modules]\n"
         "assert not heavy or not tables_current(), heavy\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _python(code, ROOT, tmp_path)
     assert "hyperparams.gamma: must be a number in [0, 1], got 2.0" in proc.stdout
     assert "agent.norm: unknown norm 'weigth'; did you mean 'weight'?" in proc.stdout
