@@ -6,6 +6,8 @@
 * :mod:`~wnrl.harness.stats.aggregate`: rliable-style aggregates with CIs, profiles, curves
 * :mod:`~wnrl.harness.stats.seeds`: how many seeds a comparison needs (seed planning)
 * :mod:`~wnrl.harness.stats.lr_range`: the learning-rate range within a fraction of the best
+* :mod:`~wnrl.harness.stats.verdicts`: Holm's correction over a family of comparisons, bootstrap
+  p-values, and the verdict of an interval (better, worse, equivalent, inconclusive)
 
 ``wnrl.harness.stats.<name>`` is the aggregate of that name (imported on first use, so importing
 one module of the package does not load the others): ``from wnrl.harness import stats;
