@@ -30,6 +30,7 @@ from typing import Any
 
 from wnrl.config import ConfigError, check_devices
 from wnrl.harness.run.options import ExecOptions
+from wnrl.harness.sweeps.index import INDEX_FILE
 from wnrl.harness.sweeps.lock import sweep_lock
 from wnrl.harness.sweeps.spec import Sweep
 from wnrl.train.record import RunRecord
@@ -125,14 +126,14 @@ def _check_envs(sweep: Sweep) -> None:
 
 def _sessions(sweep_dir: Path) -> list[dict[str, Any]]:
     try:
-        old = json.loads((sweep_dir / "index.json").read_text())
+        old = json.loads((sweep_dir / INDEX_FILE).read_text())
         return list(old.get("sessions", [])) if isinstance(old, dict) else []
     except (OSError, ValueError):
         return []
 
 
 def _write_index(sweep_dir: Path, index: dict[str, Any]) -> None:
-    atomic_write_text(sweep_dir / "index.json", json.dumps(index, indent=2))
+    atomic_write_text(sweep_dir / INDEX_FILE, json.dumps(index, indent=2))
 
 
 def _say(text: str) -> None:
