@@ -4,6 +4,7 @@ registry is the one source of names, config validation needs neither torch nor S
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import subprocess
 import sys
@@ -110,6 +111,7 @@ def _module_of(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@functools.cache
 def _lazy_exports(package: str) -> dict[str, str]:
     """A package's lazy exports (``_EXPORTS`` in its ``__init__.py``) as ``name → module``: an
     import of such a name is an import of the module that defines it."""
